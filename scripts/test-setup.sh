@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the tests need from Debian when it is missing. Called by `npm test` (pretest).
+# The product itself needs no system package: only the tests use GDAL and Orfeo ToolBox as references.
+set -euo pipefail
+
+need=()
+command -v gdalinfo >/dev/null 2>&1 || need+=(gdal-bin)
+/usr/bin/python3 -c 'from osgeo import gdal; import numpy' >/dev/null 2>&1 || need+=(python3-gdal python3-numpy)
+command -v otbcli_Despeckle >/dev/null 2>&1 || need+=(otb-bin)
+
+if [ ${#need[@]} -eq 0 ]; then
+  echo "test-setup: reference tools present (gdal $(gdalinfo --version | cut -d, -f1 | cut -d' ' -f2), otb)"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "test-setup: the tests need these Debian packages: ${need[*]}" >&2
+  echo "test-setup: install them with: sudo apt-get update && sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+
+echo "test-setup: + apt-get update"
+apt-get update -qq
+echo "test-setup: + apt-get install -y --no-install-recommends ${need[*]}"
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+echo "test-setup: installed ${need[*]}"

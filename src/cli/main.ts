@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { SarbridgeError, ValidationError } from '../errors.js';
+import { translateToCog } from '../io/cog.js';
+import { GeoTiff } from '../io/tiff/reader.js';
+
+/** Exit codes: 0 success, 1 bad input (a clear one-line message), 2 usage error. */
+export const EXIT_BAD_INPUT = 1;
+export const EXIT_USAGE = 2;
+
+function intArg(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function choice<T extends string>(name: string, values: readonly T[]) {
+  return (v: string): T => {
+    if (!(values as readonly string[]).includes(v))
+      throw new InvalidArgumentError(`${name} must be one of ${values.join(', ')}`);
+    return v as T;
+  };
+}
+
+function write(obj: unknown): void {
+  process.stdout.write(
+    `${JSON.stringify(obj, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2)}\n`,
+  );
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('sarbridge')
+    .description('SAR imagery for partner agencies: products in, analysis-ready COGs, catalog and tiles')
+    .version('0.1.0')
+    .showHelpAfterError('(run sarbridge --help for usage)');
+
+  program
+    .command('info')
+    .description(
+      'print a raster file as JSON: size, bands, data type, CRS, geotransform, bounds, overviews, nodata, metadata',
+    )
+    .argument('<file>', 'GeoTIFF or COG')
+    .action(async (file: string) => {
+      const tif = await GeoTiff.open(file);
+      try {
+        write(tif.info());
+      } finally {
+        await tif.close();
+      }
+    });
+
+  program
+    .command('cog')
+    .description('convert a GeoTIFF into a Cloud-Optimized GeoTIFF')
+    .argument('<in>', 'input GeoTIFF')
+    .argument('<out>', 'output COG path')
+    .addOption(
+      new Option('--compress <method>', 'deflate, lzw or none')
+        .default('deflate')
+        .argParser(choice('--compress', ['deflate', 'lzw', 'none'] as const)),
+    )
+    .addOption(
+      new Option('--predictor <p>', 'auto (2 for integers, 3 for floats), 1, 2 or 3')
+        .default('auto')
+        .argParser((v) => {
+          if (v === 'auto') return 'auto';
+          return choice('--predictor', ['1', '2', '3'] as const)(v);
+        }),
+    )
+    .addOption(
+      new Option('--blocksize <n>', 'tile size in pixels, a multiple of 16')
+        .default(512)
+        .argParser(intArg('--blocksize', 16, 4096)),
+    )
+    .addOption(
+      new Option('--overviews <mode>', 'auto or none')
+        .default('auto')
+        .argParser(choice('--overviews', ['auto', 'none'] as const)),
+    )
+    .addOption(
+      new Option('--resampling <method>', 'overview resampling: average or nearest')
+        .default('average')
+        .argParser(choice('--resampling', ['average', 'nearest'] as const)),
+    )
+    .addOption(new Option('--level <n>', 'DEFLATE level 1-9').default(6).argParser(intArg('--level', 1, 9)))
+    .addOption(
+      new Option('--bigtiff <mode>', 'auto, yes or no')
+        .default('auto')
+        .argParser(choice('--bigtiff', ['auto', 'yes', 'no'] as const)),
+    )
+    .action(async (input: string, output: string, o: Record<string, unknown>) => {
+      if (input === output) throw new ValidationError('<out> must differ from <in>');
+      const result = await translateToCog(input, output, {
+        compression: o.compress as 'deflate' | 'lzw' | 'none',
+        predictor: o.predictor === 'auto' ? 'auto' : (Number(o.predictor) as 1 | 2 | 3),
+        blockSize: o.blocksize as number,
+        overviews: o.overviews as 'auto' | 'none',
+        resampling: o.resampling as 'average' | 'nearest',
+        level: o.level as number,
+        bigTiff: o.bigtiff as 'auto' | 'yes' | 'no',
+      });
+      write({ path: result.path, bytes: result.bytes, bigTiff: result.bigTiff, levels: result.levels });
+    });
+  return program;
+}
+
+/** Run the CLI; returns the exit code instead of exiting, for tests. */
+export async function runCli(
+  argv: string[],
+  io: { stderr: (s: string) => void } = { stderr: (s) => process.stderr.write(s) },
+): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  program.configureOutput({ writeErr: io.stderr });
+  for (const c of program.commands) {
+    c.exitOverride();
+    c.configureOutput({ writeErr: io.stderr });
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (
+        err.code === 'commander.helpDisplayed' ||
+        err.code === 'commander.version' ||
+        err.code === 'commander.help'
+      )
+        return 0;
+      return EXIT_USAGE;
+    }
+    if (err instanceof SarbridgeError) {
+      io.stderr(`sarbridge: ${err.message}\n`);
+      return EXIT_BAD_INPUT;
+    }
+    io.stderr(`sarbridge: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return EXIT_BAD_INPUT;
+  }
+}
+
+const isMain =
+  process.argv[1] !== undefined &&
+  import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/').split('/').pop() ?? '\0');
+if (isMain) {
+  runCli(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,3 @@
+export * from './crs.js';
+export * from './transform.js';
+export * from './window.js';

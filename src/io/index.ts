@@ -1,0 +1,3 @@
+export * from './cog.js';
+export * from './source.js';
+export * from './tiff/index.js';

@@ -1,0 +1,4 @@
+export * from './gdal-metadata.js';
+export * from './reader.js';
+export * from './strips.js';
+export * from './writer.js';

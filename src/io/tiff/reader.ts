@@ -1,0 +1,342 @@
+import { FormatError, ValidationError } from '../../errors.js';
+import type { Bbox } from '../../geo/crs.js';
+import { isKnownEpsg, lonLatBounds } from '../../geo/crs.js';
+import type { GeoTransform } from '../../geo/transform.js';
+import { rasterExtent, scaleGeoTransform } from '../../geo/transform.js';
+import type { Window } from '../../geo/window.js';
+import { assertWindowInside, fullWindow } from '../../geo/window.js';
+import type { DataType, TypedArray } from '../../raster/dtype.js';
+import { dataTypeInfo, gdalTypeName, isFloat } from '../../raster/dtype.js';
+import type { RasterView } from '../../raster/view.js';
+import { createRaster } from '../../raster/view.js';
+import { forEachLimit } from '../concurrency.js';
+import type { ByteSource } from '../source.js';
+import { FileSource } from '../source.js';
+import type { GdalMetadataItem } from './gdal-metadata.js';
+import { parseGdalMetadata } from './gdal-metadata.js';
+import { epsgFromGeoKeys, geoTransformFromTags, parseGeoKeys } from './geokeys.js';
+import { parseTiffStructure } from './ifd.js';
+import { TiffImage } from './image.js';
+import { compressionName, Tag } from './tags.js';
+
+/** Band-level facts, from GDAL_METADATA and GDAL_NODATA. */
+export interface BandInfo {
+  band: number;
+  description: string | null;
+  scale: number | null;
+  offset: number | null;
+  metadata: Record<string, string>;
+}
+
+/** What `sarbridge info` prints for a GeoTIFF. */
+export interface RasterInfo {
+  file: string;
+  driver: 'GTiff';
+  bigTiff: boolean;
+  width: number;
+  height: number;
+  bandCount: number;
+  dataType: DataType;
+  gdalDataType: string;
+  epsg: number | null;
+  geoTransform: GeoTransform | null;
+  /** Extent in the CRS, [minX, minY, maxX, maxY]. */
+  bounds: Bbox | null;
+  /** [west, south, east, north], degrees. */
+  lonLatBounds: Bbox | null;
+  nodata: number | null;
+  tiled: boolean;
+  blockSize: [number, number];
+  compression: string;
+  predictor: number;
+  interleave: 'pixel' | 'band';
+  overviews: { width: number; height: number }[];
+  bands: BandInfo[];
+  metadata: Record<string, string>;
+}
+
+export interface ReadOptions {
+  /** 0 = full resolution, i = the i-th overview (decreasing size). The window is in that level's pixels. */
+  level?: number;
+  /** 0-based band indexes to read; all by default. */
+  bands?: number[];
+  /** For float data, turn the nodata value into NaN. */
+  nodataToNaN?: boolean;
+  /** Refuse to allocate more than this many bytes (default 2 GiB). */
+  maxBytes?: number;
+  /** Blocks decoded at once (default 8). */
+  concurrency?: number;
+  signal?: AbortSignal;
+}
+
+const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
+
+function parseNodata(file: string, v: unknown): number | null {
+  if (typeof v !== 'string') return null;
+  const s = v.trim().toLowerCase();
+  if (s === '') return null;
+  if (s === 'nan') return Number.NaN;
+  if (s === 'inf' || s === '+inf') return Number.POSITIVE_INFINITY;
+  if (s === '-inf') return Number.NEGATIVE_INFINITY;
+  const n = Number(s);
+  if (Number.isNaN(n)) throw new FormatError(file, `GDAL_NODATA value '${v}' is not a number`);
+  return n;
+}
+
+/**
+ * A GeoTIFF or Cloud-Optimized GeoTIFF opened for windowed reading at any overview level.
+ * @example
+ * const tif = await GeoTiff.open('scene.tif');
+ * const view = await tif.read({ colOff: 0, rowOff: 0, width: 256, height: 256 }, { level: 1 });
+ * await tif.close();
+ */
+export class GeoTiff {
+  /** Full resolution first, then overviews by decreasing width. */
+  readonly levels: TiffImage[];
+  readonly epsg: number | null;
+  readonly geoTransform: GeoTransform | null;
+  readonly nodata: number | null;
+  readonly metadataItems: GdalMetadataItem[];
+
+  private constructor(
+    readonly source: ByteSource,
+    readonly bigTiff: boolean,
+    levels: TiffImage[],
+  ) {
+    this.levels = levels;
+    const tags = levels[0].ifd.tags;
+    const gk = parseGeoKeys(tags);
+    this.epsg = epsgFromGeoKeys(gk);
+    this.geoTransform = geoTransformFromTags(tags, gk);
+    this.nodata = parseNodata(source.name, tags.get(Tag.GdalNodata));
+    const md = tags.get(Tag.GdalMetadata);
+    this.metadataItems = typeof md === 'string' ? parseGdalMetadata(md) : [];
+  }
+
+  /** Open a file path or a byte source. Throws FormatError for anything that is not a readable TIFF. */
+  static async open(src: string | ByteSource): Promise<GeoTiff> {
+    const source = typeof src === 'string' ? await FileSource.open(src) : src;
+    try {
+      const structure = await parseTiffStructure(source);
+      const images = structure.ifds.map(
+        (ifd) => new TiffImage(source.name, ifd, structure.littleEndian, source.size),
+      );
+      const main = images[0];
+      const overviews = images
+        .slice(1)
+        .filter(
+          (im) =>
+            im.isOverview &&
+            !im.isMask &&
+            im.bands === main.bands &&
+            im.dataType === main.dataType &&
+            im.width < main.width,
+        )
+        .sort((a, b) => b.width - a.width);
+      return new GeoTiff(source, structure.bigTiff, [main, ...overviews]);
+    } catch (err) {
+      await source.close();
+      throw err;
+    }
+  }
+
+  get width(): number {
+    return this.levels[0].width;
+  }
+
+  get height(): number {
+    return this.levels[0].height;
+  }
+
+  get bands(): number {
+    return this.levels[0].bands;
+  }
+
+  get dataType(): DataType {
+    return this.levels[0].dataType;
+  }
+
+  /** The geotransform of overview level `level`. */
+  levelGeoTransform(level: number): GeoTransform | null {
+    if (!this.geoTransform) return null;
+    const im = this.levelImage(level);
+    return scaleGeoTransform(this.geoTransform, this.width, this.height, im.width, im.height);
+  }
+
+  levelImage(level: number): TiffImage {
+    const im = this.levels[level];
+    if (!Number.isInteger(level) || !im)
+      throw new ValidationError(
+        `overview level ${level} does not exist (the file has levels 0..${this.levels.length - 1})`,
+      );
+    return im;
+  }
+
+  bandInfo(): BandInfo[] {
+    const out: BandInfo[] = [];
+    for (let b = 0; b < this.bands; b++) {
+      const items = this.metadataItems.filter((it) => it.sample === b && !it.domain);
+      const role = (r: string) => items.find((it) => it.role === r)?.value;
+      const numOrNull = (s: string | undefined) => (s === undefined || s === '' ? null : Number(s));
+      const metadata: Record<string, string> = {};
+      for (const it of items) if (!it.role) metadata[it.name] = it.value;
+      out.push({
+        band: b + 1,
+        description: role('description') ?? null,
+        scale: numOrNull(role('scale')),
+        offset: numOrNull(role('offset')),
+        metadata,
+      });
+    }
+    return out;
+  }
+
+  info(): RasterInfo {
+    const main = this.levels[0];
+    const gt = this.geoTransform;
+    const metadata: Record<string, string> = {};
+    for (const it of this.metadataItems)
+      if (it.sample === undefined && !it.domain) metadata[it.name] = it.value;
+    return {
+      file: this.source.name,
+      driver: 'GTiff',
+      bigTiff: this.bigTiff,
+      width: main.width,
+      height: main.height,
+      bandCount: main.bands,
+      dataType: main.dataType,
+      gdalDataType: gdalTypeName(main.dataType),
+      epsg: this.epsg,
+      geoTransform: gt,
+      bounds: gt ? rasterExtent(gt, main.width, main.height) : null,
+      lonLatBounds:
+        gt && this.epsg !== null && isKnownEpsg(this.epsg)
+          ? lonLatBounds(this.epsg, gt, main.width, main.height)
+          : null,
+      nodata: this.nodata,
+      tiled: main.tiled,
+      blockSize: [main.blockWidth, main.blockHeight],
+      compression: compressionName(main.compression),
+      predictor: main.predictor,
+      interleave: main.planar === 1 ? 'pixel' : 'band',
+      overviews: this.levels.slice(1).map((im) => ({ width: im.width, height: im.height })),
+      bands: this.bandInfo(),
+      metadata,
+    };
+  }
+
+  /**
+   * Read a window (default: the whole level) into a band-sequential RasterView.
+   * Blocks are fetched and decoded concurrently; only the blocks the window touches are read.
+   */
+  async read(win?: Window, opts: ReadOptions = {}): Promise<RasterView> {
+    const level = opts.level ?? 0;
+    const im = this.levelImage(level);
+    const w = win ?? fullWindow(im.width, im.height);
+    assertWindowInside(w, im.width, im.height, `window at level ${level}`);
+    const bands = opts.bands ?? Array.from({ length: im.bands }, (_, i) => i);
+    for (const b of bands)
+      if (!Number.isInteger(b) || b < 0 || b >= im.bands)
+        throw new ValidationError(`band index ${b} is outside 0..${im.bands - 1}`);
+    const info = dataTypeInfo(im.dataType);
+    const bytes = w.width * w.height * bands.length * info.components * info.componentBytes;
+    const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+    if (bytes > maxBytes) {
+      throw new ValidationError(
+        `reading ${w.width} x ${w.height} x ${bands.length} ${im.dataType} needs ${bytes} bytes, more than the ${maxBytes}-byte limit; read by window`,
+      );
+    }
+    const out = createRaster(w.width, w.height, bands.length, im.dataType, this.nodata);
+    const fill = this.nodata ?? 0;
+
+    const c0 = Math.floor(w.colOff / im.blockWidth);
+    const c1 = Math.floor((w.colOff + w.width - 1) / im.blockWidth);
+    const r0 = Math.floor(w.rowOff / im.blockHeight);
+    const r1 = Math.floor((w.rowOff + w.height - 1) / im.blockHeight);
+    const perBand = im.blocksAcross * im.blocksDown;
+    const jobs: { index: number; bx: number; by: number; bandSlot: number }[] = [];
+    for (let by = r0; by <= r1; by++) {
+      for (let bx = c0; bx <= c1; bx++) {
+        if (im.planar === 1) jobs.push({ index: by * im.blocksAcross + bx, bx, by, bandSlot: -1 });
+        else {
+          for (let slot = 0; slot < bands.length; slot++) {
+            jobs.push({ index: bands[slot] * perBand + by * im.blocksAcross + bx, bx, by, bandSlot: slot });
+          }
+        }
+      }
+    }
+    await forEachLimit(
+      jobs,
+      opts.concurrency ?? 8,
+      async (job) => {
+        const blk = await im.decodeBlock(this.source, job.index);
+        copyBlock(im, blk, job.bx, job.by, job.bandSlot, bands, w, out.data, fill);
+      },
+      opts.signal,
+    );
+    if (opts.nodataToNaN && isFloat(im.dataType) && this.nodata !== null && !Number.isNaN(this.nodata)) {
+      const d = out.data;
+      const nd = this.nodata;
+      for (let i = 0; i < d.length; i++) if (d[i] === nd) d[i] = Number.NaN;
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.source.close();
+  }
+}
+
+/** Copy the part of a decoded block that falls in the window into the band-sequential output. */
+function copyBlock(
+  im: TiffImage,
+  blk: Uint8Array,
+  bx: number,
+  by: number,
+  bandSlot: number,
+  bands: number[],
+  w: Window,
+  out: TypedArray,
+  fill: number,
+): void {
+  const comps = im.components;
+  const spp = im.blockSamples;
+  const x0 = Math.max(w.colOff, bx * im.blockWidth);
+  const x1 = Math.min(w.colOff + w.width, (bx + 1) * im.blockWidth);
+  const y0 = Math.max(w.rowOff, by * im.blockHeight);
+  const y1 = Math.min(w.rowOff + w.height, (by + 1) * im.blockHeight);
+  const planeLen = w.width * w.height * comps;
+  const slots = bandSlot >= 0 ? [bandSlot] : bands.map((_, i) => i);
+  if (blk.length === 0) {
+    for (const slot of slots) {
+      for (let y = y0; y < y1; y++) {
+        const o = slot * planeLen + ((y - w.rowOff) * w.width + (x0 - w.colOff)) * comps;
+        out.fill(fill, o, o + (x1 - x0) * comps);
+      }
+    }
+    return;
+  }
+  const Ctor = out.constructor as new (b: ArrayBufferLike, o: number, l: number) => TypedArray;
+  const src = new Ctor(blk.buffer, blk.byteOffset, blk.byteLength / im.componentBytes);
+  const rowStride = im.blockWidth * spp * comps;
+  for (const slot of slots) {
+    const sampleIdx = bandSlot >= 0 ? 0 : bands[slot];
+    const planeBase = slot * planeLen;
+    for (let y = y0; y < y1; y++) {
+      const srcRow = (y - by * im.blockHeight) * rowStride;
+      const dstRow = planeBase + ((y - w.rowOff) * w.width + (x0 - w.colOff)) * comps;
+      const xs = x0 - bx * im.blockWidth;
+      if (spp === 1) {
+        const s = srcRow + xs * comps;
+        out.set(src.subarray(s, s + (x1 - x0) * comps), dstRow);
+      } else {
+        let o = dstRow;
+        for (let x = xs, xe = xs + (x1 - x0); x < xe; x++) {
+          const s = srcRow + (x * spp + sampleIdx) * comps;
+          out[o++] = src[s];
+          if (comps === 2) out[o++] = src[s + 1];
+        }
+      }
+    }
+  }
+}

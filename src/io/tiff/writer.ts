@@ -1,0 +1,717 @@
+import { randomBytes } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
+import { ValidationError } from '../../errors.js';
+import type { GeoTransform } from '../../geo/transform.js';
+import type { DataType } from '../../raster/dtype.js';
+import { allocate, dataTypeInfo } from '../../raster/dtype.js';
+import type { OverviewResampling } from '../../raster/overview.js';
+import { overviewSizes, reduceRows, reductionWindows } from '../../raster/overview.js';
+import type { RasterView } from '../../raster/view.js';
+import { createRaster, cropRaster, rasterFrom } from '../../raster/view.js';
+import { deflateBlock, lzwEncode } from './codecs.js';
+import type { GdalMetadataItem } from './gdal-metadata.js';
+import { buildGdalMetadata } from './gdal-metadata.js';
+import { geoKeyDirectoryFor } from './geokeys.js';
+import type { TagEntry } from './ifd-writer.js';
+import { ifdSize, writeIfd } from './ifd-writer.js';
+import { applyFloatPredictor, applyHorizontalPredictor } from './predictor.js';
+import { Compression, FieldType, SampleFormat, Tag } from './tags.js';
+
+export type CogCompression = 'deflate' | 'lzw' | 'none';
+
+export interface CogOptions {
+  compression?: CogCompression;
+  /** DEFLATE level 1-9 (default 6, as GDAL). */
+  level?: number;
+  /** 'auto': 2 for integers, 3 for floats, 1 for complex. */
+  predictor?: 'auto' | 1 | 2 | 3;
+  /** Tile size in pixels, a multiple of 16 (default 512). */
+  blockSize?: number;
+  /** 'auto' halves until the smallest level fits one tile; a number caps the count. */
+  overviews?: 'auto' | 'none' | number;
+  resampling?: OverviewResampling;
+  /** 'auto' writes BigTIFF only when a classic TIFF cannot hold the file. */
+  bigTiff?: 'auto' | 'yes' | 'no';
+  /** Compute per-band statistics into GDAL_METADATA (default true). */
+  statistics?: boolean;
+  /** Tiles compressed at once on the thread pool (default 8). */
+  concurrency?: number;
+  signal?: AbortSignal;
+}
+
+export interface BandMetadata {
+  description?: string | null;
+  scale?: number | null;
+  offset?: number | null;
+  metadata?: Record<string, string>;
+}
+
+/** Georeferencing and descriptive metadata of the raster being written. */
+export interface CogMetadata {
+  epsg?: number | null;
+  geoTransform?: GeoTransform | null;
+  nodata?: number | null;
+  bands?: BandMetadata[];
+  metadata?: Record<string, string>;
+}
+
+/** A raster produced strip by strip, so it never has to fit in memory. */
+export interface StripSource {
+  width: number;
+  height: number;
+  bands: number;
+  dataType: DataType;
+  /** Rows [rowOff, rowOff + rows) of all bands, full width, band-sequential. Called in row order. */
+  readRows(rowOff: number, rows: number): Promise<RasterView> | RasterView;
+}
+
+export interface CogWriteResult {
+  path: string;
+  bytes: number;
+  bigTiff: boolean;
+  levels: { width: number; height: number }[];
+  statistics: BandStatistics[] | null;
+}
+
+export interface BandStatistics {
+  min: number;
+  max: number;
+  mean: number;
+  stdDev: number;
+  validPercent: number;
+}
+
+/** A strip source over a raster in memory. */
+export function stripSourceFromView(view: RasterView): StripSource {
+  return {
+    width: view.width,
+    height: view.height,
+    bands: view.bands,
+    dataType: view.dataType,
+    readRows: (rowOff, rows) => {
+      if (view.bands === 1 && rowOff === 0 && rows === view.height) return view;
+      const comps = dataTypeInfo(view.dataType).components;
+      if (view.bands === 1) {
+        const sub = view.data.subarray(rowOff * view.width * comps, (rowOff + rows) * view.width * comps);
+        return rasterFrom(sub, view.width, rows, view.dataType, 1, view.nodata ?? null);
+      }
+      return cropRaster(view, { colOff: 0, rowOff, width: view.width, height: rows });
+    },
+  };
+}
+
+class StatsAccumulator {
+  private readonly n: Float64Array;
+  private readonly sum: Float64Array;
+  private readonly sumSq: Float64Array;
+  private readonly min: Float64Array;
+  private readonly max: Float64Array;
+  private total = 0;
+
+  constructor(
+    private readonly bands: number,
+    private readonly nodata: number | null,
+  ) {
+    this.n = new Float64Array(bands);
+    this.sum = new Float64Array(bands);
+    this.sumSq = new Float64Array(bands);
+    this.min = new Float64Array(bands).fill(Number.POSITIVE_INFINITY);
+    this.max = new Float64Array(bands).fill(Number.NEGATIVE_INFINITY);
+  }
+
+  add(v: RasterView): void {
+    const plane = v.width * v.height;
+    const d = v.data;
+    const hasNd = this.nodata !== null && !Number.isNaN(this.nodata);
+    const nd = hasNd ? (this.nodata as number) : 0;
+    this.total += plane;
+    for (let b = 0; b < this.bands; b++) {
+      let n = 0;
+      let s = 0;
+      let s2 = 0;
+      let mn = this.min[b];
+      let mx = this.max[b];
+      for (let i = b * plane, e = (b + 1) * plane; i < e; i++) {
+        const x = d[i];
+        if (
+          x !== x ||
+          (hasNd && x === nd) ||
+          x === Number.POSITIVE_INFINITY ||
+          x === Number.NEGATIVE_INFINITY
+        )
+          continue;
+        n++;
+        s += x;
+        s2 += x * x;
+        if (x < mn) mn = x;
+        if (x > mx) mx = x;
+      }
+      this.n[b] += n;
+      this.sum[b] += s;
+      this.sumSq[b] += s2;
+      this.min[b] = mn;
+      this.max[b] = mx;
+    }
+  }
+
+  result(): BandStatistics[] {
+    const out: BandStatistics[] = [];
+    for (let b = 0; b < this.bands; b++) {
+      const n = this.n[b];
+      const mean = n > 0 ? this.sum[b] / n : Number.NaN;
+      const variance = n > 0 ? Math.max(0, this.sumSq[b] / n - mean * mean) : Number.NaN;
+      out.push({
+        min: this.min[b],
+        max: this.max[b],
+        mean,
+        stdDev: Math.sqrt(variance),
+        validPercent: this.total > 0 ? (100 * n) / (this.total / 1) : 0,
+      });
+    }
+    return out;
+  }
+}
+
+interface Encoding {
+  compression: CogCompression;
+  level: number;
+  predictor: 1 | 2 | 3;
+  dataType: DataType;
+  bands: number;
+  blockSize: number;
+}
+
+/** Interleave, predict and compress one tile. */
+async function encodeTile(enc: Encoding, rows: RasterView, tx: number): Promise<Uint8Array> {
+  const info = dataTypeInfo(enc.dataType);
+  const bs = enc.blockSize;
+  const comps = info.components;
+  const spp = enc.bands;
+  const tile = allocate(enc.dataType, bs * bs * spp);
+  const x0 = tx * bs;
+  const w = Math.min(bs, rows.width - x0);
+  const plane = rows.width * rows.height * comps;
+  const src = rows.data;
+  if (spp === 1) {
+    for (let r = 0; r < rows.height; r++) {
+      const s = (r * rows.width + x0) * comps;
+      tile.set(src.subarray(s, s + w * comps), r * bs * comps);
+    }
+  } else {
+    for (let b = 0; b < spp; b++) {
+      for (let r = 0; r < rows.height; r++) {
+        let s = b * plane + (r * rows.width + x0) * comps;
+        let o = (r * bs * spp + b) * comps;
+        for (let x = 0; x < w; x++) {
+          for (let c = 0; c < comps; c++) tile[o + c] = src[s + c];
+          s += comps;
+          o += spp * comps;
+        }
+      }
+    }
+  }
+  let bytes = new Uint8Array(tile.buffer, tile.byteOffset, tile.byteLength);
+  const rowSamples = bs * spp * comps;
+  if (enc.predictor === 2)
+    applyHorizontalPredictor('(tile)', bytes, bs, rowSamples, info.componentBytes, spp);
+  else if (enc.predictor === 3) {
+    const out = new Uint8Array(bytes.length);
+    applyFloatPredictor(bytes, out, bs, rowSamples, info.componentBytes, spp);
+    bytes = out;
+  }
+  if (enc.compression === 'deflate') return deflateBlock(bytes, enc.level);
+  if (enc.compression === 'lzw') return lzwEncode(bytes);
+  return bytes;
+}
+
+/** Collects one level's rows into tile rows, encodes them in parallel and hands tiles on in order. */
+class LevelWriter {
+  readonly tilesAcross: number;
+  readonly tilesDown: number;
+  readonly byteCounts: number[] = [];
+  private buf: RasterView;
+  private filled = 0;
+  private tileRow = 0;
+  private pending: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly width: number,
+    readonly height: number,
+    private readonly enc: Encoding,
+    private readonly nodata: number | null,
+    private readonly sink: (tile: Uint8Array) => Promise<void>,
+    private readonly concurrency: number,
+  ) {
+    this.tilesAcross = Math.ceil(width / enc.blockSize);
+    this.tilesDown = Math.ceil(height / enc.blockSize);
+    this.buf = this.newBuffer();
+  }
+
+  private newBuffer(): RasterView {
+    const v = createRaster(this.width, this.enc.blockSize, this.enc.bands, this.enc.dataType, this.nodata);
+    if (this.nodata !== null && this.nodata !== 0) v.data.fill(this.nodata);
+    return v;
+  }
+
+  /** Append `count` rows from `src` starting at its row `srcRow`. */
+  async addRows(src: RasterView, srcRow: number, count: number): Promise<void> {
+    const comps = dataTypeInfo(src.dataType).components;
+    const bs = this.enc.blockSize;
+    let done = 0;
+    while (done < count) {
+      const take = Math.min(count - done, bs - this.filled);
+      for (let b = 0; b < src.bands; b++) {
+        const s = (b * src.width * src.height + (srcRow + done) * src.width) * comps;
+        const d = (b * this.width * bs + this.filled * this.width) * comps;
+        this.buf.data.set(src.data.subarray(s, s + take * this.width * comps), d);
+      }
+      this.filled += take;
+      done += take;
+      const lastRow = this.tileRow === this.tilesDown - 1;
+      const rowsInTileRow = lastRow ? this.height - this.tileRow * bs : bs;
+      if (this.filled === rowsInTileRow) await this.flushTileRow(rowsInTileRow);
+    }
+  }
+
+  private async flushTileRow(rows: number): Promise<void> {
+    const full = this.buf;
+    const view: RasterView = rows === this.enc.blockSize ? full : { ...full };
+    // Encode up to `concurrency` tiles at once; results are written in tile order.
+    const all = Array.from({ length: this.tilesAcross }, (_, tx) => tx);
+    const results: Uint8Array[] = new Array(this.tilesAcross);
+    for (let i = 0; i < all.length; i += this.concurrency) {
+      const batch = all.slice(i, i + this.concurrency).map((tx) => encodeTile(this.enc, view, tx));
+      const got = await Promise.all(batch);
+      got.forEach((t, k) => {
+        results[i + k] = t;
+      });
+    }
+    // Wait for the previous tile row's writes, then queue this one's, keeping tile order.
+    await this.pending;
+    this.pending = (async () => {
+      for (const t of results) {
+        this.byteCounts.push(t.length);
+        await this.sink(t);
+      }
+    })();
+    this.tileRow++;
+    this.filled = 0;
+    this.buf = this.newBuffer();
+  }
+
+  async finish(): Promise<void> {
+    await this.pending;
+  }
+}
+
+/** Reduces rows of one level into the next, streaming: keeps only the rows it still needs. */
+class LevelReducer {
+  private carry: RasterView | null = null;
+  private carryRowOff = 0;
+  private nextDstRow = 0;
+  private readonly xw: ReturnType<typeof reductionWindows>;
+  private readonly yw: ReturnType<typeof reductionWindows>;
+
+  constructor(
+    readonly srcWidth: number,
+    readonly srcHeight: number,
+    readonly dstWidth: number,
+    readonly dstHeight: number,
+    private readonly method: OverviewResampling,
+    private readonly nodata: number | null,
+  ) {
+    this.xw = reductionWindows(srcWidth, dstWidth);
+    this.yw = reductionWindows(srcHeight, dstHeight);
+  }
+
+  /** Add source rows [rowOff, rowOff + rows.height); returns the destination rows now complete (or null). */
+  push(rows: RasterView, rowOff: number): { view: RasterView; rowOff: number } | null {
+    let src: RasterView;
+    let srcOff: number;
+    if (this.carry && this.carry.height > 0) {
+      const comps = dataTypeInfo(rows.dataType).components;
+      const h = this.carry.height + rows.height;
+      src = createRaster(this.srcWidth, h, rows.bands, rows.dataType, this.nodata);
+      for (let b = 0; b < rows.bands; b++) {
+        const cPlane = this.carry.width * this.carry.height * comps;
+        const rPlane = rows.width * rows.height * comps;
+        const dBase = b * this.srcWidth * h * comps;
+        src.data.set(this.carry.data.subarray(b * cPlane, (b + 1) * cPlane), dBase);
+        src.data.set(rows.data.subarray(b * rPlane, (b + 1) * rPlane), dBase + cPlane);
+      }
+      srcOff = this.carryRowOff;
+    } else {
+      src = rows;
+      srcOff = rowOff;
+    }
+    const availEnd = srcOff + src.height;
+    const first = this.nextDstRow;
+    let last = first;
+    while (last < this.dstHeight && Math.max(this.yw.end[last], this.yw.roundedEnd[last]) <= availEnd) last++;
+    let out: { view: RasterView; rowOff: number } | null = null;
+    if (last > first) {
+      const dst = createRaster(this.dstWidth, last - first, rows.bands, rows.dataType, this.nodata);
+      reduceRows(this.method, src, srcOff, dst, 0, first, last - first, this.xw, this.yw, this.nodata);
+      out = { view: dst, rowOff: first };
+      this.nextDstRow = last;
+    }
+    // Keep the rows the next destination row still needs.
+    const keepFrom =
+      this.nextDstRow < this.dstHeight
+        ? Math.min(this.yw.start[this.nextDstRow], this.yw.nearest[this.nextDstRow])
+        : availEnd;
+    const keep = Math.max(0, availEnd - Math.max(keepFrom, srcOff));
+    this.carry =
+      keep > 0
+        ? cropRaster(src, { colOff: 0, rowOff: src.height - keep, width: this.srcWidth, height: keep })
+        : null;
+    this.carryRowOff = availEnd - keep;
+    return out;
+  }
+}
+
+function resolvePredictor(p: CogOptions['predictor'], dt: DataType, compression: CogCompression): 1 | 2 | 3 {
+  const info = dataTypeInfo(dt);
+  if (compression === 'none') {
+    if (p !== undefined && p !== 'auto' && p !== 1)
+      throw new ValidationError(`predictor ${p} needs compression (got compression none)`);
+    return 1;
+  }
+  if (p === undefined || p === 'auto') return info.components === 2 ? 1 : info.kind === 'float' ? 3 : 2;
+  if (p === 3 && info.kind !== 'float')
+    throw new ValidationError(`predictor 3 is for floating-point data, not ${dt}`);
+  if (p !== 1 && info.components === 2)
+    throw new ValidationError(`predictor ${p} is not supported for complex data (${dt})`);
+  if (p !== 1 && p !== 2 && p !== 3)
+    throw new ValidationError(`predictor must be auto, 1, 2 or 3, got ${String(p)}`);
+  return p;
+}
+
+const SAMPLE_FORMAT: Record<string, number> = {
+  uint: SampleFormat.Uint,
+  int: SampleFormat.Int,
+  float: SampleFormat.Float,
+};
+
+function levelEntries(
+  enc: Encoding,
+  width: number,
+  height: number,
+  overview: boolean,
+  offsets: number[],
+  counts: number[],
+  bigTiff: boolean,
+): TagEntry[] {
+  const info = dataTypeInfo(enc.dataType);
+  const bits = info.componentBytes * 8 * info.components;
+  const format =
+    info.components === 2
+      ? info.kind === 'float'
+        ? SampleFormat.ComplexFloat
+        : SampleFormat.ComplexInt
+      : SAMPLE_FORMAT[info.kind];
+  const spp = enc.bands;
+  const compression =
+    enc.compression === 'deflate'
+      ? Compression.Deflate
+      : enc.compression === 'lzw'
+        ? Compression.Lzw
+        : Compression.None;
+  const entries: TagEntry[] = [
+    { tag: Tag.ImageWidth, type: FieldType.Long, values: [width] },
+    { tag: Tag.ImageLength, type: FieldType.Long, values: [height] },
+    { tag: Tag.BitsPerSample, type: FieldType.Short, values: new Array(spp).fill(bits) },
+    { tag: Tag.Compression, type: FieldType.Short, values: [compression] },
+    { tag: Tag.Photometric, type: FieldType.Short, values: [1] },
+    { tag: Tag.SamplesPerPixel, type: FieldType.Short, values: [spp] },
+    { tag: Tag.PlanarConfiguration, type: FieldType.Short, values: [1] },
+    { tag: Tag.TileWidth, type: FieldType.Short, values: [enc.blockSize] },
+    { tag: Tag.TileLength, type: FieldType.Short, values: [enc.blockSize] },
+    { tag: Tag.TileOffsets, type: bigTiff ? FieldType.Long8 : FieldType.Long, values: offsets },
+    { tag: Tag.TileByteCounts, type: bigTiff ? FieldType.Long8 : FieldType.Long, values: counts },
+    { tag: Tag.SampleFormat, type: FieldType.Short, values: new Array(spp).fill(format) },
+  ];
+  if (overview) entries.push({ tag: Tag.NewSubfileType, type: FieldType.Long, values: [1] });
+  if (enc.predictor !== 1)
+    entries.push({ tag: Tag.Predictor, type: FieldType.Short, values: [enc.predictor] });
+  if (spp > 1)
+    entries.push({ tag: Tag.ExtraSamples, type: FieldType.Short, values: new Array(spp - 1).fill(0) });
+  return entries;
+}
+
+function formatNodata(v: number): string {
+  if (Number.isNaN(v)) return 'nan';
+  if (v === Number.POSITIVE_INFINITY) return 'inf';
+  if (v === Number.NEGATIVE_INFINITY) return '-inf';
+  return String(v);
+}
+
+function metadataItems(meta: CogMetadata, stats: BandStatistics[] | null): GdalMetadataItem[] {
+  const items: GdalMetadataItem[] = [];
+  for (const [name, value] of Object.entries(meta.metadata ?? {})) items.push({ name, value });
+  (meta.bands ?? []).forEach((b, i) => {
+    for (const [name, value] of Object.entries(b.metadata ?? {})) items.push({ name, value, sample: i });
+    if (b.description)
+      items.push({ name: 'DESCRIPTION', value: b.description, sample: i, role: 'description' });
+    if (b.scale !== undefined && b.scale !== null)
+      items.push({ name: 'SCALE', value: String(b.scale), sample: i, role: 'scale' });
+    if (b.offset !== undefined && b.offset !== null)
+      items.push({ name: 'OFFSET', value: String(b.offset), sample: i, role: 'offset' });
+  });
+  stats?.forEach((s, i) => {
+    if (!Number.isFinite(s.mean)) return;
+    items.push(
+      { name: 'STATISTICS_MAXIMUM', value: String(s.max), sample: i },
+      { name: 'STATISTICS_MEAN', value: String(s.mean), sample: i },
+      { name: 'STATISTICS_MINIMUM', value: String(s.min), sample: i },
+      { name: 'STATISTICS_STDDEV', value: String(s.stdDev), sample: i },
+      { name: 'STATISTICS_VALID_PERCENT', value: String(Number(s.validPercent.toPrecision(6))), sample: i },
+    );
+  });
+  return items;
+}
+
+function georefEntries(meta: CogMetadata, nodata: number | null, md: GdalMetadataItem[]): TagEntry[] {
+  const entries: TagEntry[] = [];
+  const gt = meta.geoTransform;
+  if (gt) {
+    if (gt[2] === 0 && gt[4] === 0) {
+      entries.push({ tag: Tag.ModelPixelScale, type: FieldType.Double, values: [gt[1], -gt[5], 0] });
+      entries.push({ tag: Tag.ModelTiepoint, type: FieldType.Double, values: [0, 0, 0, gt[0], gt[3], 0] });
+    } else {
+      entries.push({
+        tag: Tag.ModelTransformation,
+        type: FieldType.Double,
+        values: [gt[1], gt[2], 0, gt[0], gt[4], gt[5], 0, gt[3], 0, 0, 0, 0, 0, 0, 0, 1],
+      });
+    }
+  }
+  if (meta.epsg !== undefined && meta.epsg !== null) {
+    if (!Number.isInteger(meta.epsg) || meta.epsg <= 0 || meta.epsg >= 32767)
+      throw new ValidationError(`epsg must be an EPSG code, got ${meta.epsg}`);
+    entries.push({ tag: Tag.GeoKeyDirectory, type: FieldType.Short, values: geoKeyDirectoryFor(meta.epsg) });
+  }
+  if (md.length > 0)
+    entries.push({ tag: Tag.GdalMetadata, type: FieldType.Ascii, values: buildGdalMetadata(md) });
+  if (nodata !== null)
+    entries.push({ tag: Tag.GdalNodata, type: FieldType.Ascii, values: formatNodata(nodata) });
+  return entries;
+}
+
+const GHOST = 'LAYOUT=IFDS_BEFORE_DATA\nBLOCK_ORDER=ROW_MAJOR\nKNOWN_INCOMPATIBLE_EDITION=NO\n';
+
+function ghostArea(): string {
+  return `GDAL_STRUCTURAL_METADATA_SIZE=${String(GHOST.length).padStart(6, '0')} bytes\n${GHOST}`;
+}
+
+/**
+ * Write a Cloud-Optimized GeoTIFF: tiled, compressed, with internal overviews, IFDs first and
+ * overview data before full-resolution data (the layout GDAL's COG validator accepts).
+ * Input is a raster in memory or a strip source that is read once, in row order, so rasters
+ * larger than memory stream through. Tiles are compressed in parallel on the libuv thread pool.
+ * The file appears at `path` only when complete (written beside it, then renamed).
+ */
+export async function writeCog(
+  path: string,
+  input: RasterView | StripSource,
+  meta: CogMetadata = {},
+  opts: CogOptions = {},
+): Promise<CogWriteResult> {
+  const source: StripSource = 'readRows' in input ? input : stripSourceFromView(input);
+  const { width, height, bands, dataType } = source;
+  const compression = opts.compression ?? 'deflate';
+  if (!['deflate', 'lzw', 'none'].includes(compression))
+    throw new ValidationError(`compression must be deflate, lzw or none, got '${compression}'`);
+  const blockSize = opts.blockSize ?? 512;
+  if (!Number.isInteger(blockSize) || blockSize < 16 || blockSize > 4096 || blockSize % 16 !== 0) {
+    throw new ValidationError(`blockSize must be a multiple of 16 from 16 to 4096, got ${blockSize}`);
+  }
+  const level = opts.level ?? 6;
+  if (!Number.isInteger(level) || level < 1 || level > 9)
+    throw new ValidationError(`DEFLATE level must be 1..9, got ${level}`);
+  const resampling = opts.resampling ?? 'average';
+  if (resampling !== 'average' && resampling !== 'nearest')
+    throw new ValidationError(`resampling must be average or nearest, got '${resampling}'`);
+  const enc: Encoding = {
+    compression,
+    level,
+    predictor: resolvePredictor(opts.predictor, dataType, compression),
+    dataType,
+    bands,
+    blockSize,
+  };
+  const nodata = meta.nodata ?? null;
+  const concurrency = Math.max(1, opts.concurrency ?? 8);
+  let sizes = opts.overviews === 'none' ? [] : overviewSizes(width, height, blockSize);
+  if (typeof opts.overviews === 'number') {
+    if (!Number.isInteger(opts.overviews) || opts.overviews < 0)
+      throw new ValidationError(`overviews must be auto, none or a count, got ${opts.overviews}`);
+    sizes = overviewSizes(width, height, 1, opts.overviews);
+  }
+  const isComplex = dataTypeInfo(dataType).components === 2;
+  const stats = opts.statistics !== false && !isComplex ? new StatsAccumulator(bands, nodata) : null;
+
+  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const level0Path = `${path}.${tag}.level0`;
+  const outPath = `${path}.${tag}.partial`;
+  let level0: FileHandle | null = null;
+  let out: FileHandle | null = null;
+  try {
+    level0 = await open(level0Path, 'w+');
+    let level0Pos = 0;
+    const l0 = level0;
+    const writers: LevelWriter[] = [];
+    const overviewTiles: Uint8Array[][] = sizes.map(() => []);
+    writers.push(
+      new LevelWriter(
+        width,
+        height,
+        enc,
+        nodata,
+        async (t) => {
+          await l0.write(t, 0, t.length, level0Pos);
+          level0Pos += t.length;
+        },
+        concurrency,
+      ),
+    );
+    sizes.forEach(([w, h], i) => {
+      writers.push(
+        new LevelWriter(w, h, enc, nodata, async (t) => void overviewTiles[i].push(t), concurrency),
+      );
+    });
+    const reducers = sizes.map(([w, h], i) => {
+      const [sw, sh] = i === 0 ? [width, height] : sizes[i - 1];
+      return new LevelReducer(sw, sh, w, h, resampling, nodata);
+    });
+
+    const pushDown = async (levelIndex: number, rows: RasterView, rowOff: number): Promise<void> => {
+      if (levelIndex >= reducers.length) return;
+      const produced = reducers[levelIndex].push(rows, rowOff);
+      if (!produced) return;
+      await writers[levelIndex + 1].addRows(produced.view, 0, produced.view.height);
+      await pushDown(levelIndex + 1, produced.view, produced.rowOff);
+    };
+
+    for (let rowOff = 0; rowOff < height; rowOff += blockSize) {
+      opts.signal?.throwIfAborted();
+      const rows = Math.min(blockSize, height - rowOff);
+      const strip = await source.readRows(rowOff, rows);
+      if (
+        strip.width !== width ||
+        strip.height !== rows ||
+        strip.bands !== bands ||
+        strip.dataType !== dataType
+      ) {
+        throw new ValidationError(
+          `strip at row ${rowOff} is ${strip.width} x ${strip.height} x ${strip.bands} ${strip.dataType}, expected ${width} x ${rows} x ${bands} ${dataType}`,
+        );
+      }
+      stats?.add(strip);
+      await writers[0].addRows(strip, 0, rows);
+      await pushDown(0, strip, rowOff);
+    }
+    for (const w of writers) await w.finish();
+    const statistics = stats?.result() ?? null;
+
+    // Layout: header, ghost area, IFDs (full resolution first), overview data (smallest first), full-resolution data.
+    const md = metadataItems(meta, statistics);
+    const extra = georefEntries(meta, nodata, md);
+    const ghost = Buffer.from(ghostArea(), 'latin1');
+    const plan = (bigTiff: boolean) => {
+      const header = bigTiff ? 16 : 8;
+      let pos = header + ghost.length;
+      pos += pos & 1;
+      const ifdOffsets: number[] = [];
+      const entryLists: TagEntry[][] = writers.map((wr, i) => {
+        const n = wr.byteCounts.length;
+        const placeholder = new Array(n).fill(0);
+        return [
+          ...levelEntries(enc, wr.width, wr.height, i > 0, placeholder, wr.byteCounts, bigTiff),
+          ...(i === 0 ? extra : []),
+        ];
+      });
+      for (const entries of entryLists) {
+        ifdOffsets.push(pos);
+        pos += ifdSize(entries, bigTiff);
+        pos += pos & 1;
+      }
+      const headerBytes = pos;
+      // Data offsets: overviews from the smallest, then full resolution.
+      const tileOffsets: number[][] = writers.map(() => []);
+      for (let i = writers.length - 1; i >= 0; i--) {
+        for (const c of writers[i].byteCounts) {
+          tileOffsets[i].push(pos);
+          pos += c;
+        }
+      }
+      return { headerBytes, ifdOffsets, entryLists, tileOffsets, total: pos };
+    };
+    let bigTiff = opts.bigTiff === 'yes';
+    let layout = plan(bigTiff);
+    if (!bigTiff && layout.total > 0xffffffff) {
+      if (opts.bigTiff === 'no')
+        throw new ValidationError(
+          `the COG would be ${layout.total} bytes, more than a classic TIFF holds; allow BigTIFF`,
+        );
+      bigTiff = true;
+      layout = plan(true);
+    }
+    const head = Buffer.alloc(layout.headerBytes);
+    const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    head.write('II', 0, 'latin1');
+    if (bigTiff) {
+      view.setUint16(2, 43, true);
+      view.setUint16(4, 8, true);
+      view.setUint16(6, 0, true);
+      view.setBigUint64(8, BigInt(layout.ifdOffsets[0]), true);
+    } else {
+      view.setUint16(2, 42, true);
+      view.setUint32(4, layout.ifdOffsets[0], true);
+    }
+    ghost.copy(head, bigTiff ? 16 : 8);
+    layout.entryLists.forEach((entries, i) => {
+      const withOffsets = entries.map((e) =>
+        e.tag === Tag.TileOffsets ? { ...e, values: layout.tileOffsets[i] } : e,
+      );
+      const next = i + 1 < layout.ifdOffsets.length ? layout.ifdOffsets[i + 1] : 0;
+      writeIfd(view, 0, layout.ifdOffsets[i], withOffsets, next, bigTiff);
+    });
+
+    out = await open(outPath, 'w');
+    await out.write(head, 0, head.length, 0);
+    let pos = head.length;
+    for (let i = overviewTiles.length - 1; i >= 0; i--) {
+      const tiles = overviewTiles[i];
+      for (let k = 0; k < tiles.length; k += 256) {
+        const batch = tiles.slice(k, k + 256);
+        const { bytesWritten } = await out.writev(batch, pos);
+        pos += bytesWritten;
+      }
+    }
+    const chunk = Buffer.allocUnsafe(8 * 1024 * 1024);
+    for (let p = 0; p < level0Pos; ) {
+      const { bytesRead } = await level0.read(chunk, 0, Math.min(chunk.length, level0Pos - p), p);
+      await out.write(chunk, 0, bytesRead, pos);
+      pos += bytesRead;
+      p += bytesRead;
+    }
+    if (pos !== layout.total) throw new Error(`internal: wrote ${pos} bytes, planned ${layout.total}`);
+    await out.close();
+    out = null;
+    await rename(outPath, path);
+    return {
+      path,
+      bytes: layout.total,
+      bigTiff,
+      levels: writers.map((w) => ({ width: w.width, height: w.height })),
+      statistics,
+    };
+  } finally {
+    await level0?.close().catch(() => {});
+    await out?.close().catch(() => {});
+    await rm(level0Path, { force: true });
+    await rm(outPath, { force: true });
+  }
+}
