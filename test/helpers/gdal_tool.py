@@ -57,6 +57,12 @@ def make(raw, spec_path, out):
     w, h, nb, dt = spec["width"], spec["height"], spec["bands"], spec["dtype"]
     comp = np.dtype(NP[dt]).newbyteorder("<")
     data = np.fromfile(raw, dtype=comp)
+    options = list(spec.get("options", []))
+    if dt == "int8" and not hasattr(gdal, "GDT_Int8"):
+        # GDAL < 3.7 writes signed bytes as Byte with PIXELTYPE=SIGNEDBYTE (SampleFormat 2).
+        data = data.view(np.uint8)
+        options.append("PIXELTYPE=SIGNEDBYTE")
+    spec["options"] = options
     drv = gdal.GetDriverByName(spec.get("driver", "GTiff"))
     if spec.get("driver") == "COG":
         mem = gdal.GetDriverByName("MEM").Create("", w, h, nb, GDT[dt])
