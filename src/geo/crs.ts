@@ -91,6 +91,8 @@ export function converter(fromEpsg: number, toEpsg: number): proj4.Converter {
 /** Transform one point (x, y) between EPSG codes. */
 export function transformPoint(fromEpsg: number, toEpsg: number, x: number, y: number): [number, number] {
   if (fromEpsg === toEpsg) return [x, y];
+  if (!Number.isFinite(x) || !Number.isFinite(y))
+    throw new ValidationError(`cannot transform non-finite coordinates (${x}, ${y})`);
   const out = converter(fromEpsg, toEpsg).forward([x, y]);
   return [out[0], out[1]];
 }

@@ -108,6 +108,12 @@ export class GeoTiff {
     const gk = parseGeoKeys(tags);
     this.epsg = epsgFromGeoKeys(gk);
     this.geoTransform = geoTransformFromTags(tags, gk);
+    if (this.geoTransform && !this.geoTransform.every(Number.isFinite)) {
+      throw new FormatError(
+        source.name,
+        `geotransform ${JSON.stringify(this.geoTransform.map(String))} has non-finite values`,
+      );
+    }
     this.nodata = parseNodata(source.name, tags.get(Tag.GdalNodata));
     const md = tags.get(Tag.GdalMetadata);
     this.metadataItems = typeof md === 'string' ? parseGdalMetadata(md) : [];
