@@ -16,6 +16,7 @@ interface Case {
   blockSize: number;
   resampling: 'average' | 'nearest';
   bands: number;
+  deflateStrategy?: 'auto' | 'default' | 'huffman' | 'rle';
 }
 
 const cases: Case[] = [];
@@ -86,6 +87,28 @@ for (const dataType of types) {
   });
 }
 
+// Every DEFLATE strategy writes streams GDAL decodes.
+for (const deflateStrategy of ['default', 'huffman', 'rle'] as const) {
+  cases.push({
+    dataType: 'float32',
+    compression: 'deflate',
+    predictor: 3,
+    blockSize: 256,
+    resampling: 'average',
+    bands: 1,
+    deflateStrategy,
+  });
+  cases.push({
+    dataType: 'int16',
+    compression: 'deflate',
+    predictor: 2,
+    blockSize: 256,
+    resampling: 'average',
+    bands: 1,
+    deflateStrategy,
+  });
+}
+
 describe('COG writer, checked by GDAL', () => {
   it.each(cases)(
     '$dataType $compression predictor $predictor block $blockSize $resampling x$bands',
@@ -93,7 +116,7 @@ describe('COG writer, checked by GDAL', () => {
       const width = 700;
       const height = 530;
       const view = syntheticRaster(width, height, c.bands, c.dataType, 7);
-      const name = `${c.dataType}-${c.compression}-${c.predictor}-${c.blockSize}-${c.resampling}-${c.bands}`;
+      const name = `${c.dataType}-${c.compression}-${c.predictor}-${c.blockSize}-${c.resampling}-${c.bands}-${c.deflateStrategy ?? 'auto'}`;
       const path = join(tmp.dir, `${name}.tif`);
       const res = await writeCog(
         path,
@@ -104,6 +127,7 @@ describe('COG writer, checked by GDAL', () => {
           predictor: c.predictor,
           blockSize: c.blockSize,
           resampling: c.resampling,
+          deflateStrategy: c.deflateStrategy,
         },
       );
       const v = validateCog(path);

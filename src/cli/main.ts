@@ -89,11 +89,20 @@ export function buildProgram(): Command {
     )
     .addOption(new Option('--level <n>', 'DEFLATE level 1-9').default(6).argParser(intArg('--level', 1, 9)))
     .addOption(
+      new Option(
+        '--deflate-strategy <s>',
+        'auto (Huffman-only for floats with predictor 3, else default), default, huffman or rle',
+      )
+        .default('auto')
+        .argParser(choice('--deflate-strategy', ['auto', 'default', 'huffman', 'rle'] as const)),
+    )
+    .addOption(
       new Option('--bigtiff <mode>', 'auto, yes or no')
         .default('auto')
         .argParser(choice('--bigtiff', ['auto', 'yes', 'no'] as const)),
     )
     .action(async (input: string, output: string, o: Record<string, unknown>) => {
+      // commander camel-cases --deflate-strategy into deflateStrategy.
       if (input === output) throw new ValidationError('<out> must differ from <in>');
       const result = await translateToCog(input, output, {
         compression: o.compress as 'deflate' | 'lzw' | 'none',
@@ -102,6 +111,7 @@ export function buildProgram(): Command {
         overviews: o.overviews as 'auto' | 'none',
         resampling: o.resampling as 'average' | 'nearest',
         level: o.level as number,
+        deflateStrategy: o.deflateStrategy as 'auto' | 'default' | 'huffman' | 'rle',
         bigTiff: o.bigtiff as 'auto' | 'yes' | 'no',
       });
       write({ path: result.path, bytes: result.bytes, bigTiff: result.bigTiff, levels: result.levels });

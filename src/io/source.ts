@@ -13,6 +13,8 @@ export interface ByteSource {
   readonly size: number;
   /** Exactly `length` bytes from `offset`; throws FormatError if the range passes the end. */
   read(offset: number, length: number, what?: string): Promise<Uint8Array>;
+  /** Read `length` bytes from `offset` into the start of `target` (which must be large enough). */
+  readInto(offset: number, length: number, target: Uint8Array, what?: string): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -57,16 +59,19 @@ export class FileSource implements ByteSource {
   }
 
   async read(offset: number, length: number, what = 'data'): Promise<Uint8Array> {
+    return this.readInto(offset, length, new Uint8Array(length), what);
+  }
+
+  async readInto(offset: number, length: number, target: Uint8Array, what = 'data'): Promise<Uint8Array> {
     checkRange(this.name, this.size, offset, length, what);
-    const buf = Buffer.allocUnsafe(length);
     let done = 0;
     while (done < length) {
-      const { bytesRead } = await this.handle.read(buf, done, length - done, offset + done);
+      const { bytesRead } = await this.handle.read(target, done, length - done, offset + done);
       if (bytesRead === 0)
         throw new FormatError(this.name, `file ended at byte ${offset + done} while reading ${what}`);
       done += bytesRead;
     }
-    return buf;
+    return target.subarray(0, length);
   }
 
   async close(): Promise<void> {
@@ -87,6 +92,12 @@ export class MemorySource implements ByteSource {
   async read(offset: number, length: number, what = 'data'): Promise<Uint8Array> {
     checkRange(this.name, this.size, offset, length, what);
     return this.bytes.subarray(offset, offset + length);
+  }
+
+  async readInto(offset: number, length: number, target: Uint8Array, what = 'data'): Promise<Uint8Array> {
+    checkRange(this.name, this.size, offset, length, what);
+    target.set(this.bytes.subarray(offset, offset + length));
+    return target.subarray(0, length);
   }
 
   async close(): Promise<void> {}

@@ -167,6 +167,18 @@ export function reduceRows(
       const y0 = yw.start[dy] - srcRowOff;
       const y1 = yw.end[dy] - srcRowOff;
       const plainTwoByTwo = xw.spacingIsTwo && y1 - y0 === 2;
+      if (plainTwoByTwo && !integer && !hasNodata && comps === 1) {
+        // The common case (float 2:1 without nodata), in a tight loop; NaN windows fall through below.
+        const r0 = b * sPlane + y0 * rowStride;
+        const r1 = r0 + rowStride;
+        let anyNaN = false;
+        for (let x = 0, p = 0; x < dw; x++, p += 2) {
+          const m = (s[r0 + p] + s[r0 + p + 1] + s[r1 + p] + s[r1 + p + 1]) / 4;
+          d[dBase + x] = m;
+          if (m !== m) anyNaN = true;
+        }
+        if (!anyNaN) continue;
+      }
       const wTop = yw.firstWeight[dy];
       const wBottom = yw.lastWeight[dy];
       const columnWeight = fullWeight(y1 - y0, wTop, wBottom);

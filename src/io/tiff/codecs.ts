@@ -24,9 +24,17 @@ export async function inflateBlock(file: string, data: Uint8Array, maxBytes: num
   }
 }
 
-/** Deflate a block on the thread pool (zlib level 1-9; 6 is zlib's and GDAL's default). */
-export async function deflateBlock(data: Uint8Array, level: number): Promise<Uint8Array> {
-  return deflateAsync(data, { level });
+/**
+ * Deflate a block on the thread pool (zlib level 1-9, 6 being zlib's and GDAL's default; strategy a
+ * zlib.constants.Z_* strategy). The output buffer is sized so zlib writes it in one piece.
+ */
+export async function deflateBlock(
+  data: Uint8Array,
+  level: number,
+  strategy: number = zlib.constants.Z_DEFAULT_STRATEGY,
+): Promise<Uint8Array> {
+  const bound = data.length + (data.length >> 12) + (data.length >> 14) + (data.length >> 25) + 64;
+  return deflateAsync(data, { level, strategy, chunkSize: Math.max(zlib.constants.Z_MIN_CHUNK, bound) });
 }
 
 /** PackBits (Apple) run-length decoding into exactly `expected` bytes. */

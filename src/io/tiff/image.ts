@@ -54,6 +54,12 @@ function dataTypeOf(file: string, format: number, bits: number): DataType {
   return dt;
 }
 
+/** Reusable buffers for decoding blocks (one per concurrent decoder). */
+export interface BlockScratch {
+  raw: Uint8Array | null;
+  out: Uint8Array | null;
+}
+
 /** One IFD's raster: its layout, and decoding of its blocks (tiles or strips) to host-order bytes. */
 export class TiffImage {
   readonly width: number;
@@ -204,20 +210,34 @@ export class TiffImage {
     return Math.min(this.blockHeight, this.height - row * this.blockHeight);
   }
 
-  /** Decoded, host-order bytes of block `index` (band-separate blocks count after each other). */
-  async decodeBlock(src: ByteSource, index: number): Promise<Uint8Array> {
+  /**
+   * Decoded, host-order bytes of block `index` (band-separate blocks count after each other).
+   * With `scratch`, reads and predictor work reuse its buffers: the result may alias them and is
+   * valid only until the scratch is used again.
+   */
+  async decodeBlock(src: ByteSource, index: number, scratch?: BlockScratch): Promise<Uint8Array> {
     const file = this.file;
     const rows = this.blockRows(index % (this.blocksAcross * this.blocksDown));
     const size = this.blockBytes(rows);
     const off = this.offsets[index];
     const count = this.byteCounts[index];
     if (off === 0 && count === 0) return new Uint8Array(0); // sparse: caller fills
-    const raw = await src.read(off, count, `block ${index}`);
+    let raw: Uint8Array;
+    if (scratch) {
+      const want = Math.max(count, this.compression === Compression.None ? size : 0);
+      if (scratch.raw === null || scratch.raw.length < want) scratch.raw = new Uint8Array(want);
+      raw = await src.readInto(off, count, scratch.raw, `block ${index}`);
+    } else {
+      raw = await src.read(off, count, `block ${index}`);
+    }
     let buf: Uint8Array;
     switch (this.compression) {
       case Compression.None:
-        buf = new Uint8Array(size);
-        buf.set(raw.subarray(0, size));
+        if (scratch) buf = raw;
+        else {
+          buf = new Uint8Array(size);
+          buf.set(raw.subarray(0, size));
+        }
         break;
       case Compression.Deflate:
       case Compression.AdobeDeflateOld:
@@ -237,7 +257,11 @@ export class TiffImage {
     if ((buf.byteOffset & 7) !== 0) buf = new Uint8Array(buf.subarray(0, size));
     const rowSamples = this.blockWidth * this.blockSamples * this.components;
     if (this.predictor === 3) {
-      const out = new Uint8Array(size);
+      let out: Uint8Array;
+      if (scratch) {
+        if (scratch.out === null || scratch.out.length < size) scratch.out = new Uint8Array(size);
+        out = scratch.out.subarray(0, size);
+      } else out = new Uint8Array(size);
       undoFloatPredictor(buf, out, rows, rowSamples, this.componentBytes, this.blockSamples);
       return out;
     }

@@ -115,7 +115,10 @@ export function undoFloatPredictor(
   }
 }
 
-/** Apply predictor 3 (for writing): host-order samples in `src` become encoded rows in `dst`. */
+/**
+ * Apply predictor 3 (for writing): host-order samples in `src` become encoded rows in `dst`.
+ * For one band of float32, the shuffle and the differencing work on 32-bit words (four bytes at a time).
+ */
 export function applyFloatPredictor(
   src: Uint8Array,
   dst: Uint8Array,
@@ -126,29 +129,55 @@ export function applyFloatPredictor(
 ): void {
   const rowBytes = rowSamples * bytesPerSample;
   const wc = rowSamples;
-  const src32 =
-    bytesPerSample === 4 && (src.byteOffset & 3) === 0
-      ? new Uint32Array(src.buffer, src.byteOffset, src.byteLength >> 2)
-      : null;
+  const wordPath =
+    bytesPerSample === 4 &&
+    stride === 1 &&
+    (wc & 3) === 0 &&
+    (src.byteOffset & 3) === 0 &&
+    (dst.byteOffset & 3) === 0;
+  if (wordPath) {
+    const s32 = new Uint32Array(src.buffer, src.byteOffset, (rows * rowBytes) >> 2);
+    const d32 = new Uint32Array(dst.buffer, dst.byteOffset, (rows * rowBytes) >> 2);
+    const q = wc >> 2; // words per plane
+    for (let r = 0; r < rows; r++) {
+      const s = r * wc;
+      const d = r * wc; // a row is wc words in both layouts
+      // Shuffle: plane k word j holds byte (3 - k) of samples 4j..4j+3.
+      for (let j = 0; j < q; j++) {
+        const v0 = s32[s + 4 * j];
+        const v1 = s32[s + 4 * j + 1];
+        const v2 = s32[s + 4 * j + 2];
+        const v3 = s32[s + 4 * j + 3];
+        d32[d + j] = (v0 >>> 24) | ((v1 >>> 24) << 8) | ((v2 >>> 24) << 16) | ((v3 >>> 24) << 24);
+        d32[d + q + j] =
+          ((v0 >>> 16) & 0xff) |
+          (((v1 >>> 16) & 0xff) << 8) |
+          (((v2 >>> 16) & 0xff) << 16) |
+          (((v3 >>> 16) & 0xff) << 24);
+        d32[d + 2 * q + j] =
+          ((v0 >>> 8) & 0xff) |
+          (((v1 >>> 8) & 0xff) << 8) |
+          (((v2 >>> 8) & 0xff) << 16) |
+          (((v3 >>> 8) & 0xff) << 24);
+        d32[d + 3 * q + j] = (v0 & 0xff) | ((v1 & 0xff) << 8) | ((v2 & 0xff) << 16) | ((v3 & 0xff) << 24);
+      }
+      // Byte-wise differencing, SWAR: each byte minus the byte before it, with no borrow across bytes
+      // (the row's first byte, having no predecessor, has 0 subtracted).
+      let prev = 0;
+      for (let j = d; j < d + wc; j++) {
+        const x = d32[j];
+        const y = ((x << 8) | (prev >>> 24)) >>> 0;
+        prev = x;
+        d32[j] = (((x | 0x80808080) - (y & 0x7f7f7f7f)) ^ ((x ^ ~y) & 0x80808080)) >>> 0;
+      }
+    }
+    return;
+  }
   for (let r = 0; r < rows; r++) {
     const base = r * rowBytes;
-    if (src32 !== null) {
-      const o = r * wc;
-      const p1 = base + wc;
-      const p2 = base + 2 * wc;
-      const p3 = base + 3 * wc;
-      for (let j = 0; j < wc; j++) {
-        const v = src32[o + j];
-        dst[base + j] = v >>> 24;
-        dst[p1 + j] = v >>> 16;
-        dst[p2 + j] = v >>> 8;
-        dst[p3 + j] = v;
-      }
-    } else {
-      for (let j = 0; j < wc; j++) {
-        for (let b = 0; b < bytesPerSample; b++)
-          dst[base + (bytesPerSample - 1 - b) * wc + j] = src[base + j * bytesPerSample + b];
-      }
+    for (let j = 0; j < wc; j++) {
+      for (let b = 0; b < bytesPerSample; b++)
+        dst[base + (bytesPerSample - 1 - b) * wc + j] = src[base + j * bytesPerSample + b];
     }
     for (let i = base + rowBytes - 1; i >= base + stride; i--) dst[i] = (dst[i] - dst[i - stride]) & 0xff;
   }

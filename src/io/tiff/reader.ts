@@ -16,6 +16,7 @@ import type { GdalMetadataItem } from './gdal-metadata.js';
 import { parseGdalMetadata } from './gdal-metadata.js';
 import { epsgFromGeoKeys, geoTransformFromTags, parseGeoKeys } from './geokeys.js';
 import { parseTiffStructure } from './ifd.js';
+import type { BlockScratch } from './image.js';
 import { TiffImage } from './image.js';
 import { compressionName, Tag } from './tags.js';
 
@@ -64,8 +65,10 @@ export interface ReadOptions {
   nodataToNaN?: boolean;
   /** Refuse to allocate more than this many bytes (default 2 GiB). */
   maxBytes?: number;
-  /** Blocks decoded at once (default 8). */
+  /** Blocks decoded at once (default 4). */
   concurrency?: number;
+  /** A raster of the window's size, bands and type to read into instead of allocating one. */
+  into?: RasterView;
   signal?: AbortSignal;
 }
 
@@ -97,6 +100,8 @@ export class GeoTiff {
   readonly geoTransform: GeoTransform | null;
   readonly nodata: number | null;
   readonly metadataItems: GdalMetadataItem[];
+  /** Decode buffers kept between reads (a read takes one per concurrent block decoder). */
+  private readonly scratchPool: BlockScratch[] = [];
 
   private constructor(
     readonly source: ByteSource,
@@ -252,7 +257,15 @@ export class GeoTiff {
         `reading ${w.width} x ${w.height} x ${bands.length} ${im.dataType} needs ${bytes} bytes, more than the ${maxBytes}-byte limit; read by window`,
       );
     }
-    const out = createRaster(w.width, w.height, bands.length, im.dataType, this.nodata);
+    const into = opts.into;
+    const out =
+      into &&
+      into.width === w.width &&
+      into.height === w.height &&
+      into.bands === bands.length &&
+      into.dataType === im.dataType
+        ? into
+        : createRaster(w.width, w.height, bands.length, im.dataType, this.nodata);
     const fill = this.nodata ?? 0;
 
     const c0 = Math.floor(w.colOff / im.blockWidth);
@@ -271,15 +284,23 @@ export class GeoTiff {
         }
       }
     }
-    await forEachLimit(
-      jobs,
-      opts.concurrency ?? 8,
-      async (job) => {
-        const blk = await im.decodeBlock(this.source, job.index);
-        copyBlock(im, blk, job.bx, job.by, job.bandSlot, bands, w, out.data, fill);
-      },
-      opts.signal,
-    );
+    const concurrency = Math.max(1, opts.concurrency ?? 4);
+    const scratches: BlockScratch[] = [];
+    for (let i = 0; i < Math.min(concurrency, jobs.length); i++)
+      scratches.push(this.scratchPool.pop() ?? { raw: null, out: null });
+    try {
+      await forEachLimit(
+        jobs,
+        concurrency,
+        async (job, _i, worker) => {
+          const blk = await im.decodeBlock(this.source, job.index, scratches[worker]);
+          copyBlock(im, blk, job.bx, job.by, job.bandSlot, bands, w, out.data, fill);
+        },
+        opts.signal,
+      );
+    } finally {
+      this.scratchPool.push(...scratches);
+    }
     if (opts.nodataToNaN && isFloat(im.dataType) && this.nodata !== null && !Number.isNaN(this.nodata)) {
       const d = out.data;
       const nd = this.nodata;

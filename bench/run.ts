@@ -1,0 +1,10 @@
+import { benchCog } from './cog.js';
+
+const BENCHES: Record<string, () => Promise<void>> = { cog: benchCog };
+
+const name = process.argv[2];
+if (!name || !BENCHES[name]) {
+  console.error(`usage: npm run bench -- <${Object.keys(BENCHES).join('|')}>`);
+  process.exit(2);
+}
+await BENCHES[name]();
