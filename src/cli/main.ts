@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SarbridgeError, ValidationError } from '../errors.js';
 import { translateToCog } from '../io/cog.js';
@@ -153,10 +155,18 @@ export async function runCli(
   }
 }
 
-const isMain =
-  process.argv[1] !== undefined &&
-  import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/').split('/').pop() ?? '\0');
-if (isMain) {
+/** True when this module is the program being run (directly, or through a bin link such as npx's). */
+function isMainModule(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMainModule()) {
   runCli(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
