@@ -1,7 +1,7 @@
 import type { DataType, TypedArray } from '../src/raster/dtype.js';
 import { allocate, dataTypeInfo } from '../src/raster/dtype.js';
 import type { RasterView } from '../src/raster/view.js';
-import { mulberry32 } from '../src/util/random.js';
+import { gammaUnitMean, mulberry32 } from '../src/util/random.js';
 
 const RANGE: Record<DataType, [number, number]> = {
   uint8: [0, 255],
@@ -47,4 +47,23 @@ export function syntheticRaster(
     }
   }
   return { data, width, height, bands, dataType, nodata: null };
+}
+
+/**
+ * A seeded SAR-like intensity scene: piecewise-constant reflectivity (a dark sea, brighter land, a
+ * diagonal bright band, a few bright points) times gamma speckle with `looks` looks.
+ */
+export function speckleScene(width: number, height: number, seed = 1, looks = 1): RasterView<Float32Array> {
+  const rand = mulberry32(seed);
+  const data = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let refl = x < width * 0.4 ? 0.05 : 0.4;
+      if (y > height * 0.6 && x > width * 0.5) refl = 1.2;
+      if (Math.abs(x - y) < 6) refl = 2.5;
+      if ((x % 97 === 13 && y % 89 === 31) || (x === 200 && y === 100)) refl = 60;
+      data[y * width + x] = refl * gammaUnitMean(rand, looks);
+    }
+  }
+  return { data, width, height, bands: 1, dataType: 'float32', nodata: null };
 }
