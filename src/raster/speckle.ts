@@ -1,4 +1,5 @@
 import { ValidationError } from '../errors.js';
+import { refinedLeeRows } from './refined-lee.js';
 import type { RasterView } from './view.js';
 
 /** Speckle filters; the first five reproduce Orfeo ToolBox 8.1 `otbcli_Despeckle` (boxcar: the window mean). */
@@ -164,7 +165,10 @@ export function speckleRows(
       `source rows ${srcRow0}..${srcRow0 + srcRows - 1} do not cover rows ${firstNeeded}..${lastNeeded} needed for output rows ${outRow0}..${outRow0 + outRows - 1}`,
     );
   }
-  if (p.filter === 'refined-lee') throw new ValidationError('refined-lee runs through refinedLeeRows');
+  if (p.filter === 'refined-lee') {
+    refinedLeeRows(src, width, imageHeight, srcRow0, dst, outRow0, outRows, p);
+    return;
+  }
   const W = width;
   const padW = W + 2 * r;
   scratch.ensure(W, p.filter === 'frost' ? padW * (2 * r + 1) : 0);
