@@ -1,6 +1,7 @@
 import { benchCog } from './cog.js';
+import { benchDespeckle } from './despeckle.js';
 
-const BENCHES: Record<string, () => Promise<void>> = { cog: benchCog };
+const BENCHES: Record<string, () => Promise<void>> = { cog: benchCog, despeckle: benchDespeckle };
 
 const name = process.argv[2];
 if (!name || !BENCHES[name]) {

@@ -3,8 +3,13 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SarbridgeError, ValidationError } from '../errors.js';
-import { translateToCog } from '../io/cog.js';
 import { GeoTiff } from '../io/tiff/reader.js';
+import type { CogOptions, CogWriteResult } from '../io/tiff/writer.js';
+import { translateToCog } from '../ops/cog.js';
+import { dbFile, multilookFile } from '../ops/convert.js';
+import { despeckleFile } from '../ops/despeckle.js';
+import type { SpeckleFilter } from '../raster/speckle.js';
+import { SPECKLE_FILTERS } from '../raster/speckle.js';
 
 /** Exit codes: 0 success, 1 bad input (a clear one-line message), 2 usage error. */
 export const EXIT_BAD_INPUT = 1;
@@ -15,6 +20,14 @@ function intArg(name: string, min: number, max: number) {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min || n > max)
       throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function positiveArg(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a positive number`);
     return n;
   };
 }
@@ -33,34 +46,13 @@ function write(obj: unknown): void {
   );
 }
 
-export function buildProgram(): Command {
-  const program = new Command();
-  program
-    .name('sarbridge')
-    .description('SAR imagery for partner agencies: products in, analysis-ready COGs, catalog and tiles')
-    .version('0.1.0')
-    .showHelpAfterError('(run sarbridge --help for usage)');
+function summary(r: CogWriteResult): Record<string, unknown> {
+  return { path: r.path, bytes: r.bytes, bigTiff: r.bigTiff, levels: r.levels };
+}
 
-  program
-    .command('info')
-    .description(
-      'print a raster file as JSON: size, bands, data type, CRS, geotransform, bounds, overviews, nodata, metadata',
-    )
-    .argument('<file>', 'GeoTIFF or COG')
-    .action(async (file: string) => {
-      const tif = await GeoTiff.open(file);
-      try {
-        write(tif.info());
-      } finally {
-        await tif.close();
-      }
-    });
-
-  program
-    .command('cog')
-    .description('convert a GeoTIFF into a Cloud-Optimized GeoTIFF')
-    .argument('<in>', 'input GeoTIFF')
-    .argument('<out>', 'output COG path')
+/** The COG writing options every command that writes a COG takes. */
+function withCogOptions(cmd: Command): Command {
+  return cmd
     .addOption(
       new Option('--compress <method>', 'deflate, lzw or none')
         .default('deflate')
@@ -102,22 +94,144 @@ export function buildProgram(): Command {
       new Option('--bigtiff <mode>', 'auto, yes or no')
         .default('auto')
         .argParser(choice('--bigtiff', ['auto', 'yes', 'no'] as const)),
+    );
+}
+
+function cogOptions(o: Record<string, unknown>): CogOptions {
+  return {
+    compression: o.compress as CogOptions['compression'],
+    predictor: o.predictor === 'auto' ? 'auto' : (Number(o.predictor) as 1 | 2 | 3),
+    blockSize: o.blocksize as number,
+    overviews: o.overviews as 'auto' | 'none',
+    resampling: o.resampling as 'average' | 'nearest',
+    level: o.level as number,
+    // commander camel-cases --deflate-strategy.
+    deflateStrategy: o.deflateStrategy as CogOptions['deflateStrategy'],
+    bigTiff: o.bigtiff as CogOptions['bigTiff'],
+  };
+}
+
+function distinct(input: string, output: string): void {
+  if (input === output) throw new ValidationError('<out> must differ from <in>');
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('sarbridge')
+    .description('SAR imagery for partner agencies: products in, analysis-ready COGs, catalog and tiles')
+    .version('0.1.0')
+    .showHelpAfterError('(run sarbridge --help for usage)');
+
+  program
+    .command('info')
+    .description(
+      'print a raster file as JSON: size, bands, data type, CRS, geotransform, bounds, overviews, nodata, metadata',
     )
-    .action(async (input: string, output: string, o: Record<string, unknown>) => {
-      // commander camel-cases --deflate-strategy into deflateStrategy.
-      if (input === output) throw new ValidationError('<out> must differ from <in>');
-      const result = await translateToCog(input, output, {
-        compression: o.compress as 'deflate' | 'lzw' | 'none',
-        predictor: o.predictor === 'auto' ? 'auto' : (Number(o.predictor) as 1 | 2 | 3),
-        blockSize: o.blocksize as number,
-        overviews: o.overviews as 'auto' | 'none',
-        resampling: o.resampling as 'average' | 'nearest',
-        level: o.level as number,
-        deflateStrategy: o.deflateStrategy as 'auto' | 'default' | 'huffman' | 'rle',
-        bigTiff: o.bigtiff as 'auto' | 'yes' | 'no',
-      });
-      write({ path: result.path, bytes: result.bytes, bigTiff: result.bigTiff, levels: result.levels });
+    .argument('<file>', 'GeoTIFF or COG')
+    .action(async (file: string) => {
+      const tif = await GeoTiff.open(file);
+      try {
+        write(tif.info());
+      } finally {
+        await tif.close();
+      }
     });
+
+  withCogOptions(
+    program
+      .command('cog')
+      .description('convert a GeoTIFF into a Cloud-Optimized GeoTIFF')
+      .argument('<in>', 'input GeoTIFF')
+      .argument('<out>', 'output COG path'),
+  ).action(async (input: string, output: string, o: Record<string, unknown>) => {
+    distinct(input, output);
+    write(summary(await translateToCog(input, output, cogOptions(o))));
+  });
+
+  withCogOptions(
+    program
+      .command('despeckle')
+      .description(
+        'speckle-filter an intensity GeoTIFF into a float32 COG (boxcar, Lee, Kuan, Frost and Gamma-MAP as Orfeo ToolBox; Refined Lee)',
+      )
+      .argument('<in>', 'intensity GeoTIFF (linear power)')
+      .argument('<out>', 'output COG path')
+      .addOption(
+        new Option('--filter <name>', SPECKLE_FILTERS.join(', '))
+          .makeOptionMandatory()
+          .argParser(choice('--filter', SPECKLE_FILTERS)),
+      )
+      .addOption(
+        new Option('--window <n>', 'window side in pixels, odd (refined-lee: 7)')
+          .default(7)
+          .argParser(intArg('--window', 3, 101)),
+      )
+      .addOption(
+        new Option('--looks <L>', 'number of looks of the input')
+          .default(1)
+          .argParser(positiveArg('--looks')),
+      )
+      .addOption(
+        new Option('--deramp <d>', 'Frost damping factor').default(0.1).argParser((v) => {
+          const n = Number(v);
+          if (!(n >= 0) || !Number.isFinite(n))
+            throw new InvalidArgumentError('--deramp must be a non-negative number');
+          return n;
+        }),
+      ),
+  ).action(async (input: string, output: string, o: Record<string, unknown>) => {
+    distinct(input, output);
+    const r = await despeckleFile(input, output, {
+      filter: o.filter as SpeckleFilter,
+      window: o.window as number,
+      looks: o.looks as number,
+      deramp: o.deramp as number,
+      cog: cogOptions(o),
+    });
+    write(summary(r));
+  });
+
+  withCogOptions(
+    program
+      .command('multilook')
+      .description('average intensity over range x azimuth pixels into a float32 COG')
+      .argument('<in>', 'intensity GeoTIFF (linear power)')
+      .argument('<out>', 'output COG path')
+      .addOption(
+        new Option('--range <n>', 'looks in range (columns)')
+          .default(2)
+          .argParser(intArg('--range', 1, 1000)),
+      )
+      .addOption(
+        new Option('--azimuth <n>', 'looks in azimuth (rows)')
+          .default(2)
+          .argParser(intArg('--azimuth', 1, 1000)),
+      ),
+  ).action(async (input: string, output: string, o: Record<string, unknown>) => {
+    distinct(input, output);
+    write(
+      summary(
+        await multilookFile(
+          input,
+          output,
+          { range: o.range as number, azimuth: o.azimuth as number },
+          cogOptions(o),
+        ),
+      ),
+    );
+  });
+
+  withCogOptions(
+    program
+      .command('db')
+      .description('convert linear power (intensity, sigma0) to dB into a float32 COG')
+      .argument('<in>', 'linear GeoTIFF')
+      .argument('<out>', 'output COG path'),
+  ).action(async (input: string, output: string, o: Record<string, unknown>) => {
+    distinct(input, output);
+    write(summary(await dbFile(input, output, cogOptions(o))));
+  });
   return program;
 }
 

@@ -1,3 +1,2 @@
-export * from './cog.js';
 export * from './source.js';
 export * from './tiff/index.js';
