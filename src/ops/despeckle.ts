@@ -36,61 +36,79 @@ export async function despeckleFile(
       );
     const { width, height, bands } = tif;
     const r = params.radius;
-    let srcBuf: SharedArrayBuffer | null = null;
-    let dstBuf: SharedArrayBuffer | null = null;
-    let out: RasterView<Float32Array> | null = null;
+    const blockSize = opts.cog?.blockSize ?? 512;
+    // Two sets of shared buffers: strip k+1 is read and filtered on the workers while the writer
+    // compresses strip k (which the writer no longer needs once it asks for the next).
+    const slots = [0, 1].map(() => ({
+      src: null as SharedArrayBuffer | null,
+      dst: null as SharedArrayBuffer | null,
+    }));
+    const filterStrip = async (rowOff: number, slot: number): Promise<RasterView<Float32Array>> => {
+      const rows = Math.min(blockSize, height - rowOff);
+      const haloStart = Math.max(0, rowOff - r);
+      const haloEnd = Math.min(height, rowOff + rows + r);
+      const srcRows = haloEnd - haloStart;
+      const win = { colOff: 0, rowOff: haloStart, width, height: srcRows };
+      const s = slots[slot];
+      const srcBytes = width * srcRows * bands * 4;
+      if (s.src === null || s.src.byteLength < srcBytes) s.src = new SharedArrayBuffer(srcBytes);
+      const src = new Float32Array(s.src, 0, width * srcRows * bands);
+      if (tif.dataType === 'float32') {
+        await tif.read(win, {
+          into: { data: src, width, height: srcRows, bands, dataType: 'float32' },
+          nodataToNaN: true,
+        });
+      } else {
+        const raw = await tif.read(win);
+        const nd = tif.nodata;
+        for (let i = 0; i < src.length; i++) src[i] = raw.data[i] === nd ? Number.NaN : raw.data[i];
+      }
+      const dstBytes = width * rows * bands * 4;
+      if (s.dst === null || s.dst.byteLength < dstBytes) s.dst = new SharedArrayBuffer(dstBytes);
+      for (let b = 0; b < bands; b++) {
+        await pool.despeckleRows(
+          params,
+          s.src,
+          b * width * srcRows * 4,
+          s.dst,
+          b * width * rows * 4,
+          width,
+          height,
+          haloStart,
+          srcRows,
+          rowOff,
+          rowOff,
+          rows,
+        );
+      }
+      return {
+        data: new Float32Array(s.dst, 0, width * rows * bands),
+        width,
+        height: rows,
+        bands,
+        dataType: 'float32',
+        nodata: Number.NaN,
+      };
+    };
+    let ahead: { rowOff: number; strip: Promise<RasterView<Float32Array>> } | null = null;
+    let slot = 0;
     const source: StripSource = {
       width,
       height,
       bands,
       dataType: 'float32',
       readRows: async (rowOff, rows) => {
-        const haloStart = Math.max(0, rowOff - r);
-        const haloEnd = Math.min(height, rowOff + rows + r);
-        const srcRows = haloEnd - haloStart;
-        const win = { colOff: 0, rowOff: haloStart, width, height: srcRows };
-        const srcBytes = width * srcRows * bands * 4;
-        if (srcBuf === null || srcBuf.byteLength < srcBytes) srcBuf = new SharedArrayBuffer(srcBytes);
-        const src = new Float32Array(srcBuf, 0, width * srcRows * bands);
-        if (tif.dataType === 'float32') {
-          await tif.read(win, {
-            into: { data: src, width, height: srcRows, bands, dataType: 'float32' },
-            nodataToNaN: true,
-          });
-        } else {
-          const raw = await tif.read(win);
-          const nd = tif.nodata;
-          for (let i = 0; i < src.length; i++) src[i] = raw.data[i] === nd ? Number.NaN : raw.data[i];
-        }
-        const dstBytes = width * rows * bands * 4;
-        if (dstBuf === null || dstBuf.byteLength < dstBytes) dstBuf = new SharedArrayBuffer(dstBytes);
-        if (out === null || out.height !== rows) {
-          out = {
-            data: new Float32Array(dstBuf, 0, width * rows * bands),
-            width,
-            height: rows,
-            bands,
-            dataType: 'float32',
-            nodata: Number.NaN,
-          };
-        }
-        for (let b = 0; b < bands; b++) {
-          await pool.despeckleRows(
-            params,
-            srcBuf,
-            b * width * srcRows * 4,
-            dstBuf,
-            b * width * rows * 4,
-            width,
-            height,
-            haloStart,
-            srcRows,
-            rowOff,
-            rowOff,
-            rows,
+        if (rows !== Math.min(blockSize, height - rowOff))
+          throw new ValidationError(
+            `strip of ${rows} rows at ${rowOff} does not follow the ${blockSize}-row tiling`,
           );
-        }
-        return out;
+        const strip = ahead && ahead.rowOff === rowOff ? ahead.strip : filterStrip(rowOff, slot);
+        const next = rowOff + rows;
+        const current = await strip;
+        slot = 1 - slot;
+        ahead = next < height ? { rowOff: next, strip: filterStrip(next, slot) } : null;
+        ahead?.strip.catch(() => {});
+        return current;
       },
     };
     const meta = georefOf(tif, Number.NaN);

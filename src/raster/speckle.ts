@@ -65,7 +65,8 @@ const LN2_LO = 1.90821492927058770002e-10;
  */
 export function expNeg(x: number): number {
   if (x < -745) return 0;
-  const k = Math.round(x * Math.LOG2E);
+  // floor(v + 0.5), not Math.round: no -0, so k stays a small integer in optimized code.
+  const k = Math.floor(x * Math.LOG2E + 0.5);
   const t = x - k * LN2_HI - k * LN2_LO;
   const p =
     1 +
@@ -406,6 +407,120 @@ function frostRow(
   }
 }
 
+/** Buffers of Frost's fast path: ring sums per distance class along a row, and row-pair sums. */
+interface FrostRings {
+  /** (r + 1) padded rows: rowPair[ady] = row(y - ady) + row(y + ady) (row y alone for ady = 0). */
+  rowPair: Float64Array[];
+  /** K x W, flat: the sum of the pixels at each distance class from every pixel of the row. */
+  classSum: Float64Array;
+  /** Per (ady, a) member: its class. */
+  memberClass: Int32Array;
+  /** Per base sqrt(q): its powers 1..r of exp(-A sqrt(q)), flat, and per class its index there (-1: d = 0). */
+  powers: Float64Array;
+  classPower: Int32Array;
+  count: Float64Array;
+}
+
+function frostRings(f: FrostClasses, r: number, W: number): FrostRings {
+  const padW = W + 2 * r;
+  const K = f.count.length;
+  const memberClass = new Int32Array((r + 1) * (r + 1));
+  for (let ady = 0; ady <= r; ady++) {
+    for (let a = 0; a <= r; a++) {
+      let c = -1;
+      for (let k = 0; k < f.dy.length; k++) if (f.dy[k] === ady && f.dx[k] === a) c = f.cls[k];
+      memberClass[ady * (r + 1) + a] = c;
+    }
+  }
+  const classPower = new Int32Array(K);
+  for (let c = 0; c < K; c++) classPower[c] = f.base[c] < 0 ? -1 : f.base[c] * (r + 1) + f.mult[c];
+  return {
+    rowPair: Array.from({ length: r + 1 }, () => new Float64Array(padW)),
+    classSum: new Float64Array(K * W),
+    memberClass,
+    powers: new Float64Array(f.baseRoot.length * (r + 1)),
+    classPower,
+    count: f.count,
+  };
+}
+
+/**
+ * Frost without NaN in the window rows: each distance class's ring sum for the whole row is built
+ * from row-pair sums by tight loops (the window is symmetric: offsets (+-dy, +-dx) share a class),
+ * then each pixel weighs its classes by exp(-A d), one exponential per base sqrt(q) and its powers.
+ */
+function frostRowFast(
+  pad: Float32Array,
+  padW: number,
+  src: Float32Array,
+  c: number,
+  mean: Float64Array,
+  variance: Float64Array,
+  dst: Float32Array,
+  o: number,
+  W: number,
+  r: number,
+  deramp: number,
+  f: FrostClasses,
+  rings: FrostRings,
+): void {
+  const { rowPair, classSum, memberClass, powers, classPower, count } = rings;
+  for (let ady = 0; ady <= r; ady++) {
+    const rp = rowPair[ady];
+    const up = (r - ady) * padW;
+    const down = (r + ady) * padW;
+    if (ady === 0) for (let i = 0; i < padW; i++) rp[i] = pad[up + i];
+    else for (let i = 0; i < padW; i++) rp[i] = pad[up + i] + pad[down + i];
+  }
+  classSum.fill(0);
+  for (let ady = 0; ady <= r; ady++) {
+    const rp = rowPair[ady];
+    for (let a = 0; a <= r; a++) {
+      const cs = memberClass[ady * (r + 1) + a] * W;
+      if (a === 0) for (let x = 0; x < W; x++) classSum[cs + x] += rp[x + r];
+      else for (let x = 0; x < W; x++) classSum[cs + x] += rp[x + r - a] + rp[x + r + a];
+    }
+  }
+  const K = count.length;
+  const B = f.baseRoot.length;
+  const baseRoot = f.baseRoot;
+  for (let x = 0; x < W; x++) {
+    const I = src[c + x];
+    const E = mean[x];
+    const V = variance[x];
+    if (I !== I || E !== E) {
+      dst[o + x] = Number.NaN;
+      continue;
+    }
+    if (Math.abs(E) < EPS) {
+      dst[o + x] = 0;
+      continue;
+    }
+    if (Math.abs(V) < EPS) {
+      dst[o + x] = E;
+      continue;
+    }
+    const A = (deramp * V) / (E * E);
+    for (let b = 0; b < B; b++) {
+      const e = expNeg(-A * baseRoot[b]);
+      let pw = 1;
+      for (let m = 0; m <= r; m++) {
+        powers[b * (r + 1) + m] = pw;
+        pw *= e;
+      }
+    }
+    let num = 0;
+    let den = 0;
+    for (let k = 0; k < K; k++) {
+      const q = classPower[k];
+      const w = q < 0 ? 1 : powers[q];
+      num += w * classSum[k * W + x];
+      den += w * count[k];
+    }
+    dst[o + x] = num / den;
+  }
+}
+
 /**
  * Filter rows [outRow0, outRow0 + outRows) of a single-band float32 intensity image of
  * `width` x `imageHeight` pixels into `dst` (whose row 0 is image row outRow0).
@@ -463,6 +578,7 @@ export function speckleRows(
   const classN = new Float64Array(K);
   const weight = new Float64Array(K);
   const baseExp = new Float64Array(f ? f.baseRoot.length : 0);
+  const rings = f ? frostRings(f, r, W) : null;
 
   // One scan for NaN: without any, the window counts are the constant area and are not tracked.
   let hasNaN = false;
@@ -504,26 +620,44 @@ export function speckleRows(
         pad[po + r + W + e] = src[b + W - 1];
       }
     }
-    frostRow(
-      pad,
-      padW,
-      src,
-      c,
-      mean,
-      variance,
-      dst,
-      o,
-      W,
-      p.deramp,
-      f as FrostClasses,
-      offset,
-      classStart,
-      classSum,
-      classN,
-      baseExp,
-      weight,
-      hasNaN,
-    );
+    if (hasNaN) {
+      frostRow(
+        pad,
+        padW,
+        src,
+        c,
+        mean,
+        variance,
+        dst,
+        o,
+        W,
+        p.deramp,
+        f as FrostClasses,
+        offset,
+        classStart,
+        classSum,
+        classN,
+        baseExp,
+        weight,
+        true,
+      );
+    } else {
+      frostRowFast(
+        pad,
+        padW,
+        src,
+        c,
+        mean,
+        variance,
+        dst,
+        o,
+        W,
+        r,
+        p.deramp,
+        f as FrostClasses,
+        rings as FrostRings,
+      );
+    }
   }
 }
 
