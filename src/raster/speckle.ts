@@ -55,8 +55,8 @@ const EPS = 1e-10;
 
 /** 2^-k for k = 0..1075 (0 beyond double's range). */
 const POW2_NEG = Float64Array.from({ length: 1076 }, (_, k) => 2 ** -k);
-const LN2_HI = 6.9314718036912381649e-1;
-const LN2_LO = 1.90821492927058770002e-10;
+const LN2_HI = 0.6931471803691238;
+const LN2_LO = 1.9082149292705877e-10;
 
 /**
  * e^x for x <= 0, by range reduction x = k ln2 + t, |t| <= ln2 / 2, and the degree-11 Taylor polynomial
@@ -227,9 +227,9 @@ const KUAN = 2;
 const GAMMA_MAP = 3;
 
 /**
- * One output row of boxcar, Lee, Kuan or Gamma-MAP: slides the window sums along the row (columns
- * clamped to the edge) and computes each output from the window's mean and unbiased variance.
- * Without NaN in the strip the window count is the constant area and is not tracked.
+ * One output row of boxcar, Lee, Kuan or Gamma-MAP where the strip holds NaN: slides the window sums
+ * and valid counts along the row (columns clamped to the edge) and computes each output from the
+ * window's mean and unbiased variance over its valid pixels.
  */
 function filterRow(
   kind: number,
@@ -242,8 +242,6 @@ function filterRow(
   colSum: Float64Array,
   colSq: Float64Array,
   colN: Float64Array,
-  hasNaN: boolean,
-  area: number,
   L: number,
 ): void {
   const cu2 = 1 / L;
@@ -251,48 +249,118 @@ function filterRow(
   const kuanScale = 1 / (1 + cu2);
   let S = 0;
   let Q = 0;
-  let N = hasNaN ? 0 : area;
+  let N = 0;
   for (let k = -r; k <= r; k++) {
     const cc = k < 0 ? 0 : k >= W ? W - 1 : k;
     S += colSum[cc];
     Q += colSq[cc];
-    if (hasNaN) N += colN[cc];
+    N += colN[cc];
   }
-  const invArea = 1 / area;
-  const invArea1 = 1 / (area - 1);
   for (let x = 0; x < W; x++) {
     const I = src[c + x];
-    let v: number;
-    if (I !== I || N < 1) v = Number.NaN;
-    else {
-      // Reciprocals are constant without NaN; divisions only where the formulas need them.
-      const E = hasNaN ? S / N : S * invArea;
-      if (kind === BOXCAR) v = E;
-      else {
-        const V = hasNaN ? (N > 1 ? (Q - S * E) / (N - 1) : 0) : (Q - S * E) * invArea1;
-        const E2 = E * E;
-        if (Math.abs(E) < EPS) v = 0;
-        else if (Math.abs(V) < EPS) v = E;
-        else if (V < cu2 * E2)
-          v = E; // Ci^2 < Cu^2
-        else if (kind === LEE) v = E + (1 - (cu2 * E2) / V) * (I - E);
-        else if (kind === KUAN) v = E + (1 - (cu2 * E2) / V) * kuanScale * (I - E);
-        else if (V < twoCu2 * E2) {
-          // Gamma-MAP with Ci < sqrt(2) Cu, compared as squares.
-          const ci2 = V / E2;
-          const a = (1 + cu2) / (ci2 - cu2);
-          const b = a - L - 1;
-          const d = E2 * b * b + 4 * a * L * E * I;
-          v = (b * E + Math.sqrt(d)) / (2 * a);
-        } else v = I;
-      }
+    let v = Number.NaN;
+    if (I === I && N >= 1) {
+      const E = S / N;
+      v = filterPixel(kind, I, E, N > 1 ? (Q - S * E) / (N - 1) : 0, cu2, twoCu2, kuanScale, L);
     }
     dst[o + x] = v;
-    const add = x + r + 1 < W ? x + r + 1 : W - 1;
-    const sub = x - r > 0 ? x - r : 0;
+    const add = Math.min(x + r + 1, W - 1);
+    const sub = Math.max(x - r, 0);
     S += colSum[add] - colSum[sub];
     Q += colSq[add] - colSq[sub];
-    if (hasNaN) N += colN[add] - colN[sub];
+    N += colN[add] - colN[sub];
+  }
+}
+
+/** One output pixel of boxcar, Lee, Kuan or Gamma-MAP from its window mean E and variance V. */
+function filterPixel(
+  kind: number,
+  I: number,
+  E: number,
+  V: number,
+  cu2: number,
+  twoCu2: number,
+  kuanScale: number,
+  L: number,
+): number {
+  if (kind === BOXCAR) return E;
+  const E2 = E * E;
+  if (Math.abs(E) < EPS) return 0;
+  if (Math.abs(V) < EPS) return E;
+  if (V < cu2 * E2) return E; // Ci^2 < Cu^2
+  if (kind === LEE) return E + (1 - (cu2 * E2) / V) * (I - E);
+  if (kind === KUAN) return E + (1 - (cu2 * E2) / V) * kuanScale * (I - E);
+  if (V < twoCu2 * E2) {
+    // Gamma-MAP with Ci < sqrt(2) Cu, compared as squares.
+    const ci2 = V / E2;
+    const a = (1 + cu2) / (ci2 - cu2);
+    const b = a - L - 1;
+    const d = E2 * b * b + 4 * a * L * E * I;
+    return (b * E + Math.sqrt(d)) / (2 * a);
+  }
+  return I;
+}
+
+/**
+ * `filterRow` for strips without NaN: the window count is the constant area, and the row is walked in
+ * three segments so the interior slides its window without clamping column indexes.
+ */
+function filterRowDense(
+  kind: number,
+  src: Float32Array,
+  c: number,
+  dst: Float32Array,
+  o: number,
+  W: number,
+  r: number,
+  colSum: Float64Array,
+  colSq: Float64Array,
+  area: number,
+  L: number,
+): void {
+  const cu2 = 1 / L;
+  const twoCu2 = 2 * cu2;
+  const kuanScale = 1 / (1 + cu2);
+  const invArea = 1 / area;
+  const invArea1 = 1 / (area - 1);
+  let S = 0;
+  let Q = 0;
+  for (let k = -r; k <= r; k++) {
+    const cc = k < 0 ? 0 : k >= W ? W - 1 : k;
+    S += colSum[cc];
+    Q += colSq[cc];
+  }
+  const x0 = Math.min(r, W);
+  const x1 = Math.max(x0, W - r - 1);
+  for (let x = 0; x < x0; x++) {
+    const E = S * invArea;
+    dst[o + x] = filterPixel(kind, src[c + x], E, (Q - S * E) * invArea1, cu2, twoCu2, kuanScale, L);
+    const add = Math.min(x + r + 1, W - 1);
+    S += colSum[add] - colSum[0];
+    Q += colSq[add] - colSq[0];
+  }
+  for (let x = x0; x < x1; x++) {
+    const E = S * invArea;
+    const V = (Q - S * E) * invArea1;
+    const I = src[c + x];
+    let v: number;
+    if (kind === LEE) {
+      // Lee inline (the common case), the rest through filterPixel.
+      const E2 = E * E;
+      if (Math.abs(E) < EPS) v = 0;
+      else if (Math.abs(V) < EPS || V < cu2 * E2) v = E;
+      else v = E + (1 - (cu2 * E2) / V) * (I - E);
+    } else v = filterPixel(kind, I, E, V, cu2, twoCu2, kuanScale, L);
+    dst[o + x] = v;
+    S += colSum[x + r + 1] - colSum[x - r];
+    Q += colSq[x + r + 1] - colSq[x - r];
+  }
+  for (let x = x1; x < W; x++) {
+    const E = S * invArea;
+    dst[o + x] = filterPixel(kind, src[c + x], E, (Q - S * E) * invArea1, cu2, twoCu2, kuanScale, L);
+    const sub = Math.max(x - r, 0);
+    S += colSum[W - 1] - colSum[sub];
+    Q += colSq[W - 1] - colSq[sub];
   }
 }
 
@@ -335,10 +403,9 @@ function rowStatistics(
   }
 }
 
-/** Frost over one row: padded rows give clamp-free neighbours; weights exp(-A d) per distance class. */
+/** Frost over one row with NaN in its window rows: NaN neighbours are left out of the weighted mean. */
 function frostRow(
   pad: Float32Array,
-  padW: number,
   src: Float32Array,
   c: number,
   mean: Float64Array,
@@ -353,8 +420,6 @@ function frostRow(
   classSum: Float64Array,
   classN: Float64Array,
   baseExp: Float64Array,
-  weight: Float64Array,
-  hasNaN: boolean,
 ): void {
   const K = classSum.length;
   const B = baseExp.length;
@@ -381,7 +446,7 @@ function frostRow(
       let cnt = 0;
       for (let q = classStart[k], e = classStart[k + 1]; q < e; q++) {
         const v = pad[x + offset[q]];
-        if (!hasNaN || v === v) {
+        if (v === v) {
           sum += v;
           cnt++;
         }
@@ -399,7 +464,6 @@ function frostRow(
         const e = baseExp[b];
         for (let m = f.mult[k]; m > 0; m--) w *= e;
       }
-      weight[k] = w;
       num += w * classSum[k];
       den += w * classN[k];
     }
@@ -576,7 +640,6 @@ export function speckleRows(
   }
   const classSum = new Float64Array(K);
   const classN = new Float64Array(K);
-  const weight = new Float64Array(K);
   const baseExp = new Float64Array(f ? f.baseRoot.length : 0);
   const rings = f ? frostRings(f, r, W) : null;
 
@@ -605,7 +668,8 @@ export function speckleRows(
     const c = rowBase(y);
     const o = j * W;
     if (!isFrost) {
-      filterRow(kind, src, c, dst, o, W, r, colSum, colSq, colN, hasNaN, area, p.looks);
+      if (hasNaN) filterRow(kind, src, c, dst, o, W, r, colSum, colSq, colN, p.looks);
+      else filterRowDense(kind, src, c, dst, o, W, r, colSum, colSq, area, p.looks);
       continue;
     }
     rowStatistics(W, r, colSum, colSq, colN, mean, variance);
@@ -623,7 +687,6 @@ export function speckleRows(
     if (hasNaN) {
       frostRow(
         pad,
-        padW,
         src,
         c,
         mean,
@@ -638,8 +701,6 @@ export function speckleRows(
         classSum,
         classN,
         baseExp,
-        weight,
-        true,
       );
     } else {
       frostRowFast(
