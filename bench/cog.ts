@@ -1,10 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeCog } from '../src/io/tiff/writer.js';
-import { createRaster } from '../src/raster/view.js';
-import { exponential, mulberry32 } from '../src/util/random.js';
-import { benchDir, CLI, fmt, gdalVersion, median, PYTHON, timed } from './util.js';
+import { benchDir, CLI, fmt, gdalVersion, median, PYTHON, speckleInput, timed } from './util.js';
 
 const SIZE = 4096;
 const RUNS = 5;
@@ -29,15 +26,7 @@ function run(series: Series, cmd: string, args: string[], out: string): void {
 export async function benchCog(): Promise<void> {
   const dir = benchDir('cog');
   const input = join(dir, 'speckle-4096.tif');
-  const rand = mulberry32(42);
-  const img = createRaster(SIZE, SIZE, 1, 'float32');
-  for (let i = 0; i < img.data.length; i++) img.data[i] = exponential(rand);
-  await writeCog(
-    input,
-    img,
-    { epsg: 32633, geoTransform: [500000, 10, 0, 6000000, 0, -10] },
-    { compression: 'none', overviews: 'none', statistics: false },
-  );
+  await speckleInput(input, SIZE);
   const rawMiB = (SIZE * SIZE * 4) / 2 ** 20;
   console.log(`input: ${input} (${SIZE} x ${SIZE} float32, ${rawMiB} MiB raw)`);
   console.log(

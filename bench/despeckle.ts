@@ -1,29 +1,12 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { GeoTiff } from '../src/io/tiff/reader.js';
-import { writeCog } from '../src/io/tiff/writer.js';
 import { KernelPool } from '../src/raster/kernel-pool.js';
 import type { SpeckleFilter } from '../src/raster/speckle.js';
 import { speckleParams, speckleRows } from '../src/raster/speckle.js';
-import { createRaster } from '../src/raster/view.js';
-import { exponential, mulberry32 } from '../src/util/random.js';
-import { benchDir, CLI, fmt, median, timed } from './util.js';
+import { benchDir, CLI, fmt, median, speckleInput, timed } from './util.js';
 
 const SIZE = 4096;
 const RUNS = 3;
-
-async function ensureInput(path: string): Promise<void> {
-  if (existsSync(path)) return;
-  const rand = mulberry32(42);
-  const img = createRaster(SIZE, SIZE, 1, 'float32');
-  for (let i = 0; i < img.data.length; i++) img.data[i] = exponential(rand);
-  await writeCog(
-    path,
-    img,
-    { epsg: 32633, geoTransform: [500000, 10, 0, 6000000, 0, -10] },
-    { compression: 'none', overviews: 'none', statistics: false },
-  );
-}
 
 async function readAll(path: string): Promise<Float32Array> {
   const t = await GeoTiff.open(path);
@@ -51,7 +34,7 @@ function maxRelDiff(a: Float32Array, b: Float32Array): number {
 export async function benchDespeckle(): Promise<void> {
   const dir = benchDir('despeckle');
   const input = join(dir, 'speckle-4096.tif');
-  await ensureInput(input);
+  await speckleInput(input, SIZE);
   const mpix = (SIZE * SIZE) / 1e6;
   const cases: { filter: SpeckleFilter; window: number; otbArgs: string[]; target: number }[] = [
     {

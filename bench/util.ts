@@ -1,6 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeCog } from '../src/io/tiff/writer.js';
+import { createRaster } from '../src/raster/view.js';
+import { exponential, mulberry32 } from '../src/util/random.js';
 
 export const BENCH_DIR = join(process.cwd(), '.bench-out');
 export const CLI = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
@@ -41,4 +44,21 @@ export function fmt(x: number, digits = 2): string {
 
 export function gdalVersion(): string {
   return execFileSync('gdalinfo', ['--version'], { encoding: 'utf8' }).trim();
+}
+
+/**
+ * The benchmarks' input: a seeded size x size float32 single-look speckle image (exponential
+ * intensity, gamma with L = 1) as an uncompressed tiled GeoTIFF; written once, reused after.
+ */
+export async function speckleInput(path: string, size: number): Promise<void> {
+  if (existsSync(path)) return;
+  const rand = mulberry32(42);
+  const img = createRaster(size, size, 1, 'float32');
+  for (let i = 0; i < img.data.length; i++) img.data[i] = exponential(rand);
+  await writeCog(
+    path,
+    img,
+    { epsg: 32633, geoTransform: [500000, 10, 0, 6000000, 0, -10] },
+    { compression: 'none', overviews: 'none', statistics: false },
+  );
 }

@@ -403,86 +403,22 @@ function rowStatistics(
   }
 }
 
-/** Frost over one row with NaN in its window rows: NaN neighbours are left out of the weighted mean. */
-function frostRow(
-  pad: Float32Array,
-  src: Float32Array,
-  c: number,
-  mean: Float64Array,
-  variance: Float64Array,
-  dst: Float32Array,
-  o: number,
-  W: number,
-  deramp: number,
-  f: FrostClasses,
-  offset: Int32Array,
-  classStart: Int32Array,
-  classSum: Float64Array,
-  classN: Float64Array,
-  baseExp: Float64Array,
-): void {
-  const K = classSum.length;
-  const B = baseExp.length;
-  for (let x = 0; x < W; x++) {
-    const I = src[c + x];
-    const E = mean[x];
-    const V = variance[x];
-    if (I !== I || E !== E) {
-      dst[o + x] = Number.NaN;
-      continue;
-    }
-    if (Math.abs(E) < EPS) {
-      dst[o + x] = 0;
-      continue;
-    }
-    if (Math.abs(V) < EPS) {
-      dst[o + x] = E;
-      continue;
-    }
-    const A = (deramp * V) / (E * E);
-    // Offsets are grouped by class (classStart), so each class sums in a register.
-    for (let k = 0; k < K; k++) {
-      let sum = 0;
-      let cnt = 0;
-      for (let q = classStart[k], e = classStart[k + 1]; q < e; q++) {
-        const v = pad[x + offset[q]];
-        if (v === v) {
-          sum += v;
-          cnt++;
-        }
-      }
-      classSum[k] = sum;
-      classN[k] = cnt;
-    }
-    for (let b = 0; b < B; b++) baseExp[b] = expNeg(-A * f.baseRoot[b]);
-    let num = 0;
-    let den = 0;
-    for (let k = 0; k < K; k++) {
-      let w = 1;
-      const b = f.base[k];
-      if (b >= 0) {
-        const e = baseExp[b];
-        for (let m = f.mult[k]; m > 0; m--) w *= e;
-      }
-      num += w * classSum[k];
-      den += w * classN[k];
-    }
-    dst[o + x] = num / den;
-  }
-}
-
-/** Buffers of Frost's fast path: ring sums per distance class along a row, and row-pair sums. */
+/** Per-row buffers of Frost: ring sums per distance class, their valid counts, row-pair sums, powers. */
 interface FrostRings {
   /** (r + 1) padded rows: rowPair[ady] = row(y - ady) + row(y + ady) (row y alone for ady = 0). */
   rowPair: Float64Array[];
   /** K x W, flat: the sum of the pixels at each distance class from every pixel of the row. */
   classSum: Float64Array;
+  /** K x W, flat: how many of them are valid (used when the window rows hold NaN). */
+  classN: Float64Array;
   /** Per (ady, a) member: its class. */
   memberClass: Int32Array;
-  /** Per base sqrt(q): its powers 1..r of exp(-A sqrt(q)), flat, and per class its index there (-1: d = 0). */
+  /** Neighbour offsets into the padded rows, grouped by class: class k owns [classStart[k], classStart[k + 1]). */
+  offset: Int32Array;
+  classStart: Int32Array;
+  /** Per base sqrt(q): its powers 0..r of exp(-A sqrt(q)), flat, and per class its index there (-1: d = 0). */
   powers: Float64Array;
   classPower: Int32Array;
-  count: Float64Array;
 }
 
 function frostRings(f: FrostClasses, r: number, W: number): FrostRings {
@@ -496,39 +432,35 @@ function frostRings(f: FrostClasses, r: number, W: number): FrostRings {
       memberClass[ady * (r + 1) + a] = c;
     }
   }
+  const offset = new Int32Array(f.dy.length);
+  const classStart = new Int32Array(K + 1);
+  let q = 0;
+  for (let c = 0; c < K; c++) {
+    classStart[c] = q;
+    for (let k = 0; k < f.dy.length; k++)
+      if (f.cls[k] === c) offset[q++] = (f.dy[k] + r) * padW + f.dx[k] + r;
+  }
+  classStart[K] = q;
   const classPower = new Int32Array(K);
   for (let c = 0; c < K; c++) classPower[c] = f.base[c] < 0 ? -1 : f.base[c] * (r + 1) + f.mult[c];
   return {
     rowPair: Array.from({ length: r + 1 }, () => new Float64Array(padW)),
     classSum: new Float64Array(K * W),
+    classN: new Float64Array(K * W),
     memberClass,
+    offset,
+    classStart,
     powers: new Float64Array(f.baseRoot.length * (r + 1)),
     classPower,
-    count: f.count,
   };
 }
 
 /**
- * Frost without NaN in the window rows: each distance class's ring sum for the whole row is built
- * from row-pair sums by tight loops (the window is symmetric: offsets (+-dy, +-dx) share a class),
- * then each pixel weighs its classes by exp(-A d), one exponential per base sqrt(q) and its powers.
+ * Ring sums of a row without NaN in its window rows: each class's sum for the whole row is built from
+ * row-pair sums by tight loops (offsets (+-dy, +-dx) share a class, the window being symmetric).
  */
-function frostRowFast(
-  pad: Float32Array,
-  padW: number,
-  src: Float32Array,
-  c: number,
-  mean: Float64Array,
-  variance: Float64Array,
-  dst: Float32Array,
-  o: number,
-  W: number,
-  r: number,
-  deramp: number,
-  f: FrostClasses,
-  rings: FrostRings,
-): void {
-  const { rowPair, classSum, memberClass, powers, classPower, count } = rings;
+function frostRingSums(pad: Float32Array, padW: number, W: number, r: number, rings: FrostRings): void {
+  const { rowPair, classSum, memberClass } = rings;
   for (let ady = 0; ady <= r; ady++) {
     const rp = rowPair[ady];
     const up = (r - ady) * padW;
@@ -545,9 +477,52 @@ function frostRowFast(
       else for (let x = 0; x < W; x++) classSum[cs + x] += rp[x + r - a] + rp[x + r + a];
     }
   }
-  const K = count.length;
+}
+
+/** Ring sums and valid counts of a row whose window rows hold NaN: NaN neighbours are left out. */
+function frostRingSumsNaN(pad: Float32Array, W: number, K: number, rings: FrostRings): void {
+  const { classSum, classN, offset, classStart } = rings;
+  for (let x = 0; x < W; x++) {
+    for (let k = 0; k < K; k++) {
+      let sum = 0;
+      let cnt = 0;
+      for (let q = classStart[k], e = classStart[k + 1]; q < e; q++) {
+        const v = pad[x + offset[q]];
+        if (v === v) {
+          sum += v;
+          cnt++;
+        }
+      }
+      classSum[k * W + x] = sum;
+      classN[k * W + x] = cnt;
+    }
+  }
+}
+
+/**
+ * Frost's output for a row from its ring sums: sum(exp(-A d) ring) / sum(exp(-A d) count), with
+ * A = deramp Var / E^2 and one exponential per base distance sqrt(q) (the others are its powers).
+ * `counts` are per pixel (NaN present) or null for the classes' full sizes.
+ */
+function frostWeighRow(
+  src: Float32Array,
+  c: number,
+  mean: Float64Array,
+  variance: Float64Array,
+  dst: Float32Array,
+  o: number,
+  W: number,
+  r: number,
+  deramp: number,
+  f: FrostClasses,
+  rings: FrostRings,
+  counts: Float64Array | null,
+): void {
+  const { classSum, powers, classPower } = rings;
+  const K = f.count.length;
   const B = f.baseRoot.length;
   const baseRoot = f.baseRoot;
+  const count = f.count;
   for (let x = 0; x < W; x++) {
     const I = src[c + x];
     const E = mean[x];
@@ -579,7 +554,7 @@ function frostRowFast(
       const q = classPower[k];
       const w = q < 0 ? 1 : powers[q];
       num += w * classSum[k * W + x];
-      den += w * count[k];
+      den += w * (counts === null ? count[k] : counts[k * W + x]);
     }
     dst[o + x] = num / den;
   }
@@ -625,22 +600,6 @@ export function speckleRows(
   const { colSum, colSq, colN, mean, variance } = scratch;
   const rowBase = (y: number) => ((y < 0 ? 0 : y >= imageHeight ? imageHeight - 1 : y) - srcRow0) * W;
   const f = isFrost ? frostClasses(r) : null;
-  // Neighbour offsets into the padded rows, grouped by distance class.
-  const K = f ? f.count.length : 0;
-  const offset = new Int32Array(f ? f.dy.length : 0);
-  const classStart = new Int32Array(K + 1);
-  if (f) {
-    let q = 0;
-    for (let c = 0; c < K; c++) {
-      classStart[c] = q;
-      for (let k = 0; k < f.dy.length; k++)
-        if (f.cls[k] === c) offset[q++] = (f.dy[k] + r) * padW + f.dx[k] + r;
-    }
-    classStart[K] = q;
-  }
-  const classSum = new Float64Array(K);
-  const classN = new Float64Array(K);
-  const baseExp = new Float64Array(f ? f.baseRoot.length : 0);
   const rings = f ? frostRings(f, r, W) : null;
 
   // One scan for NaN: without any, the window counts are the constant area and are not tracked.
@@ -684,41 +643,11 @@ export function speckleRows(
         pad[po + r + W + e] = src[b + W - 1];
       }
     }
-    if (hasNaN) {
-      frostRow(
-        pad,
-        src,
-        c,
-        mean,
-        variance,
-        dst,
-        o,
-        W,
-        p.deramp,
-        f as FrostClasses,
-        offset,
-        classStart,
-        classSum,
-        classN,
-        baseExp,
-      );
-    } else {
-      frostRowFast(
-        pad,
-        padW,
-        src,
-        c,
-        mean,
-        variance,
-        dst,
-        o,
-        W,
-        r,
-        p.deramp,
-        f as FrostClasses,
-        rings as FrostRings,
-      );
-    }
+    const fr = f as FrostClasses;
+    const rg = rings as FrostRings;
+    if (hasNaN) frostRingSumsNaN(pad, W, fr.count.length, rg);
+    else frostRingSums(pad, padW, W, r, rg);
+    frostWeighRow(src, c, mean, variance, dst, o, W, r, p.deramp, fr, rg, hasNaN ? rg.classN : null);
   }
 }
 
