@@ -1,0 +1,154 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FormatError } from '../src/errors.js';
+import { parseNitf } from '../src/io/nitf/nitf.js';
+import { detect, parseSicdXml, Sicd } from '../src/io/nitf/sicd.js';
+import { MemorySource } from '../src/io/source.js';
+import { gdalRead } from './helpers/gdal.js';
+
+const CHIP = join(import.meta.dirname, '..', '..', 'shared', 'data', 'real', 'sicd_50x50.nitf');
+
+describe('SICD reader on the real RCM chip', () => {
+  it('reads the metadata GDAL and the file state', async () => {
+    const s = await Sicd.open(CHIP);
+    await s.close();
+    expect(s.meta.version).toBe('1.2.1');
+    expect(s.meta.collectorName).toBe('RCM-1');
+    expect(s.meta.modeType).toBe('STRIPMAP');
+    expect(s.meta.pixelType).toBe('RE32F_IM32F');
+    expect([s.meta.numRows, s.meta.numCols]).toEqual([50, 50]);
+    expect(s.meta.grid.imagePlane).toBe('SLANT');
+    expect(s.meta.imageCorners).toHaveLength(4);
+    expect(s.meta.sigmaZeroSfPoly?.[0]?.[0]).toBeCloseTo(0.6156772744563548, 12);
+    expect(s.nitf.images[0].imode).toBe('P');
+    expect(s.nitf.des[0].desid).toBe('XML_DATA_CONTENT');
+  });
+
+  it('reads pixels equal to what GDAL NITF driver reads (I and Q bands)', async () => {
+    const s = await Sicd.open(CHIP);
+    const c = await s.readComplex();
+    const win = await s.readComplex({ colOff: 7, rowOff: 11, width: 20, height: 13 });
+    await s.close();
+    const ref = gdalRead(CHIP, 'float32').data[0]; // band 1 (I) then band 2 (Q), 50 x 50 each
+    for (let i = 0; i < 2500; i++) {
+      expect(c.data[2 * i], `I at pixel ${i}`).toBe(ref[i]);
+      expect(c.data[2 * i + 1], `Q at pixel ${i}`).toBe(ref[2500 + i]);
+    }
+    for (let y = 0; y < 13; y++)
+      for (let x = 0; x < 20; x++) expect(win.data[2 * (y * 20 + x)]).toBe(ref[(11 + y) * 50 + 7 + x]);
+    const inten = detect(c, 'intensity');
+    const amp = detect(c, 'amplitude');
+    expect(inten.data[0]).toBeCloseTo(ref[0] ** 2 + ref[2500] ** 2, 6);
+    expect(amp.data[0]).toBeCloseTo(Math.hypot(ref[0], ref[2500]), 6);
+  });
+});
+
+describe('bad NITF / SICD input gets a FormatError naming the file and field', () => {
+  const chip = new Uint8Array(readFileSync(CHIP));
+  const rows: { name: string; bytes: () => Uint8Array; message: RegExp }[] = [
+    {
+      name: 'empty file',
+      bytes: () => new Uint8Array(0),
+      message: /bad\.nitf: is 0 bytes, too short for a NITF header/,
+    },
+    {
+      name: 'not a NITF',
+      bytes: () => new TextEncoder().encode('GIF89a, not a nitf file at all'),
+      message: /wrong magic 'GIF8'/,
+    },
+    {
+      name: 'truncated in the file header',
+      bytes: () => chip.subarray(0, 300),
+      message: /NITF file header ends inside field .* \(truncated NITF\)/,
+    },
+    { name: 'truncated in the pixels', bytes: () => chip.subarray(0, 5000), message: /truncated NITF/ },
+    {
+      name: 'truncated in the XML',
+      bytes: () => chip.subarray(0, chip.length - 100),
+      message: /truncated NITF/,
+    },
+    {
+      name: 'a number field that is not a number',
+      bytes: () => {
+        const b = chip.slice();
+        b.set(new TextEncoder().encode('ABC'), 360); // NUMI sits at byte 360 in this header
+        return b;
+      },
+      message: /NITF file header field NUMI is 'ABC', expected a 3-digit number/,
+    },
+  ];
+  it.each(rows)('$name', async (row) => {
+    const err = await Sicd.open(new MemorySource('bad.nitf', row.bytes())).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FormatError);
+    expect((err as Error).message).toMatch(/^bad\.nitf: /);
+    expect((err as Error).message).toMatch(row.message);
+  });
+
+  it('the chip header parses where the bad-input table expects NUMI', async () => {
+    expect(new TextDecoder().decode(chip.subarray(360, 363))).toMatch(/^\d{3}$/);
+    const n = await parseNitf(new MemorySource('chip.nitf', chip));
+    expect(n.images).toHaveLength(1);
+  });
+
+  const xml = (body: string) => `<?xml version="1.0"?><SICD xmlns="urn:SICD:1.3.0">${body}</SICD>`;
+  it.each([
+    [
+      'missing ImageData.PixelType',
+      xml('<ImageData><NumRows>1</NumRows></ImageData>'),
+      /SICD XML has no ImageData\.PixelType \(a mandatory field\)/,
+    ],
+    [
+      'an unknown pixel type',
+      xml('<ImageData><PixelType>RE64F_IM64F</PixelType></ImageData>'),
+      /PixelType is 'RE64F_IM64F', expected RE32F_IM32F/,
+    ],
+    [
+      'external entities (XXE)',
+      `<?xml version="1.0"?><!DOCTYPE SICD [<!ENTITY x SYSTEM "file:///etc/passwd">]><SICD>&x;</SICD>`,
+      /declares a DOCTYPE or entities/,
+    ],
+    ['no SICD root', '<SIDD></SIDD>', /XML has no SICD root element/],
+  ])('%s', (_name, doc, message) => {
+    expect(() => parseSicdXml('bad.nitf', doc)).toThrow(FormatError);
+    expect(() => parseSicdXml('bad.nitf', doc)).toThrow(message);
+  });
+});
+
+describe('fuzz: mutated SICD files never crash or throw anything but a SarbridgeError', () => {
+  it('survives 20,000 mutated copies of the real chip', async () => {
+    const { default: fc } = await import('fast-check');
+    const { SarbridgeError } = await import('../src/errors.js');
+    const chip = new Uint8Array(readFileSync(CHIP));
+    // Mutations land in the NITF header and subheaders (first 1,200 bytes) or the XML at the end.
+    const xmlStart = chip.length - 20000;
+    let opened = 0;
+    let rejected = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ at: fc.nat(), value: fc.integer({ min: 0, max: 255 }), inXml: fc.boolean() }), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        fc.option(fc.nat({ max: chip.length }), { nil: undefined }),
+        async (muts, cut) => {
+          let b = chip.slice();
+          for (const m of muts) b[m.inXml ? xmlStart + (m.at % 20000) : m.at % 1200] = m.value;
+          if (cut !== undefined) b = b.slice(0, cut);
+          try {
+            const s = await Sicd.open(new MemorySource('fuzz.nitf', b));
+            await s.readComplex();
+            await s.close();
+            opened++;
+          } catch (err) {
+            if (!(err instanceof SarbridgeError)) throw err;
+            rejected++;
+          }
+        },
+      ),
+      { numRuns: 20_000, seed: 7 },
+    );
+    expect(opened).toBeGreaterThan(0);
+    expect(rejected).toBeGreaterThan(0);
+  }, 300_000);
+});
