@@ -44,6 +44,14 @@ export interface SicdMetadata {
   incidenceAngleDeg: number | null;
   /** Radiometric.SigmaZeroSFPoly coefficients [i][j] (row distance^i col distance^j, metres), or null. */
   sigmaZeroSfPoly: number[][] | null;
+  /** Size of the full image this one was cut from (FirstRow/FirstCol place it there). */
+  fullImage: { numRows: number; numCols: number };
+  /** Grid.TimeCOAPoly [i][j]: time of centre of aperture (s) from row and column distance to the SCP (m). */
+  timeCoaPoly: number[][] | null;
+  /** Position.ARPPoly: aperture reference point X, Y, Z (ECF m) as polynomials of time (s). */
+  arpPoly: { x: number[]; y: number[]; z: number[] } | null;
+  /** RMA with INCA image formation (RGZERO grids): closest-approach time and Doppler rate polynomials. */
+  inca: { timeCaPoly: number[]; rCaScpM: number; dRateSfPoly: number[][] } | null;
 }
 
 type Node = Record<string, unknown>;
@@ -86,6 +94,20 @@ function xyz(file: string, node: unknown, path: string[]): [number, number, numb
   return [num(file, node, [...path, 'X']), num(file, node, [...path, 'Y']), num(file, node, [...path, 'Z'])];
 }
 
+function poly1d(node: unknown): number[] | null {
+  if (node === undefined) return null;
+  const coefs = (node as Node).Coef;
+  const list = Array.isArray(coefs) ? coefs : coefs === undefined ? [] : [coefs];
+  const out: number[] = [];
+  for (const c of list) {
+    const i = Number((c as Node)['@_exponent1']);
+    const v = Number(text(c));
+    if (Number.isInteger(i) && i >= 0 && i < 64 && Number.isFinite(v)) out[i] = v;
+  }
+  for (let i = 0; i < out.length; i++) out[i] ??= 0;
+  return out;
+}
+
 function poly2d(node: unknown): number[][] | null {
   if (node === undefined) return null;
   const coefs = (node as Node).Coef;
@@ -96,7 +118,16 @@ function poly2d(node: unknown): number[][] | null {
     const i = Number(o['@_exponent1']);
     const j = Number(o['@_exponent2']);
     const v = Number(text(c));
-    if (!Number.isInteger(i) || !Number.isInteger(j) || !Number.isFinite(v)) continue;
+    if (
+      !Number.isInteger(i) ||
+      !Number.isInteger(j) ||
+      i < 0 ||
+      j < 0 ||
+      i > 63 ||
+      j > 63 ||
+      !Number.isFinite(v)
+    )
+      continue;
     out[i] ??= [];
     out[i][j] = v;
   }
@@ -195,6 +226,31 @@ export function parseSicdXml(file: string, xml: string): SicdMetadata {
     grazeAngleDeg: optNum(file, root, ['SCPCOA', 'GrazeAng']),
     incidenceAngleDeg: optNum(file, root, ['SCPCOA', 'IncidenceAng']),
     sigmaZeroSfPoly: poly2d(child(file, rad, ['SigmaZeroSFPoly'], false)),
+    fullImage: {
+      numRows:
+        optNum(file, root, ['ImageData', 'FullImage', 'NumRows']) ??
+        num(file, root, ['ImageData', 'NumRows']),
+      numCols:
+        optNum(file, root, ['ImageData', 'FullImage', 'NumCols']) ??
+        num(file, root, ['ImageData', 'NumCols']),
+    },
+    timeCoaPoly: poly2d(child(file, root, ['Grid', 'TimeCOAPoly'], false)),
+    arpPoly: (() => {
+      const arp = child(file, root, ['Position', 'ARPPoly'], false) as Node | undefined;
+      if (!arp) return null;
+      const [x, y, z] = [poly1d(arp.X), poly1d(arp.Y), poly1d(arp.Z)];
+      return x && y && z ? { x, y, z } : null;
+    })(),
+    inca: (() => {
+      const inca = child(file, root, ['RMA', 'INCA'], false) as Node | undefined;
+      if (!inca) return null;
+      const timeCaPoly = poly1d(inca.TimeCAPoly);
+      const dRateSfPoly = poly2d(inca.DRateSFPoly);
+      const rCaScpM = Number(text(inca.R_CA_SCP));
+      return timeCaPoly && dRateSfPoly && Number.isFinite(rCaScpM)
+        ? { timeCaPoly, rCaScpM, dRateSfPoly }
+        : null;
+    })(),
   };
 }
 
