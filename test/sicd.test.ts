@@ -152,3 +152,48 @@ describe('fuzz: mutated SICD files never crash or throw anything but a Sarbridge
     expect(rejected).toBeGreaterThan(0);
   }, 300_000);
 });
+
+describe('SICD sigma0 and info', () => {
+  it('sigma0 is |z|^2 times SigmaZeroSFPoly at each pixel grid distance from the SCP', async () => {
+    const s = await Sicd.open(CHIP);
+    const win = { colOff: 10, rowOff: 5, width: 8, height: 6 };
+    const c = await s.readComplex(win);
+    await s.close();
+    const m = s.meta;
+    const sigma0 = detect(c, 'sigma0', { meta: m, rowOff: win.rowOff, colOff: win.colOff });
+    // The chip's polynomial depends on the column distance only: c0 + c1 y + c2 y^2 + c3 y^3.
+    const coef = m.sigmaZeroSfPoly?.[0] ?? [];
+    expect(coef).toHaveLength(4);
+    for (const [x, y] of [
+      [0, 0],
+      [7, 5],
+      [3, 2],
+    ]) {
+      const ycol = (win.colOff + x + m.firstCol - m.scpPixel.col) * m.grid.col.ssM;
+      const sf = coef[0] + coef[1] * ycol + coef[2] * ycol ** 2 + coef[3] * ycol ** 3;
+      const i = y * win.width + x;
+      const p = c.data[2 * i] ** 2 + c.data[2 * i + 1] ** 2;
+      expect(sigma0.data[i]).toBeCloseTo(Math.fround(p * sf), 6);
+    }
+    expect(() => detect(c, 'sigma0')).toThrow(/sigma0 needs the SICD metadata/);
+  });
+
+  it('sarbridge info prints the SICD metadata as JSON', async () => {
+    const { runCli } = await import('../src/cli/main.js');
+    let out = '';
+    const orig = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string) => {
+      out += chunk;
+      return true;
+    }) as typeof process.stdout.write;
+    try {
+      expect(await runCli(['info', CHIP])).toBe(0);
+    } finally {
+      process.stdout.write = orig;
+    }
+    const info = JSON.parse(out);
+    expect(info.driver).toBe('SICD');
+    expect(info.sicd.collectorName).toBe('RCM-1');
+    expect(info.sicd.grid.row.ssM).toBeCloseTo(6.971918106079102, 12);
+  });
+});

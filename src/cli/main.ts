@@ -3,6 +3,8 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SarbridgeError, ValidationError } from '../errors.js';
+import { Sicd } from '../io/nitf/sicd.js';
+import { FileSource } from '../io/source.js';
 import { GeoTiff } from '../io/tiff/reader.js';
 import type { CogOptions, CogWriteResult } from '../io/tiff/writer.js';
 import { translateToCog } from '../ops/cog.js';
@@ -38,6 +40,18 @@ function choice<T extends string>(name: string, values: readonly T[]) {
       throw new InvalidArgumentError(`${name} must be one of ${values.join(', ')}`);
     return v as T;
   };
+}
+
+/** True when the file starts with a NITF (or NSIF) signature. */
+async function isNitf(file: string): Promise<boolean> {
+  const src = await FileSource.open(file);
+  try {
+    if (src.size < 4) return false;
+    const head = Buffer.from(await src.read(0, 4)).toString('latin1');
+    return head === 'NITF' || head === 'NSIF';
+  } finally {
+    await src.close();
+  }
 }
 
 function write(obj: unknown): void {
@@ -128,8 +142,23 @@ export function buildProgram(): Command {
     .description(
       'print a raster file as JSON: size, bands, data type, CRS, geotransform, bounds, overviews, nodata, metadata',
     )
-    .argument('<file>', 'GeoTIFF or COG')
+    .argument('<file>', 'GeoTIFF, COG or SICD (NITF)')
     .action(async (file: string) => {
+      if (await isNitf(file)) {
+        const sicd = await Sicd.open(file);
+        await sicd.close();
+        const { ampTable: _amp, ...meta } = sicd.meta;
+        write({
+          file,
+          driver: 'SICD',
+          width: sicd.width,
+          height: sicd.height,
+          dataType: 'cfloat32',
+          nitf: { title: sicd.nitf.fileTitle, classification: sicd.nitf.classification },
+          sicd: meta,
+        });
+        return;
+      }
       const tif = await GeoTiff.open(file);
       try {
         write(tif.info());

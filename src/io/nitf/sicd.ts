@@ -7,6 +7,7 @@ import type { ByteSource } from '../source.js';
 import { FileSource } from '../source.js';
 import type { NitfFile, NitfImageSegment } from './nitf.js';
 import { parseNitf } from './nitf.js';
+import { polyval2 } from './sicd-projection.js';
 
 export type SicdPixelType = 'RE32F_IM32F' | 'RE16I_IM16I' | 'AMP8I_PHS8I';
 
@@ -451,26 +452,38 @@ async function readSegment(
   }
 }
 
-/** Detected image from complex pixels: amplitude |z| or intensity |z|^2, float32. */
+/**
+ * Detected image from complex pixels: amplitude |z|, intensity |z|^2, or sigma0 = |z|^2 times
+ * Radiometric.SigmaZeroSFPoly(xrow, ycol), the grid distances (m) of each pixel from the SCP
+ * (`meta` and the window's offset needed for sigma0).
+ */
 export function detect(
   complex: RasterView<Float32Array>,
-  kind: 'amplitude' | 'intensity',
+  kind: 'amplitude' | 'intensity' | 'sigma0',
+  sigma0?: { meta: SicdMetadata; rowOff: number; colOff: number },
 ): RasterView<Float32Array> {
   if (complex.dataType !== 'cfloat32')
     throw new ValidationError(`detection needs cfloat32 pixels, got ${complex.dataType}`);
-  const n = complex.width * complex.height;
+  const W = complex.width;
+  const n = W * complex.height;
   const out = new Float32Array(n);
   const d = complex.data;
-  for (let i = 0; i < n; i++) {
-    const p = d[2 * i] * d[2 * i] + d[2 * i + 1] * d[2 * i + 1];
-    out[i] = kind === 'intensity' ? p : Math.sqrt(p);
+  if (kind !== 'sigma0') {
+    for (let i = 0; i < n; i++) {
+      const p = d[2 * i] * d[2 * i] + d[2 * i + 1] * d[2 * i + 1];
+      out[i] = kind === 'intensity' ? p : Math.sqrt(p);
+    }
+  } else {
+    const poly = sigma0?.meta.sigmaZeroSfPoly;
+    if (!sigma0 || !poly)
+      throw new ValidationError('sigma0 needs the SICD metadata with Radiometric.SigmaZeroSFPoly');
+    const m = sigma0.meta;
+    for (let i = 0; i < n; i++) {
+      const p = d[2 * i] * d[2 * i] + d[2 * i + 1] * d[2 * i + 1];
+      const xrow = (Math.floor(i / W) + sigma0.rowOff + m.firstRow - m.scpPixel.row) * m.grid.row.ssM;
+      const ycol = ((i % W) + sigma0.colOff + m.firstCol - m.scpPixel.col) * m.grid.col.ssM;
+      out[i] = p * polyval2(poly, xrow, ycol);
+    }
   }
-  return {
-    data: out,
-    width: complex.width,
-    height: complex.height,
-    bands: 1,
-    dataType: 'float32',
-    nodata: null,
-  };
+  return { data: out, width: W, height: complex.height, bands: 1, dataType: 'float32', nodata: null };
 }
