@@ -7,6 +7,7 @@ import { Sicd } from '../io/nitf/sicd.js';
 import { FileSource } from '../io/source.js';
 import { GeoTiff } from '../io/tiff/reader.js';
 import type { CogOptions, CogWriteResult } from '../io/tiff/writer.js';
+import { calibrateFile } from '../ops/calibrate.js';
 import { translateToCog } from '../ops/cog.js';
 import { dbFile, multilookFile } from '../ops/convert.js';
 import { despeckleFile } from '../ops/despeckle.js';
@@ -219,6 +220,35 @@ export function buildProgram(): Command {
       cog: cogOptions(o),
     });
     write(summary(r));
+  });
+
+  withCogOptions(
+    program
+      .command('calibrate')
+      .description(
+        'calibrate a Sentinel-1 GRD SAFE (folder or .zip) to sigma0, beta0 or gamma0 into a float32 COG',
+      )
+      .argument('<safe>', 'SAFE folder or zip')
+      .argument('<out>', 'output COG path')
+      .addOption(new Option('--pol <pol>', 'polarisation (default VV, else the first)'))
+      .addOption(
+        new Option('--to <target>', 'sigma0, beta0 or gamma0')
+          .default('sigma0')
+          .argParser(choice('--to', ['sigma0', 'beta0', 'gamma0'] as const)),
+      )
+      .addOption(new Option('--db', 'write dB instead of linear values')),
+  ).action(async (input: string, output: string, o: Record<string, unknown>) => {
+    distinct(input, output);
+    write(
+      summary(
+        await calibrateFile(input, output, {
+          pol: o.pol as string | undefined,
+          target: o.to as 'sigma0' | 'beta0' | 'gamma0',
+          db: Boolean(o.db),
+          cog: cogOptions(o),
+        }),
+      ),
+    );
   });
 
   withCogOptions(

@@ -1,0 +1,96 @@
+import { ValidationError } from '../errors.js';
+import { SafeProduct } from '../io/s1/safe.js';
+import type { CogOptions, CogWriteResult, StripSource } from '../io/tiff/writer.js';
+import { writeCog } from '../io/tiff/writer.js';
+import type { CalibrationTarget } from '../raster/calibration.js';
+import { CalibrationGrid, calibrateRows } from '../raster/calibration.js';
+import { toDb } from '../raster/sar.js';
+
+export interface CalibrateOptions {
+  /** Polarisation (default: VV if present, else the first). */
+  pol?: string;
+  target?: CalibrationTarget;
+  /** Write 10 log10 of the calibrated values. */
+  db?: boolean;
+  cog?: CogOptions;
+  /** Accept a measurement smaller than the annotation (a crop from the first line and sample). */
+  allowCrop?: boolean;
+}
+
+/**
+ * Calibrate a Sentinel-1 GRD SAFE (folder or zip) to sigma0, beta0 or gamma0 into a float32 COG
+ * (the library function behind `sarbridge calibrate`), streaming the measurement strip by strip.
+ */
+export async function calibrateFile(
+  safePath: string,
+  output: string,
+  opts: CalibrateOptions = {},
+): Promise<CogWriteResult> {
+  const target = opts.target ?? 'sigma0';
+  if (!['sigma0', 'beta0', 'gamma0'].includes(target))
+    throw new ValidationError(`--to must be sigma0, beta0 or gamma0, got '${target}'`);
+  const safe = await SafeProduct.open(safePath);
+  try {
+    const pols = safe.polarisations();
+    const pol = (opts.pol ?? (pols.includes('VV') ? 'VV' : pols[0]))?.toUpperCase();
+    if (!pol || !pols.includes(pol))
+      throw new ValidationError(
+        `--pol ${opts.pol ?? ''} is not in the product (it has ${pols.join(', ') || 'none'})`,
+      );
+    const ann = await safe.annotation(pol);
+    const vectors = await safe.calibration(pol);
+    const tif = await safe.measurement(pol, ann, opts.allowCrop);
+    try {
+      const lutKey = target === 'sigma0' ? 'sigmaNought' : target === 'beta0' ? 'betaNought' : 'gamma';
+      const grid = new CalibrationGrid(
+        vectors.map((v) => ({ timeS: v.timeS, line: v.line, pixel: v.pixel, values: v[lutKey] })),
+        tif.width,
+        ann.numberOfLines,
+        ann.firstLineTimeS,
+        ann.lastLineTimeS,
+      );
+      const lut = new Float64Array(tif.width);
+      const source: StripSource = {
+        width: tif.width,
+        height: tif.height,
+        bands: 1,
+        dataType: 'float32',
+        readRows: async (rowOff, rows) => {
+          const dn = await tif.read({ colOff: 0, rowOff, width: tif.width, height: rows }, { bands: [0] });
+          const out = {
+            data: new Float32Array(tif.width * rows),
+            width: tif.width,
+            height: rows,
+            bands: 1,
+            dataType: 'float32' as const,
+            nodata: Number.NaN,
+          };
+          calibrateRows(dn.data, rowOff, rows, grid, out.data, lut);
+          return opts.db ? toDb(out, out) : out;
+        },
+      };
+      const name = `${target}${opts.db ? '_dB' : ''}`;
+      return await writeCog(
+        output,
+        source,
+        {
+          nodata: opts.db ? Number.NaN : null,
+          bands: [{ description: `${name} ${pol}` }],
+          metadata: {
+            MISSION: ann.mission,
+            MODE: ann.mode,
+            PRODUCT_TYPE: ann.productType,
+            POLARISATION: pol,
+            CALIBRATION: target,
+            UNITS: opts.db ? 'dB' : 'linear',
+          },
+        },
+        opts.cog ?? {},
+      );
+    } finally {
+      await tif.close();
+    }
+  } finally {
+    await safe.close();
+  }
+}

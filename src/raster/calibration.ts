@@ -1,0 +1,96 @@
+import { ValidationError } from '../errors.js';
+import type { TypedArray } from './dtype.js';
+
+export type CalibrationTarget = 'sigma0' | 'beta0' | 'gamma0';
+
+/** A calibration vector as the kernel needs it: line, azimuth time and the LUT at pixel positions. */
+export interface CalibrationLutVector {
+  timeS: number;
+  line: number;
+  pixel: Float64Array;
+  values: Float64Array;
+}
+
+/**
+ * Sentinel-1 radiometric calibration LUT over an image: value = DN^2 / A^2 with A interpolated
+ * bilinearly, as ESA SNAP's Sentinel1Calibrator and Orfeo ToolBox do:
+ * - in azimuth by time: t(y) = first line time + y (last - first) / (lines - 1); vector k is the last
+ *   whose line <= y (at most the second to last), weight (t(y) - t_k) / (t_k+1 - t_k);
+ * - in range by pixel, between the vector's pixel positions (the last segment extends to the edge).
+ * Each vector is expanded once to a full row of A values; a row then costs one blend per pixel.
+ */
+export class CalibrationGrid {
+  private readonly rows = new Map<number, Float64Array>();
+
+  constructor(
+    private readonly vectors: CalibrationLutVector[],
+    readonly width: number,
+    private readonly numberOfLines: number,
+    private readonly firstLineTimeS: number,
+    private readonly lastLineTimeS: number,
+  ) {
+    if (vectors.length < 2)
+      throw new ValidationError(`calibration needs at least 2 vectors, got ${vectors.length}`);
+    if (!(numberOfLines > 1)) throw new ValidationError(`numberOfLines must be > 1, got ${numberOfLines}`);
+    for (let k = 1; k < vectors.length; k++) {
+      if (!(vectors[k].line > vectors[k - 1].line))
+        throw new ValidationError(
+          `calibration vector lines must increase (line ${vectors[k].line} after ${vectors[k - 1].line})`,
+        );
+    }
+  }
+
+  /** The vector's LUT interpolated at every pixel 0..width-1. */
+  private expanded(k: number): Float64Array {
+    let row = this.rows.get(k);
+    if (row) return row;
+    const { pixel, values } = this.vectors[k];
+    row = new Float64Array(this.width);
+    let j = 0;
+    const last = pixel.length - 2;
+    for (let x = 0; x < this.width; x++) {
+      while (j < last && pixel[j + 1] <= x) j++;
+      const w = (x - pixel[j]) / (pixel[j + 1] - pixel[j]);
+      row[x] = values[j] + w * (values[j + 1] - values[j]);
+    }
+    this.rows.set(k, row);
+    return row;
+  }
+
+  /** A for every pixel of image line y, into `out`. */
+  lineLut(y: number, out: Float64Array): void {
+    const v = this.vectors;
+    let k = 0;
+    while (k < v.length - 2 && v[k + 1].line <= y) k++;
+    const t =
+      this.firstLineTimeS + (y * (this.lastLineTimeS - this.firstLineTimeS)) / (this.numberOfLines - 1);
+    const w = (t - v[k].timeS) / (v[k + 1].timeS - v[k].timeS);
+    const a = this.expanded(k);
+    const b = this.expanded(k + 1);
+    for (let x = 0; x < this.width; x++) out[x] = a[x] + w * (b[x] - a[x]);
+  }
+}
+
+/**
+ * Calibrate DN rows: out = DN^2 / A^2 (linear power). `dn` holds `rows` rows of `grid.width` samples
+ * starting at image line `rowOff`; DN 0 (no data in GRD products) gives 0.
+ */
+export function calibrateRows(
+  dn: TypedArray,
+  rowOff: number,
+  rows: number,
+  grid: CalibrationGrid,
+  out: Float32Array,
+  lut = new Float64Array(grid.width),
+): void {
+  const W = grid.width;
+  for (let r = 0; r < rows; r++) {
+    grid.lineLut(rowOff + r, lut);
+    const base = r * W;
+    for (let x = 0; x < W; x++) {
+      const d = dn[base + x];
+      const a = lut[x];
+      out[base + x] = (d * d) / (a * a);
+    }
+  }
+}
