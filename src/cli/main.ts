@@ -11,6 +11,7 @@ import { calibrateFile } from '../ops/calibrate.js';
 import { translateToCog } from '../ops/cog.js';
 import { dbFile, multilookFile } from '../ops/convert.js';
 import { despeckleFile } from '../ops/despeckle.js';
+import { fillSafe } from '../ops/simulate.js';
 import type { SpeckleFilter } from '../raster/speckle.js';
 import { SPECKLE_FILTERS } from '../raster/speckle.js';
 
@@ -251,6 +252,32 @@ export function buildProgram(): Command {
     );
   });
 
+  const simulate = program.command('simulate').description('simulated products with planted truth');
+  simulate
+    .command('fill-safe')
+    .description(
+      'write measurement TIFFs for a real Sentinel-1 SAFE (metadata only) whose calibration recovers a planted sigma0',
+    )
+    .argument('<safe-zip>', 'the SAFE zip, as distributed')
+    .argument('<outdir>', 'folder to unpack the SAFE into')
+    .addOption(new Option('--seed <n>', 'random seed').default(1).argParser(intArg('--seed', 0, 2 ** 31 - 1)))
+    .addOption(new Option('--pol <pols>', 'polarisations, comma-separated (default: all)'))
+    .addOption(
+      new Option('--crop <WxH>', 'only the first W x H pixels').argParser((v) => {
+        const m = /^(\d+)x(\d+)$/.exec(v);
+        if (!m) throw new InvalidArgumentError('--crop must look like 2000x1500');
+        return { width: Number(m[1]), height: Number(m[2]) };
+      }),
+    )
+    .action(async (zip: string, outDir: string, o: Record<string, unknown>) => {
+      const dir = await fillSafe(zip, outDir, {
+        seed: o.seed as number,
+        pols: typeof o.pol === 'string' ? o.pol.split(',') : undefined,
+        crop: o.crop as { width: number; height: number } | undefined,
+      });
+      write({ safe: dir });
+    });
+
   withCogOptions(
     program
       .command('multilook')
@@ -302,7 +329,8 @@ export async function runCli(
   const program = buildProgram();
   program.exitOverride();
   program.configureOutput({ writeErr: io.stderr });
-  for (const c of program.commands) {
+  const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+  for (const c of all(program)) {
     c.exitOverride();
     c.configureOutput({ writeErr: io.stderr });
   }

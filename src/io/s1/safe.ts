@@ -277,6 +277,16 @@ export class SafeProduct {
     return [...out].sort();
   }
 
+  /** The base name of a polarisation's annotation file (measurement TIFFs share it), or null. */
+  polarisationFile(pol: string): string | null {
+    const re = new RegExp(`^annotation/(${this.polRe(pol)}.*)\\.xml$`);
+    for (const f of this.files.list()) {
+      const m = re.exec(f);
+      if (m) return m[1];
+    }
+    return null;
+  }
+
   private find(pattern: RegExp, what: string): string {
     const f = this.files.list().find((p) => pattern.test(p));
     if (!f) throw new FormatError(this.path, `has no ${what}`);

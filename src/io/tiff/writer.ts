@@ -63,6 +63,8 @@ export interface CogMetadata {
   nodata?: number | null;
   bands?: BandMetadata[];
   metadata?: Record<string, string>;
+  /** TIFFTAG_IMAGEDESCRIPTION (some readers, such as Orfeo ToolBox for Sentinel-1, key on it). */
+  imageDescription?: string;
 }
 
 /** A raster produced strip by strip, so it never has to fit in memory. */
@@ -612,6 +614,9 @@ function georefEntries(meta: CogMetadata, nodata: number | null, md: GdalMetadat
     entries.push({ tag: Tag.GdalMetadata, type: FieldType.Ascii, values: buildGdalMetadata(md) });
   if (nodata !== null)
     entries.push({ tag: Tag.GdalNodata, type: FieldType.Ascii, values: formatNodata(nodata) });
+  if (meta.imageDescription) {
+    entries.push({ tag: Tag.ImageDescription, type: FieldType.Ascii, values: meta.imageDescription });
+  }
   return entries;
 }
 
