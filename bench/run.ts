@@ -1,7 +1,12 @@
+import { benchCalibrate } from './calibrate.js';
 import { benchCog } from './cog.js';
 import { benchDespeckle } from './despeckle.js';
 
-const BENCHES: Record<string, () => Promise<void>> = { cog: benchCog, despeckle: benchDespeckle };
+const BENCHES: Record<string, () => Promise<void>> = {
+  calibrate: benchCalibrate,
+  cog: benchCog,
+  despeckle: benchDespeckle,
+};
 
 const name = process.argv[2];
 if (!name || !BENCHES[name]) {

@@ -5,7 +5,15 @@ import { fillSafe, plantedSigma0 } from '../src/ops/simulate.js';
 import { tempDir } from './helpers/gdal.js';
 import { otb, readFloat32 } from './helpers/otb.js';
 
-const ZIP = join(import.meta.dirname, '..', '..', 'shared', 'data', 'real', 'S1A_IW_GRDH_1SDV_20210119T031653_20210119T031718_036201_043ED0_8255.zip');
+const ZIP = join(
+  import.meta.dirname,
+  '..',
+  '..',
+  'shared',
+  'data',
+  'real',
+  'S1A_IW_GRDH_1SDV_20210119T031653_20210119T031718_036201_043ED0_8255.zip',
+);
 const MEAS = 'measurement/s1a-iw-grd-vv-20210119t031653-20210119t031718-036201-043ed0-001.tiff';
 const tmp = tempDir('fill-safe-');
 afterAll(() => tmp.cleanup());
@@ -26,7 +34,8 @@ describe('simulate fill-safe: measurement rasters for the real Sentinel-1 annota
     const a = await readFloat32(ours);
     const b = await readFloat32(ref);
     let max = 0;
-    for (let i = 0; i < b.length; i += 7) max = Math.max(max, a[i] === b[i] ? 0 : Math.abs(a[i] - b[i]) / Math.abs(b[i]));
+    for (let i = 0; i < b.length; i += 7)
+      max = Math.max(max, a[i] === b[i] ? 0 : Math.abs(a[i] - b[i]) / Math.abs(b[i]));
     expect(max).toBeLessThan(1e-5);
     // Mean calibrated sigma0 per planted class (sea 0.02, land 0.2), against the truth.
     const sums = new Map<number, { s: number; n: number }>();
