@@ -97,6 +97,46 @@ describe('Sentinel-1 calibration equals otbcli_SARCalibration within 1e-5 relati
   });
 });
 
+describe('thermal noise removal equals otbcli_SARCalibration -removenoise true', () => {
+  it('range x azimuth noise LUTs, subtracted and clamped at 0', async () => {
+    const ours = join(tmp.dir, 'sigma0-denoised.tif');
+    const ref = join(tmp.dir, 'sigma0-denoised-otb.tif');
+    const refRaw = join(tmp.dir, 'sigma0-raw-otb.tif');
+    otb('SARCalibration', [
+      '-in',
+      join(safeDir, MEAS),
+      '-out',
+      ref,
+      'float',
+      '-lut',
+      'sigma',
+      '-removenoise',
+      'true',
+    ]);
+    otb('SARCalibration', ['-in', join(safeDir, MEAS), '-out', refRaw, 'float', '-lut', 'sigma']);
+    await calibrateFile(safeDir, ours, { pol: 'VV', target: 'sigma0', allowCrop: true, removeNoise: true });
+    const a = await readFloat32(ours);
+    const b = await readFloat32(ref);
+    const raw = await readFloat32(refRaw);
+    // Noise removal subtracts nearly all of the signal in dark areas, so the error is measured against
+    // sigma0 before the subtraction (the result itself can be a tiny difference of two large numbers).
+    let max = 0;
+    let clamped = 0;
+    for (let i = 0; i < b.length; i++) {
+      if (b[i] === 0) clamped++;
+      const scale = Math.max(raw[i], 1e-12);
+      max = Math.max(max, Math.abs(a[i] - b[i]) / scale);
+      if ((a[i] === 0) !== (b[i] === 0) && Math.abs(a[i] - b[i]) / scale > 1e-6)
+        throw new Error(`pixel ${i}: clamping differs (ours ${a[i]}, OTB ${b[i]})`);
+    }
+    console.log(
+      `noise removal: max |ours - OTB| / sigma0 before removal = ${max.toExponential(2)}; ${clamped} pixels clamped to 0`,
+    );
+    expect(max).toBeLessThan(1e-5);
+    expect(clamped).toBeGreaterThan(0);
+  });
+});
+
 describe('bad SAFE input', () => {
   it('a zip entry with a path outside the archive is refused', async () => {
     // A one-entry zip whose name climbs out of the folder.

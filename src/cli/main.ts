@@ -237,7 +237,10 @@ export function buildProgram(): Command {
           .default('sigma0')
           .argParser(choice('--to', ['sigma0', 'beta0', 'gamma0'] as const)),
       )
-      .addOption(new Option('--db', 'write dB instead of linear values')),
+      .addOption(new Option('--db', 'write dB instead of linear values'))
+      .addOption(
+        new Option('--remove-noise', 'subtract thermal noise (range x azimuth noise LUTs), clamped at 0'),
+      ),
   ).action(async (input: string, output: string, o: Record<string, unknown>) => {
     distinct(input, output);
     write(
@@ -246,6 +249,7 @@ export function buildProgram(): Command {
           pol: o.pol as string | undefined,
           target: o.to as 'sigma0' | 'beta0' | 'gamma0',
           db: Boolean(o.db),
+          removeNoise: Boolean(o.removeNoise),
           cog: cogOptions(o),
         }),
       ),

@@ -3,7 +3,7 @@ import { SafeProduct } from '../io/s1/safe.js';
 import type { CogOptions, CogWriteResult, StripSource } from '../io/tiff/writer.js';
 import { writeCog } from '../io/tiff/writer.js';
 import type { CalibrationTarget } from '../raster/calibration.js';
-import { CalibrationGrid, calibrateRows } from '../raster/calibration.js';
+import { CalibrationGrid, calibrateRows, calibrateRowsDenoised, NoiseGrid } from '../raster/calibration.js';
 import { toDb } from '../raster/sar.js';
 
 export interface CalibrateOptions {
@@ -15,6 +15,10 @@ export interface CalibrateOptions {
   cog?: CogOptions;
   /** Accept a measurement smaller than the annotation (a crop from the first line and sample). */
   allowCrop?: boolean;
+  /** Subtract thermal noise (range x azimuth noise LUTs), clamped at 0. */
+  removeNoise?: boolean;
+  /** Use the range noise LUT only (as Orfeo ToolBox 8.1 does), ignoring the azimuth LUT. */
+  rangeNoiseOnly?: boolean;
 }
 
 /**
@@ -50,6 +54,18 @@ export async function calibrateFile(
         ann.lastLineTimeS,
       );
       const lut = new Float64Array(tif.width);
+      let noiseGrid: NoiseGrid | null = null;
+      if (opts.removeNoise) {
+        const noise = await safe.noise(pol);
+        const range = new CalibrationGrid(
+          noise.range.map((v) => ({ timeS: v.timeS, line: v.line, pixel: v.pixel, values: v.lut })),
+          tif.width,
+          ann.numberOfLines,
+          ann.firstLineTimeS,
+          ann.lastLineTimeS,
+        );
+        noiseGrid = new NoiseGrid(range, opts.rangeNoiseOnly ? [] : noise.azimuth);
+      }
       const source: StripSource = {
         width: tif.width,
         height: tif.height,
@@ -65,7 +81,8 @@ export async function calibrateFile(
             dataType: 'float32' as const,
             nodata: Number.NaN,
           };
-          calibrateRows(dn.data, rowOff, rows, grid, out.data, lut);
+          if (noiseGrid) calibrateRowsDenoised(dn.data, rowOff, rows, grid, noiseGrid, out.data);
+          else calibrateRows(dn.data, rowOff, rows, grid, out.data, lut);
           return opts.db ? toDb(out, out) : out;
         },
       };

@@ -94,3 +94,67 @@ export function calibrateRows(
     }
   }
 }
+
+/** An azimuth noise block: a LUT along lines, for lines and samples in its bounds (inclusive). */
+export interface AzimuthNoiseBlock {
+  firstLine: number;
+  lastLine: number;
+  firstSample: number;
+  lastSample: number;
+  line: Float64Array;
+  lut: Float64Array;
+}
+
+/**
+ * Thermal noise power over an image: the range LUT interpolated as the calibration LUT is (a
+ * CalibrationGrid over the noise range vectors), times the azimuth LUT of the block holding the pixel
+ * (linear in line; 1 where no block applies, as for products without azimuth noise vectors).
+ */
+export class NoiseGrid {
+  constructor(
+    private readonly range: CalibrationGrid,
+    private readonly blocks: AzimuthNoiseBlock[],
+  ) {}
+
+  lineNoise(y: number, out: Float64Array): void {
+    this.range.lineLut(y, out);
+    for (const b of this.blocks) {
+      if (y < b.firstLine || y > b.lastLine) continue;
+      const L = b.line;
+      let k = 0;
+      while (k < L.length - 2 && L[k + 1] <= y) k++;
+      let v: number;
+      if (L.length === 1) v = b.lut[0];
+      else {
+        const w = Math.min(1, Math.max(0, (y - L[k]) / (L[k + 1] - L[k])));
+        v = b.lut[k] + w * (b.lut[k + 1] - b.lut[k]);
+      }
+      const x1 = Math.min(out.length - 1, b.lastSample);
+      for (let x = Math.max(0, b.firstSample); x <= x1; x++) out[x] *= v;
+    }
+  }
+}
+
+/** Calibrate with thermal noise removed: out = max(0, DN^2 - N) / A^2. */
+export function calibrateRowsDenoised(
+  dn: TypedArray,
+  rowOff: number,
+  rows: number,
+  grid: CalibrationGrid,
+  noise: NoiseGrid,
+  out: Float32Array,
+): void {
+  const W = grid.width;
+  const lut = new Float64Array(W);
+  const nz = new Float64Array(W);
+  for (let r = 0; r < rows; r++) {
+    grid.lineLut(rowOff + r, lut);
+    noise.lineNoise(rowOff + r, nz);
+    const base = r * W;
+    for (let x = 0; x < W; x++) {
+      const d = dn[base + x];
+      const v = d * d - nz[x];
+      out[base + x] = v > 0 ? v / (lut[x] * lut[x]) : 0;
+    }
+  }
+}

@@ -133,6 +133,62 @@ export function parseCalibration(file: string, xml: string): CalibrationVector[]
   return vectors;
 }
 
+/** Thermal noise annotation: range vectors (like calibration vectors) and azimuth blocks (IPF >= 2.9). */
+export interface NoiseAnnotation {
+  range: { timeS: number; line: number; pixel: Float64Array; lut: Float64Array }[];
+  azimuth: {
+    firstLine: number;
+    lastLine: number;
+    firstSample: number;
+    lastSample: number;
+    line: Float64Array;
+    lut: Float64Array;
+  }[];
+}
+
+/** Parse a Sentinel-1 noise annotation (noise-*.xml); older products have `noiseVectorList` and no azimuth LUT. */
+export function parseNoise(file: string, xml: string): NoiseAnnotation {
+  const doc = parseXml(file, xml);
+  const root = field(file, doc, ['noise']) as Record<string, unknown>;
+  const rangeList = (root.noiseRangeVectorList ?? root.noiseVectorList) as
+    | Record<string, unknown>
+    | undefined;
+  if (!rangeList) throw new FormatError(file, 'has no noise/noiseRangeVectorList (a mandatory field)');
+  const range = asArray((rangeList.noiseRangeVector ?? rangeList.noiseVector) as unknown[]).map((v) => {
+    const lutKey = 'noiseRangeLut' in (v as Record<string, unknown>) ? 'noiseRangeLut' : 'noiseLut';
+    const vec = {
+      timeS: parseUtcSeconds(file, 'noiseRangeVector/azimuthTime', str(field(file, v, ['azimuthTime']))),
+      line: fnum(file, v, ['line']),
+      pixel: numList(file, v, ['pixel']),
+      lut: numList(file, v, [lutKey]),
+    };
+    if (vec.pixel.length < 2 || vec.lut.length !== vec.pixel.length)
+      throw new FormatError(
+        file,
+        `noise range vector at line ${vec.line} has ${vec.pixel.length} pixels and ${vec.lut.length} LUT values`,
+      );
+    return vec;
+  });
+  const azList = root.noiseAzimuthVectorList as Record<string, unknown> | undefined;
+  const azimuth = asArray(azList?.noiseAzimuthVector as unknown[]).map((v) => {
+    const block = {
+      firstLine: fnum(file, v, ['firstAzimuthLine']),
+      lastLine: fnum(file, v, ['lastAzimuthLine']),
+      firstSample: fnum(file, v, ['firstRangeSample']),
+      lastSample: fnum(file, v, ['lastRangeSample']),
+      line: numList(file, v, ['line']),
+      lut: numList(file, v, ['noiseAzimuthLut']),
+    };
+    if (block.line.length < 1 || block.lut.length !== block.line.length)
+      throw new FormatError(
+        file,
+        `noise azimuth vector has ${block.line.length} lines and ${block.lut.length} LUT values`,
+      );
+    return block;
+  });
+  return { range, azimuth };
+}
+
 /** Parse a Sentinel-1 product annotation (annotation/s1?-*.xml). */
 export function parseAnnotation(file: string, xml: string): S1Annotation {
   const doc = parseXml(file, xml);
@@ -275,6 +331,14 @@ export class SafeProduct {
       if (m) out.add(m[1].toUpperCase());
     }
     return [...out].sort();
+  }
+
+  async noise(pol: string): Promise<NoiseAnnotation> {
+    const f = this.find(
+      new RegExp(`^annotation/calibration/noise-${this.polRe(pol)}.*\\.xml$`),
+      `noise annotation for ${pol} (annotation/calibration/noise-*.xml)`,
+    );
+    return parseNoise(`${this.path}/${f}`, Buffer.from(await this.files.read(f)).toString('utf8'));
   }
 
   /** The base name of a polarisation's annotation file (measurement TIFFs share it), or null. */
