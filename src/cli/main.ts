@@ -7,6 +7,7 @@ import { Sicd } from '../io/nitf/sicd.js';
 import { FileSource } from '../io/source.js';
 import { GeoTiff } from '../io/tiff/reader.js';
 import type { CogOptions, CogWriteResult } from '../io/tiff/writer.js';
+import { ardSafe } from '../ops/ard.js';
 import { calibrateFile } from '../ops/calibrate.js';
 import { translateToCog } from '../ops/cog.js';
 import { dbFile, multilookFile } from '../ops/convert.js';
@@ -255,6 +256,49 @@ export function buildProgram(): Command {
       ),
     );
   });
+
+  program
+    .command('ard')
+    .description(
+      'analysis-ready imagery from a Sentinel-1 GRD SAFE: calibrate, multilook, despeckle, geocode -> dB COG, quick-look PNG, STAC item',
+    )
+    .argument('<product>', 'SAFE folder or zip')
+    .argument('<outdir>', 'output folder')
+    .addOption(new Option('--pol <pol>', 'polarisation (default VV, else the first)'))
+    .addOption(
+      new Option('--to <target>', 'sigma0, beta0 or gamma0')
+        .default('sigma0')
+        .argParser(choice('--to', ['sigma0', 'beta0', 'gamma0'] as const)),
+    )
+    .addOption(
+      new Option('--filter <name>', `${SPECKLE_FILTERS.join(', ')} or none`)
+        .default('refined-lee')
+        .argParser(choice('--filter', [...SPECKLE_FILTERS, 'none'] as const)),
+    )
+    .addOption(
+      new Option('--spacing <m>', 'output pixel spacing in metres')
+        .default(10)
+        .argParser(positiveArg('--spacing')),
+    )
+    .addOption(
+      new Option('--crs <EPSG:code>', 'output CRS (default: UTM zone of the scene centre)').argParser((v) => {
+        const m = /^EPSG:(\d+)$/i.exec(v);
+        if (!m) throw new InvalidArgumentError('--crs must look like EPSG:32631');
+        return Number(m[1]);
+      }),
+    )
+    .addOption(new Option('--remove-noise', 'subtract thermal noise before calibration'))
+    .action(async (product: string, outDir: string, o: Record<string, unknown>) => {
+      const r = await ardSafe(product, outDir, {
+        pol: o.pol as string | undefined,
+        target: o.to as 'sigma0' | 'beta0' | 'gamma0',
+        filter: o.filter as SpeckleFilter | 'none',
+        spacingM: o.spacing as number,
+        epsg: o.crs as number | undefined,
+        removeNoise: Boolean(o.removeNoise),
+      });
+      write({ cog: r.cog.path, quicklook: r.quicklook, item: r.itemPath });
+    });
 
   const simulate = program.command('simulate').description('simulated products with planted truth');
   simulate

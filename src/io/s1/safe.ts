@@ -33,6 +33,7 @@ export interface S1Annotation {
   mode: string;
   polarisation: string;
   pass: string | null;
+  absoluteOrbit: number | null;
   numberOfSamples: number;
   numberOfLines: number;
   firstLineTimeS: number;
@@ -206,6 +207,9 @@ export function parseAnnotation(file: string, xml: string): S1Annotation {
     mode: str(field(file, product, ['adsHeader', 'mode'])),
     polarisation: str(field(file, product, ['adsHeader', 'polarisation'])),
     pass: passNode === undefined ? null : str(passNode),
+    absoluteOrbit:
+      Number(str((field(file, product, ['adsHeader']) as Record<string, unknown>).absoluteOrbitNumber)) ||
+      null,
     numberOfSamples: fnum(file, info, ['numberOfSamples']),
     numberOfLines: fnum(file, info, ['numberOfLines']),
     firstLineTimeS: parseUtcSeconds(

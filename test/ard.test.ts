@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ardSafe } from '../src/ops/ard.js';
+import { fillSafe } from '../src/ops/simulate.js';
+import { gdalinfoJson, gdalRead, tempDir, validateCog } from './helpers/gdal.js';
+import { validateStacItem } from './helpers/stac.js';
+
+const ZIP = join(
+  import.meta.dirname,
+  '..',
+  '..',
+  'shared',
+  'data',
+  'real',
+  'S1A_IW_GRDH_1SDV_20210119T031653_20210119T031718_036201_043ED0_8255.zip',
+);
+const tmp = tempDir('ard-');
+afterAll(() => tmp.cleanup());
+let safeDir = '';
+
+beforeAll(async () => {
+  // 3000 x 2000 pixels of the scene (all sea in the planted pattern: sigma0 0.02, -17 dB).
+  safeDir = await fillSafe(ZIP, tmp.dir, { crop: { width: 3000, height: 2000 }, pols: ['VV'], seed: 5 });
+});
+
+describe('sarbridge ard: calibrate, multilook, despeckle, geocode, COG + quick-look + STAC item', () => {
+  it('writes a valid COG, a PNG and a STAC item valid against the official schemas', async () => {
+    const out = join(tmp.dir, 'ard');
+    const r = await ardSafe(safeDir, out, {
+      pol: 'VV',
+      spacingM: 20,
+      filter: 'refined-lee',
+      allowCrop: true,
+    });
+    expect(validateCog(r.cog.path).errors).toEqual([]);
+    const info = gdalinfoJson(r.cog.path) as { coordinateSystem: { wkt: string }; bands: { type: string }[] };
+    expect(info.bands[0].type).toBe('Float32');
+    expect(info.coordinateSystem.wkt).toMatch(/UTM zone 36S/);
+    const png = gdalinfoJson(r.quicklook) as { driverShortName: string; bands: unknown[] };
+    expect(png.driverShortName).toBe('PNG');
+    expect(png.bands).toHaveLength(2);
+
+    const errors = validateStacItem(r.item);
+    expect(errors, errors.join('\n')).toEqual([]);
+    // The validation is not vacuous: a wrong frequency band and a missing datetime are caught.
+    const broken = structuredClone(r.item) as { properties: Record<string, unknown> };
+    broken.properties['sar:frequency_band'] = 'Z';
+    delete broken.properties.datetime;
+    const brokenErrors = validateStacItem(broken);
+    expect(brokenErrors.some((e) => e.includes('sar'))).toBe(true);
+    expect(brokenErrors.some((e) => e.includes('item.json'))).toBe(true);
+    const asset = (r.item.assets as Record<string, Record<string, unknown>>).data;
+    const bytes = readFileSync(r.cog.path);
+    expect(asset['file:checksum']).toBe(`1220${createHash('sha256').update(bytes).digest('hex')}`);
+    expect(asset['file:size']).toBe(bytes.length);
+    expect(JSON.parse(readFileSync(r.itemPath, 'utf8'))).toEqual(r.item);
+
+    // The planted sigma0 (0.02) comes back as about -17 dB.
+    const px = gdalRead(r.cog.path, 'float32').data[0];
+    const valid = Array.from(px)
+      .filter((v) => !Number.isNaN(v))
+      .sort((a, b) => a - b);
+    const median = valid[Math.floor(valid.length / 2)];
+    console.log(
+      `ARD: ${valid.length} valid pixels, median ${median.toFixed(2)} dB (planted ${(10 * Math.log10(0.02)).toFixed(2)} dB)`,
+    );
+    expect(valid.length).toBeGreaterThan(1000);
+    expect(Math.abs(median - 10 * Math.log10(0.02))).toBeLessThan(0.5);
+  });
+
+  it('refuses a bad spacing or CRS by name', async () => {
+    await expect(ardSafe(safeDir, join(tmp.dir, 'x'), { spacingM: 0, allowCrop: true })).rejects.toThrow(
+      /--spacing must be a positive number of metres, got 0/,
+    );
+    await expect(ardSafe(safeDir, join(tmp.dir, 'x'), { epsg: 2154, allowCrop: true })).rejects.toThrow(
+      /--crs EPSG:2154 is not a CRS sarbridge can write/,
+    );
+  });
+});

@@ -1,0 +1,51 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
+
+const SCHEMAS = join(import.meta.dirname, '..', '..', '..', 'shared', 'schemas', 'stac');
+/** The GeoJSON schemas the STAC item schema refers to, from the geojson/schema project (npm geojson-schema). */
+const GEOJSON = join(import.meta.dirname, '..', '..', 'node_modules', 'geojson-schema');
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    return statSync(p).isDirectory() ? files(p) : p.endsWith('.json') ? [p] : [];
+  });
+}
+
+/**
+ * Validate a STAC item against the official STAC 1.0.0 item schema and the schema of every extension
+ * it lists, all loaded offline (../shared/schemas and the GeoJSON schemas) under their $id.
+ * Returns the error messages.
+ */
+export function validateStacItem(item: Record<string, unknown>): string[] {
+  const ajv = new Ajv.default({ strict: false, allErrors: true });
+  addFormats.default(ajv);
+  const byId = new Map<string, unknown>();
+  for (const f of [...files(SCHEMAS), ...files(GEOJSON).filter((p) => !p.endsWith('package.json'))]) {
+    const schema = JSON.parse(readFileSync(f, 'utf8')) as { $id?: string };
+    if (!schema.$id) continue;
+    ajv.addSchema(schema);
+    byId.set(schema.$id.replace(/#$/, ''), schema);
+  }
+  // The projection extension refers to the PROJJSON schema for proj:projjson, which is not available
+  // offline. sarbridge's items do not carry proj:projjson; the field is rejected outright so that a
+  // placeholder can never pass an unvalidated PROJJSON.
+  if ('proj:projjson' in ((item.properties as Record<string, unknown>) ?? {}))
+    return ['proj:projjson is present but cannot be validated offline'];
+  ajv.addSchema({ $id: 'https://proj.org/schemas/v0.7/projjson.schema.json' });
+  const errors: string[] = [];
+  const check = (id: string) => {
+    const validate = ajv.getSchema(id) ?? ajv.getSchema(`${id}#`);
+    if (!validate) {
+      errors.push(`no schema ${id} in shared/schemas`);
+      return;
+    }
+    if (!validate(item))
+      for (const e of validate.errors ?? []) errors.push(`${id}: ${e.instancePath} ${e.message}`);
+  };
+  check('https://schemas.stacspec.org/v1.0.0/item-spec/json-schema/item.json');
+  for (const ext of (item.stac_extensions as string[]) ?? []) check(ext);
+  return errors;
+}
