@@ -4,15 +4,18 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SarbridgeError, ValidationError } from '../errors.js';
 import { Sicd } from '../io/nitf/sicd.js';
+import { SafeProduct } from '../io/s1/safe.js';
 import { FileSource } from '../io/source.js';
 import { GeoTiff } from '../io/tiff/reader.js';
 import type { CogOptions, CogWriteResult } from '../io/tiff/writer.js';
+import { ZipArchive } from '../io/zip.js';
 import { ardSafe } from '../ops/ard.js';
 import { calibrateFile } from '../ops/calibrate.js';
 import { translateToCog } from '../ops/cog.js';
 import { dbFile, multilookFile } from '../ops/convert.js';
 import { despeckleFile } from '../ops/despeckle.js';
 import { fillSafe } from '../ops/simulate.js';
+import { acquisitionFromSafe, acquisitionFromSicd } from '../products/acquisition.js';
 import type { SpeckleFilter } from '../raster/speckle.js';
 import { SPECKLE_FILTERS } from '../raster/speckle.js';
 
@@ -43,6 +46,19 @@ function choice<T extends string>(name: string, values: readonly T[]) {
       throw new InvalidArgumentError(`${name} must be one of ${values.join(', ')}`);
     return v as T;
   };
+}
+
+/** True for a zip holding a .SAFE folder. */
+async function isSafeZip(file: string): Promise<boolean> {
+  const src = await FileSource.open(file);
+  try {
+    const zip = await ZipArchive.open(src);
+    return zip.entries.some((e) => /^[^/]+\.SAFE\/manifest\.safe$/.test(e.name));
+  } catch {
+    return false;
+  } finally {
+    await src.close();
+  }
 }
 
 /** True when the file starts with a NITF (or NSIF) signature. */
@@ -145,8 +161,19 @@ export function buildProgram(): Command {
     .description(
       'print a raster file as JSON: size, bands, data type, CRS, geotransform, bounds, overviews, nodata, metadata',
     )
-    .argument('<file>', 'GeoTIFF, COG or SICD (NITF)')
+    .argument('<file>', 'GeoTIFF, COG, SICD (NITF) or Sentinel-1 SAFE (folder or zip)')
     .action(async (file: string) => {
+      if (/\.SAFE\/?$/i.test(file) || (/\.zip$/i.test(file) && (await isSafeZip(file)))) {
+        const safe = await SafeProduct.open(file);
+        try {
+          const anns = [];
+          for (const pol of safe.polarisations()) anns.push(await safe.annotation(pol));
+          write({ file, driver: 'SAFE', acquisition: acquisitionFromSafe(anns) });
+        } finally {
+          await safe.close();
+        }
+        return;
+      }
       if (await isNitf(file)) {
         const sicd = await Sicd.open(file);
         await sicd.close();
@@ -154,6 +181,7 @@ export function buildProgram(): Command {
         write({
           file,
           driver: 'SICD',
+          acquisition: acquisitionFromSicd(sicd),
           width: sicd.width,
           height: sicd.height,
           dataType: 'cfloat32',

@@ -51,6 +51,8 @@ export interface SicdMetadata {
   timeCoaPoly: number[][] | null;
   /** Position.ARPPoly: aperture reference point X, Y, Z (ECF m) as polynomials of time (s). */
   arpPoly: { x: number[]; y: number[]; z: number[] } | null;
+  /** ImageFormation.TxRcvPolarizationProc, e.g. "V:V"; null when absent. */
+  polarization: string | null;
   /** RMA with INCA image formation (RGZERO grids): closest-approach time and Doppler rate polynomials. */
   inca: { timeCaPoly: number[]; rCaScpM: number; dRateSfPoly: number[][] } | null;
 }
@@ -236,6 +238,7 @@ export function parseSicdXml(file: string, xml: string): SicdMetadata {
         num(file, root, ['ImageData', 'NumCols']),
     },
     timeCoaPoly: poly2d(child(file, root, ['Grid', 'TimeCOAPoly'], false)),
+    polarization: text(child(file, root, ['ImageFormation', 'TxRcvPolarizationProc'], false)) || null,
     arpPoly: (() => {
       const arp = child(file, root, ['Position', 'ARPPoly'], false) as Node | undefined;
       if (!arp) return null;

@@ -49,6 +49,9 @@ export interface S1Annotation {
     height: number;
     incidenceDeg: number;
   }[];
+  /** Orbit state vectors: time (s since 1970), ECF position (m) and velocity (m/s). */
+  orbit: { timeS: number; position: [number, number, number]; velocity: [number, number, number] }[];
+  radarFrequencyHz: number | null;
 }
 
 const parser = new XMLParser({
@@ -225,6 +228,32 @@ export function parseAnnotation(file: string, xml: string): S1Annotation {
     rangePixelSpacingM: fnum(file, info, ['rangePixelSpacing']),
     azimuthPixelSpacingM: fnum(file, info, ['azimuthPixelSpacing']),
     incidenceAngleMidSwathDeg: Number(str((info as Record<string, unknown>).incidenceAngleMidSwath)) || null,
+    orbit: asArray(
+      (
+        (product as Record<string, Record<string, Record<string, unknown>>>).generalAnnotation?.orbitList as
+          | Record<string, unknown>
+          | undefined
+      )?.orbit as unknown[],
+    ).map((o) => ({
+      timeS: parseUtcSeconds(file, 'orbit/time', str(field(file, o, ['time']))),
+      position: [
+        fnum(file, o, ['position', 'x']),
+        fnum(file, o, ['position', 'y']),
+        fnum(file, o, ['position', 'z']),
+      ] as [number, number, number],
+      velocity: [
+        fnum(file, o, ['velocity', 'x']),
+        fnum(file, o, ['velocity', 'y']),
+        fnum(file, o, ['velocity', 'z']),
+      ] as [number, number, number],
+    })),
+    radarFrequencyHz:
+      Number(
+        str(
+          (product as Record<string, Record<string, Record<string, unknown>>>).generalAnnotation
+            ?.productInformation?.radarFrequency,
+        ),
+      ) || null,
     geolocationGrid: grid.map((g) => ({
       line: fnum(file, g, ['line']),
       pixel: fnum(file, g, ['pixel']),
