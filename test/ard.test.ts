@@ -79,3 +79,39 @@ describe('sarbridge ard: calibrate, multilook, despeckle, geocode, COG + quick-l
     );
   });
 });
+
+describe('sarbridge ard on a SICD', () => {
+  it('geocodes sigma0 through the SICD projection into a valid COG and STAC item', async () => {
+    const { ardSicd } = await import('../src/ops/ard.js');
+    const { Sicd } = await import('../src/io/nitf/sicd.js');
+    const { sicdImageToGround } = await import('../src/io/nitf/sicd-projection.js');
+    const chip = join(import.meta.dirname, '..', '..', 'shared', 'data', 'real', 'sicd_50x50.nitf');
+    const r = await ardSicd(chip, join(tmp.dir, 'sicd'), { spacingM: 5, filter: 'lee' });
+    expect(validateCog(r.cog.path).errors).toEqual([]);
+    const errors = validateStacItem(r.item);
+    expect(errors, errors.join('\n')).toEqual([]);
+    const props = r.item.properties as Record<string, unknown>;
+    expect(props).toMatchObject({
+      'sar:frequency_band': 'C',
+      'sar:product_type': 'SICD',
+      'proj:code': 'EPSG:32618',
+      'sar:observation_direction': 'right',
+    });
+    // The item's bbox holds the image corners as the SICD projection places them.
+    const s = await Sicd.open(chip);
+    await s.close();
+    const corners = sicdImageToGround(s.meta, [
+      [0, 0],
+      [49, 49],
+    ]);
+    const [w, so, e, n] = r.item.bbox as number[];
+    for (const [lat, lon] of corners) {
+      expect(lon).toBeGreaterThanOrEqual(w - 1e-9);
+      expect(lon).toBeLessThanOrEqual(e + 1e-9);
+      expect(lat).toBeGreaterThanOrEqual(so - 1e-9);
+      expect(lat).toBeLessThanOrEqual(n + 1e-9);
+    }
+    const px = gdalRead(r.cog.path, 'float32').data[0];
+    expect(Array.from(px).filter((v) => !Number.isNaN(v)).length).toBeGreaterThan(1000);
+  });
+});

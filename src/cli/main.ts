@@ -9,7 +9,7 @@ import { FileSource } from '../io/source.js';
 import { GeoTiff } from '../io/tiff/reader.js';
 import type { CogOptions, CogWriteResult } from '../io/tiff/writer.js';
 import { ZipArchive } from '../io/zip.js';
-import { ardSafe } from '../ops/ard.js';
+import { ardSafe, ardSicd } from '../ops/ard.js';
 import { calibrateFile } from '../ops/calibrate.js';
 import { translateToCog } from '../ops/cog.js';
 import { dbFile, multilookFile } from '../ops/convert.js';
@@ -288,9 +288,9 @@ export function buildProgram(): Command {
   program
     .command('ard')
     .description(
-      'analysis-ready imagery from a Sentinel-1 GRD SAFE: calibrate, multilook, despeckle, geocode -> dB COG, quick-look PNG, STAC item',
+      'analysis-ready imagery from a Sentinel-1 GRD SAFE or a SICD: calibrate, multilook, despeckle, geocode -> dB COG, quick-look PNG, STAC item',
     )
-    .argument('<product>', 'SAFE folder or zip')
+    .argument('<product>', 'Sentinel-1 SAFE (folder or zip) or SICD (NITF)')
     .argument('<outdir>', 'output folder')
     .addOption(new Option('--pol <pol>', 'polarisation (default VV, else the first)'))
     .addOption(
@@ -317,7 +317,8 @@ export function buildProgram(): Command {
     )
     .addOption(new Option('--remove-noise', 'subtract thermal noise before calibration'))
     .action(async (product: string, outDir: string, o: Record<string, unknown>) => {
-      const r = await ardSafe(product, outDir, {
+      const ard = (await isNitf(product)) ? ardSicd : ardSafe;
+      const r = await ard(product, outDir, {
         pol: o.pol as string | undefined,
         target: o.to as 'sigma0' | 'beta0' | 'gamma0',
         filter: o.filter as SpeckleFilter | 'none',

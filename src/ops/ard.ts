@@ -3,11 +3,15 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ValidationError } from '../errors.js';
 import { isKnownEpsg, transformPoint, utmEpsgForLonLat } from '../geo/crs.js';
+import type { TiePoint } from '../geo/geolocation.js';
 import { TiePointGrid } from '../geo/geolocation.js';
+import { detect, Sicd } from '../io/nitf/sicd.js';
+import { sicdImageToGround } from '../io/nitf/sicd-projection.js';
 import { encodePng } from '../io/png.js';
 import { SafeProduct } from '../io/s1/safe.js';
 import type { CogWriteResult } from '../io/tiff/writer.js';
 import { writeCog } from '../io/tiff/writer.js';
+import { acquisitionFromSicd } from '../products/acquisition.js';
 import type { CalibrationTarget } from '../raster/calibration.js';
 import { CalibrationGrid, calibrateRows, calibrateRowsDenoised, NoiseGrid } from '../raster/calibration.js';
 import { KernelPool } from '../raster/kernel-pool.js';
@@ -146,13 +150,86 @@ export async function ardSafe(safePath: string, outDir: string, opts: ArdOptions
     await safe.close();
   }
 
-  // Multilook towards the output spacing.
   const looksRange = Math.max(1, Math.floor(spacingM / ann.rangePixelSpacingM));
   const looksAzimuth = Math.max(1, Math.floor(spacingM / ann.azimuthPixelSpacingM));
+  return finishArd(
+    {
+      id: `${productName}_${pol}_${target}_dB`,
+      image: sigma,
+      looks: { x: looksRange, y: looksAzimuth },
+      sarLooks: { range: looksRange, azimuth: looksAzimuth },
+      enl: (opts.productLooks ?? 4.4) * looksRange * looksAzimuth,
+      ties: ann.geolocationGrid.map((g) => ({ line: g.line, pixel: g.pixel, lat: g.lat, lon: g.lon })),
+      target,
+      pol,
+      properties: {
+        datetime: iso(ann.firstLineTimeS),
+        start_datetime: iso(ann.firstLineTimeS),
+        end_datetime: iso(ann.lastLineTimeS),
+        platform: `sentinel-${ann.mission.slice(1).toLowerCase()}`,
+        constellation: 'sentinel-1',
+        instruments: ['c-sar'],
+        'sar:instrument_mode': ann.mode,
+        'sar:frequency_band': 'C',
+        'sar:center_frequency': 5.405,
+        'sar:polarizations': [pol],
+        'sar:product_type': ann.productType,
+        'sar:observation_direction': 'right',
+        ...(ann.pass ? { 'sat:orbit_state': ann.pass.toLowerCase() } : {}),
+        ...(ann.absoluteOrbit ? { 'sat:absolute_orbit': ann.absoluteOrbit } : {}),
+        ...(ann.incidenceAngleMidSwathDeg !== null
+          ? { 'view:incidence_angle': ann.incidenceAngleMidSwathDeg }
+          : {}),
+      },
+      metadata: { MISSION: ann.mission, MODE: ann.mode },
+      lineage: `calibrated to ${target}${opts.removeNoise ? ' with thermal noise removed' : ''}`,
+    },
+    outDir,
+    { spacingM, epsg: opts.epsg, filter },
+  );
+}
+
+/** A detected image in image geometry, with what the finishing steps and the STAC item need. */
+interface ImageGeometryProduct {
+  id: string;
+  /** Linear power (sigma0 ...), float32, NaN nodata. */
+  image: RasterView<Float32Array>;
+  /** Multilook factors towards the output spacing, along x (columns) and y (rows). */
+  looks: { x: number; y: number };
+  /** The same factors in SAR terms, for the STAC item. */
+  sarLooks: { range: number; azimuth: number };
+  /** Equivalent number of looks after multilooking. */
+  enl: number;
+  /** Tie points of the full-resolution image (line, pixel centres). */
+  ties: TiePoint[];
+  target: string;
+  pol: string;
+  /** STAC properties of the acquisition (datetime, platform, sar:*, sat:*, view:*). */
+  properties: Record<string, unknown>;
+  metadata: Record<string, string>;
+  lineage: string;
+}
+
+/**
+ * The steps every product shares once detected and calibrated: multilook, despeckle, geocode through
+ * the tie points, dB, then the COG, the quick-look and the STAC item.
+ */
+async function finishArd(
+  p: ImageGeometryProduct,
+  outDir: string,
+  opts: { spacingM: number; epsg?: number; filter: SpeckleFilter | 'none' },
+): Promise<ArdResult> {
+  const { spacingM, filter } = opts;
+  const looksRange = p.looks.x;
+  const looksAzimuth = p.looks.y;
+  const target = p.target;
+  const pol = p.pol;
+  const sigma = p.image;
+  // Multilook towards the output spacing.
   let img = sigma;
   if (looksRange > 1 || looksAzimuth > 1)
     img = multilook(sigma, { range: looksRange, azimuth: looksAzimuth });
-  const enl = (opts.productLooks ?? 4.4) * looksRange * looksAzimuth;
+  const enl = p.enl;
 
   if (filter !== 'none') {
     const params = speckleParams({ filter, looks: enl });
@@ -181,9 +258,9 @@ export async function ardSafe(safePath: string, outDir: string, opts: ArdOptions
     img = { ...img, data: dst };
   }
 
-  const centre = ann.geolocationGrid[Math.floor(ann.geolocationGrid.length / 2)];
+  const centre = p.ties[Math.floor(p.ties.length / 2)];
   const epsg = opts.epsg ?? utmEpsgForLonLat(centre.lon, centre.lat);
-  const ties = ann.geolocationGrid.map((g) => ({
+  const ties = p.ties.map((g) => ({
     line: (g.line + 0.5) / looksAzimuth - 0.5,
     pixel: (g.pixel + 0.5) / looksRange - 0.5,
     lat: g.lat,
@@ -195,7 +272,7 @@ export async function ardSafe(safePath: string, outDir: string, opts: ArdOptions
   toDb(geo, geo);
 
   await mkdir(outDir, { recursive: true });
-  const id = `${productName}_${pol}_${target}_dB`;
+  const id = p.id;
   const cogPath = join(outDir, `${id}.tif`);
   const pngPath = join(outDir, `${id}.png`);
   const itemPath = join(outDir, `${id}.json`);
@@ -204,14 +281,7 @@ export async function ardSafe(safePath: string, outDir: string, opts: ArdOptions
     geoTransform: warpTarget.geoTransform,
     nodata: Number.NaN,
     bands: [{ description: `${target}_dB ${pol}` }],
-    metadata: {
-      MISSION: ann.mission,
-      MODE: ann.mode,
-      POLARISATION: pol,
-      CALIBRATION: target,
-      UNITS: 'dB',
-      SPECKLE_FILTER: filter,
-    },
+    metadata: { ...p.metadata, POLARISATION: pol, CALIBRATION: target, UNITS: 'dB', SPECKLE_FILTER: filter },
   });
   await writeFile(pngPath, quicklook(geo));
 
@@ -251,33 +321,17 @@ export async function ardSafe(safePath: string, outDir: string, opts: ArdOptions
     geometry: { type: 'Polygon', coordinates: [ring] },
     bbox: [Math.min(...lons), Math.min(...lats), Math.max(...lons), Math.max(...lats)],
     properties: {
-      datetime: iso(ann.firstLineTimeS),
-      start_datetime: iso(ann.firstLineTimeS),
-      end_datetime: iso(ann.lastLineTimeS),
-      platform: `sentinel-${ann.mission.slice(1).toLowerCase()}`,
-      constellation: 'sentinel-1',
-      instruments: ['c-sar'],
-      'sar:instrument_mode': ann.mode,
-      'sar:frequency_band': 'C',
-      'sar:center_frequency': 5.405,
-      'sar:polarizations': [pol],
-      'sar:product_type': ann.productType,
-      'sar:observation_direction': 'right',
+      ...p.properties,
       'sar:pixel_spacing_range': spacingM,
       'sar:pixel_spacing_azimuth': spacingM,
-      'sar:looks_range': looksRange,
-      'sar:looks_azimuth': looksAzimuth,
+      'sar:looks_range': p.sarLooks.range,
+      'sar:looks_azimuth': p.sarLooks.azimuth,
       'sar:looks_equivalent_number': enl,
-      ...(ann.pass ? { 'sat:orbit_state': ann.pass.toLowerCase() } : {}),
-      ...(ann.absoluteOrbit ? { 'sat:absolute_orbit': ann.absoluteOrbit } : {}),
-      ...(ann.incidenceAngleMidSwathDeg !== null
-        ? { 'view:incidence_angle': ann.incidenceAngleMidSwathDeg }
-        : {}),
       'proj:code': `EPSG:${epsg}`,
       'proj:shape': [warpTarget.height, warpTarget.width],
       'proj:transform': [gt[1], gt[2], gt[0], gt[4], gt[5], gt[3]],
       'processing:level': 'L2',
-      'processing:lineage': `calibrated to ${target}${opts.removeNoise ? ' with thermal noise removed' : ''}, multilooked ${looksRange} x ${looksAzimuth}, despeckled (${filter}), geocoded through the geolocation grid, in dB`,
+      'processing:lineage': `${p.lineage}, multilooked ${looksRange} x ${looksAzimuth}, despeckled (${filter}), geocoded through the geolocation grid, in dB`,
       'processing:software': { sarbridge: '0.1.0' },
     },
     links: [],
@@ -316,4 +370,91 @@ export async function ardSafe(safePath: string, outDir: string, opts: ArdOptions
   };
   await writeFile(itemPath, `${JSON.stringify(item, null, 2)}\n`);
   return { cog, quicklook: pngPath, itemPath, item };
+}
+
+/** STAC's sar:frequency_band of a centre frequency in Hz. */
+export function frequencyBand(hz: number): string | null {
+  const ghz = hz / 1e9;
+  const bands: [string, number, number][] = [
+    ['P', 0.25, 1],
+    ['L', 1, 2],
+    ['S', 2, 4],
+    ['C', 4, 8],
+    ['X', 8, 12],
+    ['Ku', 12, 18],
+    ['K', 18, 27],
+    ['Ka', 27, 40],
+  ];
+  return bands.find(([, lo, hi]) => ghz >= lo && ghz < hi)?.[0] ?? null;
+}
+
+/**
+ * The analysis-ready step for a SICD: sigma0 from Radiometric.SigmaZeroSFPoly, tie points from the
+ * SICD image-to-ground projection on a 33 x 33 lattice, then the shared steps (multilook, despeckle,
+ * geocode, dB, COG, quick-look, STAC item).
+ */
+export async function ardSicd(path: string, outDir: string, opts: ArdOptions = {}): Promise<ArdResult> {
+  const spacingM = opts.spacingM ?? 10;
+  if (!(spacingM > 0))
+    throw new ValidationError(`--spacing must be a positive number of metres, got ${spacingM}`);
+  if (opts.epsg !== undefined && !isKnownEpsg(opts.epsg))
+    throw new ValidationError(
+      `--crs EPSG:${opts.epsg} is not a CRS sarbridge can write (WGS84, Web Mercator, UTM or polar)`,
+    );
+  if ((opts.target ?? 'sigma0') !== 'sigma0')
+    throw new ValidationError(`--to ${opts.target} is not available for a SICD (sigma0 only)`);
+  const sicd = await Sicd.open(path);
+  let complex: RasterView<Float32Array>;
+  try {
+    complex = await sicd.readComplex();
+  } finally {
+    await sicd.close();
+  }
+  const m = sicd.meta;
+  if (!m.sigmaZeroSfPoly)
+    throw new ValidationError(
+      `${path}: the SICD has no Radiometric.SigmaZeroSFPoly, so sigma0 is not available`,
+    );
+  const sigma = detect(complex, 'sigma0', { meta: m, rowOff: 0, colOff: 0 });
+  const pts: [number, number][] = [];
+  const N = 32;
+  for (let i = 0; i <= N; i++)
+    for (let j = 0; j <= N; j++) pts.push([(i * (m.numRows - 1)) / N, (j * (m.numCols - 1)) / N]);
+  const ground = sicdImageToGround(m, pts);
+  const acq = acquisitionFromSicd(sicd);
+  const pol = acq.polarisations[0] ?? 'XX';
+  const looksX = Math.max(1, Math.floor(spacingM / m.grid.col.ssM));
+  const looksY = Math.max(1, Math.floor(spacingM / m.grid.row.ssM));
+  const band = m.centreFrequencyHz ? frequencyBand(m.centreFrequencyHz) : null;
+  return finishArd(
+    {
+      id: `${m.coreName}_${pol}_sigma0_dB`,
+      image: sigma,
+      looks: { x: looksX, y: looksY },
+      // SICD rows run in range and columns in azimuth.
+      sarLooks: { range: looksY, azimuth: looksX },
+      enl: looksX * looksY,
+      ties: pts.map(([line, pixel], k) => ({ line, pixel, lat: ground[k][0], lon: ground[k][1] })),
+      target: 'sigma0',
+      pol,
+      properties: {
+        datetime: acq.startTime,
+        start_datetime: acq.startTime,
+        end_datetime: acq.endTime,
+        platform: m.collectorName.toLowerCase(),
+        'sar:instrument_mode': m.modeType,
+        ...(band ? { 'sar:frequency_band': band } : {}),
+        ...(m.centreFrequencyHz ? { 'sar:center_frequency': m.centreFrequencyHz / 1e9 } : {}),
+        'sar:polarizations': [pol],
+        'sar:product_type': 'SICD',
+        ...(acq.lookSide ? { 'sar:observation_direction': acq.lookSide } : {}),
+        ...(acq.orbitDirection ? { 'sat:orbit_state': acq.orbitDirection } : {}),
+        ...(m.incidenceAngleDeg !== null ? { 'view:incidence_angle': m.incidenceAngleDeg } : {}),
+      },
+      metadata: { COLLECTOR: m.collectorName, CORE_NAME: m.coreName, MODE: m.modeType },
+      lineage: 'sigma0 from the SICD radiometric polynomial',
+    },
+    outDir,
+    { spacingM, epsg: opts.epsg, filter: opts.filter ?? 'refined-lee' },
+  );
 }

@@ -51,6 +51,8 @@ export interface SicdMetadata {
   timeCoaPoly: number[][] | null;
   /** Position.ARPPoly: aperture reference point X, Y, Z (ECF m) as polynomials of time (s). */
   arpPoly: { x: number[]; y: number[]; z: number[] } | null;
+  /** Centre of RadarCollection.TxFrequency (Min, Max), Hz; null when absent. */
+  centreFrequencyHz: number | null;
   /** ImageFormation.TxRcvPolarizationProc, e.g. "V:V"; null when absent. */
   polarization: string | null;
   /** RMA with INCA image formation (RGZERO grids): closest-approach time and Doppler rate polynomials. */
@@ -239,6 +241,11 @@ export function parseSicdXml(file: string, xml: string): SicdMetadata {
     },
     timeCoaPoly: poly2d(child(file, root, ['Grid', 'TimeCOAPoly'], false)),
     polarization: text(child(file, root, ['ImageFormation', 'TxRcvPolarizationProc'], false)) || null,
+    centreFrequencyHz: (() => {
+      const lo = optNum(file, root, ['RadarCollection', 'TxFrequency', 'Min']);
+      const hi = optNum(file, root, ['RadarCollection', 'TxFrequency', 'Max']);
+      return lo !== null && hi !== null ? (lo + hi) / 2 : null;
+    })(),
     arpPoly: (() => {
       const arp = child(file, root, ['Position', 'ARPPoly'], false) as Node | undefined;
       if (!arp) return null;
