@@ -115,3 +115,58 @@ describe('sarbridge ard on a SICD', () => {
     expect(Array.from(px).filter((v) => !Number.isNaN(v)).length).toBeGreaterThan(1000);
   });
 });
+
+describe('sarbridge ard on a geocoded GeoTIFF with a STAC sidecar', () => {
+  it('recognises dB, keeps the grid, carries the sidecar fields into a valid item', async () => {
+    const { ardGeoTiff } = await import('../src/ops/ard.js');
+    const { copyFileSync, writeFileSync } = await import('node:fs');
+    const dir = join(tmp.dir, 'gec');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(dir, { recursive: true });
+    const tif = join(dir, 'pyrosar_db.tif');
+    copyFileSync(join(import.meta.dirname, '..', '..', 'shared', 'data', 'real', 'pyrosar_db.tif'), tif);
+    writeFileSync(
+      join(dir, 'pyrosar_db.json'),
+      JSON.stringify({
+        type: 'Feature',
+        properties: {
+          datetime: '2015-03-09T17:30:17Z',
+          platform: 'sentinel-1a',
+          constellation: 'sentinel-1',
+          'sar:instrument_mode': 'IW',
+          'sar:frequency_band': 'C',
+          'sar:polarizations': ['VV'],
+          'sar:product_type': 'GRD',
+          'sat:orbit_state': 'ascending',
+        },
+      }),
+    );
+    const r = await ardGeoTiff(tif, join(dir, 'out'), { filter: 'none' });
+    const errors = validateStacItem(r.item);
+    expect(errors, errors.join('\n')).toEqual([]);
+    expect(r.item.properties).toMatchObject({
+      'sat:orbit_state': 'ascending',
+      'proj:code': 'EPSG:32631',
+      'proj:shape': [217, 268],
+    });
+    // Unfiltered, dB -> linear -> dB gives the input values back; -99 (nodata) becomes NaN.
+    const a = gdalRead(r.cog.path, 'float32').data[0];
+    const b = gdalRead(tif, 'float32').data[0];
+    let checked = 0;
+    for (let i = 0; i < b.length; i++) {
+      if (b[i] === -99) {
+        expect(Number.isNaN(a[i])).toBe(true);
+        continue;
+      }
+      expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-4);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(50000);
+    await expect(
+      ardGeoTiff(
+        join(import.meta.dirname, '..', '..', 'shared', 'data', 'real', 'pyrosar_db.tif'),
+        join(dir, 'x'),
+      ),
+    ).rejects.toThrow(/no metadata sidecar found/);
+  });
+});

@@ -9,7 +9,7 @@ import { FileSource } from '../io/source.js';
 import { GeoTiff } from '../io/tiff/reader.js';
 import type { CogOptions, CogWriteResult } from '../io/tiff/writer.js';
 import { ZipArchive } from '../io/zip.js';
-import { ardSafe, ardSicd } from '../ops/ard.js';
+import { ardGeoTiff, ardSafe, ardSicd } from '../ops/ard.js';
 import { calibrateFile } from '../ops/calibrate.js';
 import { translateToCog } from '../ops/cog.js';
 import { dbFile, multilookFile } from '../ops/convert.js';
@@ -290,7 +290,10 @@ export function buildProgram(): Command {
     .description(
       'analysis-ready imagery from a Sentinel-1 GRD SAFE or a SICD: calibrate, multilook, despeckle, geocode -> dB COG, quick-look PNG, STAC item',
     )
-    .argument('<product>', 'Sentinel-1 SAFE (folder or zip) or SICD (NITF)')
+    .argument(
+      '<product>',
+      'Sentinel-1 SAFE (folder or zip), SICD (NITF), or a geocoded GeoTIFF with a sidecar',
+    )
     .argument('<outdir>', 'output folder')
     .addOption(new Option('--pol <pol>', 'polarisation (default VV, else the first)'))
     .addOption(
@@ -316,9 +319,16 @@ export function buildProgram(): Command {
       }),
     )
     .addOption(new Option('--remove-noise', 'subtract thermal noise before calibration'))
+    .addOption(
+      new Option(
+        '--meta <json>',
+        'sidecar of a geocoded GeoTIFF (a STAC item or JSON with sar/sat/view fields)',
+      ),
+    )
     .action(async (product: string, outDir: string, o: Record<string, unknown>) => {
-      const ard = (await isNitf(product)) ? ardSicd : ardSafe;
+      const ard = (await isNitf(product)) ? ardSicd : /\.tiff?$/i.test(product) ? ardGeoTiff : ardSafe;
       const r = await ard(product, outDir, {
+        meta: o.meta as string | undefined,
         pol: o.pol as string | undefined,
         target: o.to as 'sigma0' | 'beta0' | 'gamma0',
         filter: o.filter as SpeckleFilter | 'none',

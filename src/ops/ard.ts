@@ -1,21 +1,23 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ValidationError } from '../errors.js';
+import { FormatError, ValidationError } from '../errors.js';
 import { isKnownEpsg, transformPoint, utmEpsgForLonLat } from '../geo/crs.js';
 import type { TiePoint } from '../geo/geolocation.js';
 import { TiePointGrid } from '../geo/geolocation.js';
+import type { GeoTransform } from '../geo/transform.js';
 import { detect, Sicd } from '../io/nitf/sicd.js';
 import { sicdImageToGround } from '../io/nitf/sicd-projection.js';
 import { encodePng } from '../io/png.js';
 import { SafeProduct } from '../io/s1/safe.js';
+import { GeoTiff } from '../io/tiff/reader.js';
 import type { CogWriteResult } from '../io/tiff/writer.js';
 import { writeCog } from '../io/tiff/writer.js';
 import { acquisitionFromSicd } from '../products/acquisition.js';
 import type { CalibrationTarget } from '../raster/calibration.js';
 import { CalibrationGrid, calibrateRows, calibrateRowsDenoised, NoiseGrid } from '../raster/calibration.js';
 import { KernelPool } from '../raster/kernel-pool.js';
-import { multilook, percentiles, toDb } from '../raster/sar.js';
+import { fromDb, multilook, percentiles, toDb } from '../raster/sar.js';
 import type { SpeckleFilter } from '../raster/speckle.js';
 import { speckleParams } from '../raster/speckle.js';
 import type { RasterView } from '../raster/view.js';
@@ -222,8 +224,6 @@ async function finishArd(
   const { spacingM, filter } = opts;
   const looksRange = p.looks.x;
   const looksAzimuth = p.looks.y;
-  const target = p.target;
-  const pol = p.pol;
   const sigma = p.image;
   // Multilook towards the output spacing.
   let img = sigma;
@@ -231,32 +231,7 @@ async function finishArd(
     img = multilook(sigma, { range: looksRange, azimuth: looksAzimuth });
   const enl = p.enl;
 
-  if (filter !== 'none') {
-    const params = speckleParams({ filter, looks: enl });
-    const src = new Float32Array(new SharedArrayBuffer(img.data.length * 4));
-    src.set(img.data);
-    const dst = new Float32Array(new SharedArrayBuffer(img.data.length * 4));
-    const pool = new KernelPool();
-    try {
-      await pool.despeckleRows(
-        params,
-        src.buffer as SharedArrayBuffer,
-        0,
-        dst.buffer as SharedArrayBuffer,
-        0,
-        img.width,
-        img.height,
-        0,
-        img.height,
-        0,
-        0,
-        img.height,
-      );
-    } finally {
-      await pool.close();
-    }
-    img = { ...img, data: dst };
-  }
+  if (filter !== 'none') img = await despeckleShared(img, filter, enl);
 
   const centre = p.ties[Math.floor(p.ties.length / 2)];
   const epsg = opts.epsg ?? utmEpsgForLonLat(centre.lon, centre.lat);
@@ -270,20 +245,6 @@ async function finishArd(
   const warpTarget = snappedGrid(tieGrid.bounds(img.width, img.height), spacingM);
   const geo = warpByTiePoints(img, tieGrid, warpTarget, 'bilinear');
   toDb(geo, geo);
-
-  await mkdir(outDir, { recursive: true });
-  const id = p.id;
-  const cogPath = join(outDir, `${id}.tif`);
-  const pngPath = join(outDir, `${id}.png`);
-  const itemPath = join(outDir, `${id}.json`);
-  const cog = await writeCog(cogPath, geo, {
-    epsg,
-    geoTransform: warpTarget.geoTransform,
-    nodata: Number.NaN,
-    bands: [{ description: `${target}_dB ${pol}` }],
-    metadata: { ...p.metadata, POLARISATION: pol, CALIBRATION: target, UNITS: 'dB', SPECKLE_FILTER: filter },
-  });
-  await writeFile(pngPath, quicklook(geo));
 
   // Footprint: the image edges through the tie-point grid, in lon/lat.
   const ring: [number, number][] = [];
@@ -299,6 +260,76 @@ async function finishArd(
   edge(0, lastP, lastL, lastP);
   edge(lastL, lastP, lastL, 0);
   edge(lastL, 0, 0, 0);
+  const lineage = `${p.lineage}, multilooked ${looksRange} x ${looksAzimuth}, despeckled (${filter}), geocoded through the tie points, in dB`;
+  return writeArdOutputs(geo, warpTarget.geoTransform, epsg, ring, { ...p, lineage }, outDir, {
+    spacingM,
+    filter,
+    enl,
+  });
+}
+
+/** Despeckle an intensity image on the worker pool (shared memory). */
+async function despeckleShared(
+  img: RasterView<Float32Array>,
+  filter: SpeckleFilter,
+  enl: number,
+): Promise<RasterView<Float32Array>> {
+  const params = speckleParams({ filter, looks: enl });
+  const src = new Float32Array(new SharedArrayBuffer(img.data.length * 4));
+  src.set(img.data);
+  const dst = new Float32Array(new SharedArrayBuffer(img.data.length * 4));
+  const pool = new KernelPool();
+  try {
+    await pool.despeckleRows(
+      params,
+      src.buffer as SharedArrayBuffer,
+      0,
+      dst.buffer as SharedArrayBuffer,
+      0,
+      img.width,
+      img.height,
+      0,
+      img.height,
+      0,
+      0,
+      img.height,
+    );
+  } finally {
+    await pool.close();
+  }
+  return { ...img, data: dst };
+}
+
+/**
+ * The outputs of the analysis-ready step from a geocoded dB raster: the COG, the quick-look PNG and
+ * the STAC item (footprint `ring` in lon/lat, not closed).
+ */
+async function writeArdOutputs(
+  geo: RasterView<Float32Array>,
+  gt: GeoTransform,
+  epsg: number,
+  ring: [number, number][],
+  p: Omit<ImageGeometryProduct, 'image' | 'ties' | 'looks'>,
+  outDir: string,
+  o: { spacingM: number; filter: SpeckleFilter | 'none'; enl: number },
+): Promise<ArdResult> {
+  const { spacingM, filter, enl } = o;
+  const target = p.target;
+  const pol = p.pol;
+  await mkdir(outDir, { recursive: true });
+  const id = p.id;
+  const cogPath = join(outDir, `${id}.tif`);
+  const pngPath = join(outDir, `${id}.png`);
+  const itemPath = join(outDir, `${id}.json`);
+  const cog = await writeCog(cogPath, geo, {
+    epsg,
+    geoTransform: gt,
+    nodata: Number.NaN,
+    bands: [{ description: `${target}_dB ${pol}` }],
+    metadata: { ...p.metadata, POLARISATION: pol, CALIBRATION: target, UNITS: 'dB', SPECKLE_FILTER: filter },
+  });
+  await writeFile(pngPath, quicklook(geo));
+
   // GeoJSON exterior rings wind counter-clockwise: reverse a clockwise one.
   let area2 = 0;
   for (let i = 0; i < ring.length; i++) {
@@ -312,7 +343,6 @@ async function finishArd(
   const lats = ring.map((p) => p[1]);
   const bytes = await readFile(cogPath);
   const stats = cog.statistics?.[0];
-  const gt = warpTarget.geoTransform;
   const item: Record<string, unknown> = {
     type: 'Feature',
     stac_version: '1.0.0',
@@ -328,10 +358,10 @@ async function finishArd(
       'sar:looks_azimuth': p.sarLooks.azimuth,
       'sar:looks_equivalent_number': enl,
       'proj:code': `EPSG:${epsg}`,
-      'proj:shape': [warpTarget.height, warpTarget.width],
+      'proj:shape': [geo.height, geo.width],
       'proj:transform': [gt[1], gt[2], gt[0], gt[4], gt[5], gt[3]],
       'processing:level': 'L2',
-      'processing:lineage': `${p.lineage}, multilooked ${looksRange} x ${looksAzimuth}, despeckled (${filter}), geocoded through the geolocation grid, in dB`,
+      'processing:lineage': p.lineage,
       'processing:software': { sarbridge: '0.1.0' },
     },
     links: [],
@@ -368,6 +398,13 @@ async function finishArd(
       thumbnail: { href: `./${id}.png`, type: 'image/png', roles: ['thumbnail'], title: 'quick-look' },
     },
   };
+  // List only the extensions whose fields the item carries (their schemas require at least one).
+  const text = JSON.stringify({ p: item.properties, a: item.assets });
+  item.stac_extensions = STAC_EXTENSIONS.filter((url) => {
+    const prefix = /stac-extensions\.github\.io\/([a-z]+)\//.exec(url)?.[1];
+    const field = prefix === 'projection' ? 'proj' : prefix;
+    return text.includes(`"${field}:`);
+  });
   await writeFile(itemPath, `${JSON.stringify(item, null, 2)}\n`);
   return { cog, quicklook: pngPath, itemPath, item };
 }
@@ -456,5 +493,137 @@ export async function ardSicd(path: string, outDir: string, opts: ArdOptions = {
     },
     outDir,
     { spacingM, epsg: opts.epsg, filter: opts.filter ?? 'refined-lee' },
+  );
+}
+
+/** The sidecar of a geocoded product: a STAC item, or a flat JSON object with STAC property names. */
+async function readSidecar(path: string, explicit?: string): Promise<Record<string, unknown>> {
+  const base = path.replace(/\.tiff?$/i, '');
+  const candidates = explicit
+    ? [explicit]
+    : [`${path}.json`, `${base}.json`, `${base}_metadata.json`, `${base}.stac.json`];
+  for (const c of candidates) {
+    let text: string;
+    try {
+      text = await readFile(c, 'utf8');
+    } catch {
+      if (explicit) throw new ValidationError(`--meta ${explicit}: cannot read it`);
+      continue;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new FormatError(c, `is not valid JSON (${(err as Error).message})`, { cause: err });
+    }
+    if (json === null || typeof json !== 'object' || Array.isArray(json))
+      throw new FormatError(c, 'must be a JSON object (a STAC item or a map of STAC properties)');
+    const o = json as Record<string, unknown>;
+    return (o.type === 'Feature' && typeof o.properties === 'object' ? o.properties : o) as Record<
+      string,
+      unknown
+    >;
+  }
+  throw new ValidationError(
+    `${path}: no metadata sidecar found (tried ${candidates.join(', ')}); pass one with --meta`,
+  );
+}
+
+/**
+ * The analysis-ready step for a geocoded product of a commercial provider (GEC/GTC-style GeoTIFF with a
+ * STAC item or JSON sidecar carrying sar, sat and view fields): values in dB are recognised (from the
+ * sidecar's or the file's units, or because linear power cannot be negative), the image is despeckled
+ * in linear power on its own grid, and the same COG, quick-look and STAC item are written, with the
+ * sidecar's acquisition fields carried over.
+ */
+export async function ardGeoTiff(
+  path: string,
+  outDir: string,
+  opts: ArdOptions & { meta?: string } = {},
+): Promise<ArdResult> {
+  if (opts.epsg !== undefined)
+    throw new ValidationError(
+      '--crs: reprojecting a geocoded product is not implemented; it keeps its own grid',
+    );
+  const side = await readSidecar(path, opts.meta);
+  const tif = await GeoTiff.open(path);
+  let view: RasterView<Float32Array>;
+  let meta: ReturnType<GeoTiff['info']>;
+  try {
+    if (tif.epsg === null || tif.geoTransform === null)
+      throw new ValidationError(
+        `${path}: is not georeferenced (no EPSG CRS or geotransform); use the product's own reader`,
+      );
+    meta = tif.info();
+    const raw = await tif.read(undefined, { bands: [0] });
+    const data = new Float32Array(raw.data.length);
+    const nd = tif.nodata;
+    for (let i = 0; i < data.length; i++) data[i] = raw.data[i] === nd ? Number.NaN : raw.data[i];
+    view = { data, width: raw.width, height: raw.height, bands: 1, dataType: 'float32', nodata: Number.NaN };
+  } finally {
+    await tif.close();
+  }
+  const unitHint = String(
+    side.unit ?? side['sar:unit'] ?? meta.metadata.UNITS ?? meta.bands[0]?.metadata.UNITS ?? '',
+  ).toLowerCase();
+  let negatives = 0;
+  let valid = 0;
+  for (const v of view.data) {
+    if (v === v) {
+      valid++;
+      if (v < 0) negatives++;
+    }
+  }
+  const inDb = unitHint === 'db' || (unitHint === '' && negatives > 0.01 * valid);
+  if (inDb) fromDb(view, view);
+  const filter = opts.filter ?? 'refined-lee';
+  const enl = Number(side['sar:looks_equivalent_number'] ?? opts.productLooks ?? 1) || 1;
+  let img = view;
+  if (filter !== 'none') img = await despeckleShared(view, filter, enl);
+  toDb(img, img);
+  const epsg = tif.epsg as number;
+  const gt = tif.geoTransform as GeoTransform;
+  const [minX, minY, maxX, maxY] = meta.bounds as [number, number, number, number];
+  const ring: [number, number][] = [
+    [minX, minY],
+    [maxX, minY],
+    [maxX, maxY],
+    [minX, maxY],
+  ].map(([x, y]) => transformPoint(epsg, 4326, x, y));
+  const pols = Array.isArray(side['sar:polarizations']) ? (side['sar:polarizations'] as string[]) : [];
+  const pol = opts.pol ?? pols[0] ?? 'XX';
+  const base =
+    path
+      .replace(/\/+$/, '')
+      .split('/')
+      .pop()
+      ?.replace(/\.tiff?$/i, '') ?? 'product';
+  const acquisitionFields = Object.fromEntries(
+    Object.entries(side).filter(([k]) =>
+      /^(datetime|start_datetime|end_datetime|platform|constellation|instruments|sar:|sat:|view:)/.test(k),
+    ),
+  );
+  if (!('datetime' in acquisitionFields))
+    throw new ValidationError(`${path}: the sidecar has no datetime (a STAC item needs one)`);
+  return writeArdOutputs(
+    img,
+    gt,
+    epsg,
+    ring,
+    {
+      id: `${base}_ard`,
+      target: String(side['sar:product_type'] ?? 'backscatter'),
+      pol,
+      sarLooks: {
+        range: Number(side['sar:looks_range'] ?? 1) || 1,
+        azimuth: Number(side['sar:looks_azimuth'] ?? 1) || 1,
+      },
+      enl,
+      properties: acquisitionFields,
+      metadata: {},
+      lineage: `geocoded product ${base} (${inDb ? 'dB' : 'linear'}), despeckled (${filter}), in dB`,
+    },
+    outDir,
+    { spacingM: Math.abs(gt[1]), filter, enl },
   );
 }
