@@ -15,6 +15,7 @@ import { translateToCog } from '../ops/cog.js';
 import { dbFile, multilookFile } from '../ops/convert.js';
 import { despeckleFile } from '../ops/despeckle.js';
 import { fillSafe } from '../ops/simulate.js';
+import { simulateScene } from '../ops/simulate-scene.js';
 import { acquisitionFromSafe, acquisitionFromSicd } from '../products/acquisition.js';
 import type { SpeckleFilter } from '../raster/speckle.js';
 import { SPECKLE_FILTERS } from '../raster/speckle.js';
@@ -363,6 +364,39 @@ export function buildProgram(): Command {
         crop: o.crop as { width: number; height: number } | undefined,
       });
       write({ safe: dir });
+    });
+
+  simulate
+    .command('scene')
+    .description(
+      'a seeded series of geocoded sigma0 scenes (sea clutter, land, ships, changes) with ground truth GeoJSON',
+    )
+    .argument('<outdir>', 'output folder')
+    .addOption(new Option('--seed <n>', 'random seed').default(1).argParser(intArg('--seed', 0, 2 ** 31 - 1)))
+    .addOption(
+      new Option('--size <n>', 'pixels on a side').default(2048).argParser(intArg('--size', 64, 16384)),
+    )
+    .addOption(
+      new Option('--spacing <m>', 'pixel spacing in metres').default(10).argParser(positiveArg('--spacing')),
+    )
+    .addOption(new Option('--ships <n>', 'ships to plant').default(30).argParser(intArg('--ships', 0, 10000)))
+    .addOption(
+      new Option('--dates <list>', 'comma-separated ISO dates, one scene each').default(
+        '2026-06-01T06:00:00Z,2026-06-13T06:00:00Z',
+      ),
+    )
+    .action(async (outDir: string, o: Record<string, unknown>) => {
+      const r = await simulateScene(outDir, {
+        seed: o.seed as number,
+        size: o.size as number,
+        spacingM: o.spacing as number,
+        ships: o.ships as number,
+        dates: String(o.dates).split(','),
+      });
+      write({
+        scenes: r.scenes.map((x) => ({ date: x.date, scene: x.path, truth: x.truth, ships: x.ships.length })),
+        changes: r.changesPath,
+      });
     });
 
   withCogOptions(
