@@ -1,22 +1,12 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli/main.js';
-
-const REAL = join(import.meta.dirname, '..', '..', 'shared', 'data', 'real');
+import { runCapture } from './helpers/cli.js';
+import { REAL } from './helpers/data.js';
 
 async function info(file: string): Promise<Record<string, unknown>> {
-  let out = '';
-  const orig = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string) => {
-    out += chunk;
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    expect(await runCli(['info', file])).toBe(0);
-  } finally {
-    process.stdout.write = orig;
-  }
-  return JSON.parse(out);
+  const r = await runCapture(['info', file]);
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout);
 }
 
 describe('sarbridge info prints the normalised Acquisition', () => {

@@ -4,18 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ardSafe } from '../src/ops/ard.js';
 import { fillSafe } from '../src/ops/simulate.js';
+import { S1_ZIP as ZIP } from './helpers/data.js';
 import { gdalinfoJson, gdalRead, tempDir, validateCog } from './helpers/gdal.js';
 import { validateStacItem } from './helpers/stac.js';
 
-const ZIP = join(
-  import.meta.dirname,
-  '..',
-  '..',
-  'shared',
-  'data',
-  'real',
-  'S1A_IW_GRDH_1SDV_20210119T031653_20210119T031718_036201_043ED0_8255.zip',
-);
 const tmp = tempDir('ard-');
 afterAll(() => tmp.cleanup());
 let safeDir = '';

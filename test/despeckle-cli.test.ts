@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli/main.js';
 import { GeoTiff } from '../src/io/tiff/reader.js';
 import { writeCog } from '../src/io/tiff/writer.js';
 import { speckleScene } from './fixtures.js';
+import { runCapture } from './helpers/cli.js';
+import { compareImages } from './helpers/compare.js';
 import { gdalRead, tempDir, validateCog } from './helpers/gdal.js';
 import { otb, readFloat32 } from './helpers/otb.js';
 
@@ -26,27 +27,8 @@ beforeAll(async () => {
 });
 
 async function cli(args: string[]): Promise<{ code: number; stderr: string }> {
-  let stderr = '';
-  const orig = process.stdout.write.bind(process.stdout);
-  process.stdout.write = (() => true) as typeof process.stdout.write;
-  try {
-    const code = await runCli(args, { stderr: (s) => (stderr += s) });
-    return { code, stderr };
-  } finally {
-    process.stdout.write = orig;
-  }
-}
-
-function maxRel(a: Float32Array, b: Float32Array): { max: number; first: string | null } {
-  let max = 0;
-  let first: string | null = null;
-  for (let i = 0; i < b.length; i++) {
-    const d = a[i] === b[i] ? 0 : Math.abs(a[i] - b[i]) / Math.abs(b[i]);
-    if (d > max || d !== d) max = d !== d ? Number.POSITIVE_INFINITY : d;
-    if ((d > 1e-5 || d !== d) && first === null)
-      first = `pixel (${i % W}, ${Math.floor(i / W)}): ours ${a[i]}, OTB ${b[i]}`;
-  }
-  return { max, first };
+  const r = await runCapture(args);
+  return { code: r.code, stderr: r.stderr };
 }
 
 describe('sarbridge despeckle streams strips with halos through the worker pool', () => {
@@ -74,7 +56,7 @@ describe('sarbridge despeckle streams strips with halos through the worker pool'
       expect(validateCog(out).errors).toEqual([]);
       const ref = join(tmp.dir, `${filter}-otb.tif`);
       otb('Despeckle', ['-in', input, '-out', ref, 'float', ...otbArgs]);
-      const { max, first } = maxRel(await readFloat32(out), await readFloat32(ref));
+      const { max, first } = compareImages(await readFloat32(out), await readFloat32(ref), W);
       console.log(
         `despeckle ${filter} ${window}x${window} via CLI: max relative difference from OTB ${max.toExponential(2)}`,
       );

@@ -7,18 +7,10 @@ import type { TiePoint } from '../src/geo/geolocation.js';
 import { TiePointGrid } from '../src/geo/geolocation.js';
 import { SafeProduct } from '../src/io/s1/safe.js';
 import { snappedGrid, warpByTiePoints } from '../src/raster/warp.js';
+import { S1_ZIP as ZIP } from './helpers/data.js';
 import { PYTHON, tempDir } from './helpers/gdal.js';
 import { readFloat32 } from './helpers/otb.js';
 
-const ZIP = join(
-  import.meta.dirname,
-  '..',
-  '..',
-  'shared',
-  'data',
-  'real',
-  'S1A_IW_GRDH_1SDV_20210119T031653_20210119T031718_036201_043ED0_8255.zip',
-);
 const tmp = tempDir('geocode-');
 afterAll(() => tmp.cleanup());
 

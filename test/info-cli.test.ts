@@ -1,16 +1,16 @@
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli/main.js';
 import { GeoTiff } from '../src/io/tiff/reader.js';
 import { writeCog } from '../src/io/tiff/writer.js';
 import type { DataType } from '../src/raster/dtype.js';
 import { syntheticRaster } from './fixtures.js';
+import { runCapture } from './helpers/cli.js';
+import { PYROSAR_DB as REAL_DB } from './helpers/data.js';
 import { firstDifference, gdalinfoJson, gdalMake, gdalRead, tempDir, validateCog } from './helpers/gdal.js';
 
 const tmp = tempDir('info-cli-');
 afterAll(() => tmp.cleanup());
-const REAL_DB = join(import.meta.dirname, '..', '..', 'shared', 'data', 'real', 'pyrosar_db.tif');
 
 interface GdalInfo {
   size: [number, number];
@@ -29,22 +29,6 @@ function epsgOfWkt(wkt: string | undefined): number | null {
   if (!wkt) return null;
   const ids = [...wkt.matchAll(/ID\["EPSG",(\d+)\]/g)];
   return ids.length ? Number(ids[ids.length - 1][1]) : null;
-}
-
-async function runCapture(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stderr = '';
-  let stdout = '';
-  const orig = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    stdout += chunk.toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    const code = await runCli(args, { stderr: (s) => (stderr += s) });
-    return { code, stdout, stderr };
-  } finally {
-    process.stdout.write = orig;
-  }
 }
 
 /** Compare `sarbridge info` with `gdalinfo -json` on the fields both report. */

@@ -7,20 +7,11 @@ import { parseAnnotation, parseCalibration, parseUtcSeconds, SafeProduct } from 
 import { FileSource, MemorySource } from '../src/io/source.js';
 import { ZipArchive } from '../src/io/zip.js';
 import { calibrateFile } from '../src/ops/calibrate.js';
+import { compareImages } from './helpers/compare.js';
+import { S1_VV_MEASUREMENT as MEAS, S1_SAFE_NAME as NAME, S1_ZIP as ZIP } from './helpers/data.js';
 import { PYTHON, tempDir } from './helpers/gdal.js';
 import { otb, readFloat32 } from './helpers/otb.js';
 
-const ZIP = join(
-  import.meta.dirname,
-  '..',
-  '..',
-  'shared',
-  'data',
-  'real',
-  'S1A_IW_GRDH_1SDV_20210119T031653_20210119T031718_036201_043ED0_8255.zip',
-);
-const NAME = 'S1A_IW_GRDH_1SDV_20210119T031653_20210119T031718_036201_043ED0_8255.SAFE';
-const MEAS = 'measurement/s1a-iw-grd-vv-20210119t031653-20210119t031718-036201-043ed0-001.tiff';
 const tmp = tempDir('s1-cal-');
 afterAll(() => tmp.cleanup());
 const safeDir = join(tmp.dir, NAME);
@@ -84,14 +75,7 @@ describe('Sentinel-1 calibration equals otbcli_SARCalibration within 1e-5 relati
     await calibrateFile(safeDir, ours, { pol: 'VV', target, allowCrop: true });
     const a = await readFloat32(ours);
     const b = await readFloat32(ref);
-    let max = 0;
-    let first: string | null = null;
-    for (let i = 0; i < b.length; i++) {
-      const d = a[i] === b[i] ? 0 : Math.abs(a[i] - b[i]) / Math.abs(b[i]);
-      if (d > max || d !== d) max = d !== d ? Number.POSITIVE_INFINITY : d;
-      if ((d > 1e-5 || d !== d) && first === null)
-        first = `pixel (${i % W}, ${Math.floor(i / W)}): ours ${a[i]}, OTB ${b[i]}`;
-    }
+    const { max, first } = compareImages(a, b, W);
     console.log(`${target}: max relative difference from OTB ${max.toExponential(2)}`);
     expect(first, `first differing pixel: ${first}`).toBeNull();
   });

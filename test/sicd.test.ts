@@ -1,13 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FormatError } from '../src/errors.js';
 import { parseNitf } from '../src/io/nitf/nitf.js';
 import { detect, parseSicdXml, Sicd } from '../src/io/nitf/sicd.js';
 import { MemorySource } from '../src/io/source.js';
+import { runCapture } from './helpers/cli.js';
+import { SICD_CHIP as CHIP } from './helpers/data.js';
 import { gdalRead } from './helpers/gdal.js';
-
-const CHIP = join(import.meta.dirname, '..', '..', 'shared', 'data', 'real', 'sicd_50x50.nitf');
 
 describe('SICD reader on the real RCM chip', () => {
   it('reads the metadata GDAL and the file state', async () => {
@@ -179,19 +178,9 @@ describe('SICD sigma0 and info', () => {
   });
 
   it('sarbridge info prints the SICD metadata as JSON', async () => {
-    const { runCli } = await import('../src/cli/main.js');
-    let out = '';
-    const orig = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string) => {
-      out += chunk;
-      return true;
-    }) as typeof process.stdout.write;
-    try {
-      expect(await runCli(['info', CHIP])).toBe(0);
-    } finally {
-      process.stdout.write = orig;
-    }
-    const info = JSON.parse(out);
+    const r = await runCapture(['info', CHIP]);
+    expect(r.code).toBe(0);
+    const info = JSON.parse(r.stdout);
     expect(info.driver).toBe('SICD');
     expect(info.sicd.collectorName).toBe('RCM-1');
     expect(info.sicd.grid.row.ssM).toBeCloseTo(6.971918106079102, 12);

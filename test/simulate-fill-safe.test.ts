@@ -2,19 +2,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { calibrateFile } from '../src/ops/calibrate.js';
 import { fillSafe, plantedSigma0 } from '../src/ops/simulate.js';
+import { S1_VV_MEASUREMENT as MEAS, S1_ZIP as ZIP } from './helpers/data.js';
 import { tempDir } from './helpers/gdal.js';
 import { otb, readFloat32 } from './helpers/otb.js';
 
-const ZIP = join(
-  import.meta.dirname,
-  '..',
-  '..',
-  'shared',
-  'data',
-  'real',
-  'S1A_IW_GRDH_1SDV_20210119T031653_20210119T031718_036201_043ED0_8255.zip',
-);
-const MEAS = 'measurement/s1a-iw-grd-vv-20210119t031653-20210119t031718-036201-043ed0-001.tiff';
 const tmp = tempDir('fill-safe-');
 afterAll(() => tmp.cleanup());
 const W = 12000; // wide enough to cross the planted coastline (at 45% of 25931 samples, +-600)

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeCog } from '../src/io/tiff/writer.js';
 import { despeckle } from '../src/raster/speckle.js';
 import { speckleScene } from './fixtures.js';
+import { compareImages } from './helpers/compare.js';
 import { tempDir } from './helpers/gdal.js';
 import { otb, readFloat32 } from './helpers/otb.js';
 
@@ -20,25 +21,6 @@ beforeAll(async () => {
     { compression: 'none', overviews: 'none', statistics: false },
   );
 });
-
-/** Index and relative error of the largest relative difference, with the first pixel beyond `tol`. */
-function compare(
-  ours: Float32Array,
-  ref: Float32Array,
-  tol: number,
-): { maxRel: number; first: string | null } {
-  let maxRel = 0;
-  let first: string | null = null;
-  for (let i = 0; i < ref.length; i++) {
-    const a = ours[i];
-    const b = ref[i];
-    const rel = a === b ? 0 : Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
-    if (rel > maxRel || rel !== rel) maxRel = rel !== rel ? Number.POSITIVE_INFINITY : rel;
-    if ((rel > tol || rel !== rel) && first === null)
-      first = `pixel (${i % SIZE}, ${Math.floor(i / SIZE)}): ours ${a}, OTB ${b}`;
-  }
-  return { maxRel, first };
-}
 
 const cases: {
   filter: 'lee' | 'kuan' | 'gammamap' | 'frost';
@@ -82,7 +64,7 @@ describe('speckle filters equal otbcli_Despeckle (OTB 8.1) within 1e-5 relative 
     ]);
     const ref = await readFloat32(out);
     const ours = despeckle(scene, { filter: c.filter, window: c.window, looks: c.looks, deramp: c.deramp });
-    const { maxRel, first } = compare(ours.data, ref, 1e-5);
+    const { max: maxRel, first } = compareImages(ours.data, ref, SIZE);
     console.log(
       `${c.filter} ${c.window}x${c.window} L=${c.looks} deramp=${c.deramp}: max relative difference ${maxRel.toExponential(2)}`,
     );
@@ -104,7 +86,7 @@ describe('speckle filters equal otbcli_Despeckle (OTB 8.1) within 1e-5 relative 
     ]);
     const ref = await readFloat32(out);
     const ours = despeckle(scene, { filter: 'boxcar', window });
-    const { maxRel, first } = compare(ours.data, ref, 1e-5);
+    const { max: maxRel, first } = compareImages(ours.data, ref, SIZE);
     console.log(`boxcar ${window}x${window}: max relative difference ${maxRel.toExponential(2)}`);
     expect(first, `first differing pixel: ${first}`).toBeNull();
   });

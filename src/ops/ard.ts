@@ -46,6 +46,19 @@ export interface ArdResult {
   item: Record<string, unknown>;
 }
 
+/** The output spacing (default 10 m) after checking it and the requested CRS. */
+function checkedSpacing(opts: ArdOptions): number {
+  const spacingM = opts.spacingM ?? 10;
+  if (!(spacingM > 0))
+    throw new ValidationError(`--spacing must be a positive number of metres, got ${spacingM}`);
+  if (opts.epsg !== undefined && !isKnownEpsg(opts.epsg)) {
+    throw new ValidationError(
+      `--crs EPSG:${opts.epsg} is not a CRS sarbridge can write (WGS84, Web Mercator, UTM or polar)`,
+    );
+  }
+  return spacingM;
+}
+
 export const STAC_EXTENSIONS = [
   'https://stac-extensions.github.io/sar/v1.3.0/schema.json',
   'https://stac-extensions.github.io/sat/v1.2.0/schema.json',
@@ -89,13 +102,7 @@ function quicklook(view: RasterView<Float32Array>): Buffer {
  */
 export async function ardSafe(safePath: string, outDir: string, opts: ArdOptions = {}): Promise<ArdResult> {
   const target = opts.target ?? 'sigma0';
-  const spacingM = opts.spacingM ?? 10;
-  if (!(spacingM > 0))
-    throw new ValidationError(`--spacing must be a positive number of metres, got ${spacingM}`);
-  if (opts.epsg !== undefined && !isKnownEpsg(opts.epsg))
-    throw new ValidationError(
-      `--crs EPSG:${opts.epsg} is not a CRS sarbridge can write (WGS84, Web Mercator, UTM or polar)`,
-    );
+  const spacingM = checkedSpacing(opts);
   const filter = opts.filter ?? 'refined-lee';
   const safe = await SafeProduct.open(safePath);
   let ann: Awaited<ReturnType<SafeProduct['annotation']>>;
@@ -431,13 +438,7 @@ export function frequencyBand(hz: number): string | null {
  * geocode, dB, COG, quick-look, STAC item).
  */
 export async function ardSicd(path: string, outDir: string, opts: ArdOptions = {}): Promise<ArdResult> {
-  const spacingM = opts.spacingM ?? 10;
-  if (!(spacingM > 0))
-    throw new ValidationError(`--spacing must be a positive number of metres, got ${spacingM}`);
-  if (opts.epsg !== undefined && !isKnownEpsg(opts.epsg))
-    throw new ValidationError(
-      `--crs EPSG:${opts.epsg} is not a CRS sarbridge can write (WGS84, Web Mercator, UTM or polar)`,
-    );
+  const spacingM = checkedSpacing(opts);
   if ((opts.target ?? 'sigma0') !== 'sigma0')
     throw new ValidationError(`--to ${opts.target} is not available for a SICD (sigma0 only)`);
   const sicd = await Sicd.open(path);

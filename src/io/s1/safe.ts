@@ -2,6 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { FormatError, NotFoundError } from '../../errors.js';
+import type { AzimuthNoiseBlock } from '../../raster/calibration.js';
 import type { ByteSource } from '../source.js';
 import { FileSource } from '../source.js';
 import { GeoTiff } from '../tiff/reader.js';
@@ -140,14 +141,7 @@ export function parseCalibration(file: string, xml: string): CalibrationVector[]
 /** Thermal noise annotation: range vectors (like calibration vectors) and azimuth blocks (IPF >= 2.9). */
 export interface NoiseAnnotation {
   range: { timeS: number; line: number; pixel: Float64Array; lut: Float64Array }[];
-  azimuth: {
-    firstLine: number;
-    lastLine: number;
-    firstSample: number;
-    lastSample: number;
-    line: Float64Array;
-    lut: Float64Array;
-  }[];
+  azimuth: AzimuthNoiseBlock[];
 }
 
 /** Parse a Sentinel-1 noise annotation (noise-*.xml); older products have `noiseVectorList` and no azimuth LUT. */
