@@ -15,13 +15,14 @@ import type { CogWriteResult } from '../io/tiff/writer.js';
 import { writeCog } from '../io/tiff/writer.js';
 import { acquisitionFromSicd } from '../products/acquisition.js';
 import type { CalibrationTarget } from '../raster/calibration.js';
-import { CalibrationGrid, calibrateRows, calibrateRowsDenoised, NoiseGrid } from '../raster/calibration.js';
+import { calibrateRows, calibrateRowsDenoised } from '../raster/calibration.js';
 import { KernelPool } from '../raster/kernel-pool.js';
 import { fromDb, multilook, percentiles, toDb } from '../raster/sar.js';
 import type { SpeckleFilter } from '../raster/speckle.js';
 import { speckleParams } from '../raster/speckle.js';
 import type { RasterView } from '../raster/view.js';
 import { snappedGrid, warpByTiePoints } from '../raster/warp.js';
+import { calibrationGrids, choosePolarisation } from './calibrate.js';
 
 export interface ArdOptions {
   pol?: string;
@@ -110,39 +111,24 @@ export async function ardSafe(safePath: string, outDir: string, opts: ArdOptions
   let productName: string;
   let pol: string;
   try {
-    const pols = safe.polarisations();
-    pol = (opts.pol ?? (pols.includes('VV') ? 'VV' : pols[0]))?.toUpperCase();
-    if (!pol || !pols.includes(pol))
-      throw new ValidationError(
-        `--pol ${opts.pol ?? ''} is not in the product (it has ${pols.join(', ') || 'none'})`,
-      );
+    pol = choosePolarisation(safe, opts.pol);
     ann = await safe.annotation(pol);
-    const vectors = await safe.calibration(pol);
     const tif = await safe.measurement(pol, ann, opts.allowCrop);
     try {
       const W = tif.width;
       const H = tif.height;
-      const key = target === 'sigma0' ? 'sigmaNought' : target === 'beta0' ? 'betaNought' : 'gamma';
-      const grid = new CalibrationGrid(
-        vectors.map((v) => ({ timeS: v.timeS, line: v.line, pixel: v.pixel, values: v[key] })),
+      const { grid, noise } = await calibrationGrids(
+        safe,
+        pol,
+        ann,
+        target,
         W,
-        ann.numberOfLines,
-        ann.firstLineTimeS,
-        ann.lastLineTimeS,
+        opts.removeNoise ? 'range-azimuth' : 'none',
       );
       const dn = await tif.read(undefined, { bands: [0], maxBytes: 4 * 1024 ** 3 });
       const data = new Float32Array(W * H);
-      if (opts.removeNoise) {
-        const noise = await safe.noise(pol);
-        const range = new CalibrationGrid(
-          noise.range.map((v) => ({ timeS: v.timeS, line: v.line, pixel: v.pixel, values: v.lut })),
-          W,
-          ann.numberOfLines,
-          ann.firstLineTimeS,
-          ann.lastLineTimeS,
-        );
-        calibrateRowsDenoised(dn.data, 0, H, grid, new NoiseGrid(range, noise.azimuth), data);
-      } else calibrateRows(dn.data, 0, H, grid, data);
+      if (noise) calibrateRowsDenoised(dn.data, 0, H, grid, noise, data);
+      else calibrateRows(dn.data, 0, H, grid, data);
       // GRD nodata: DN 0 at the swath edges.
       for (let i = 0; i < data.length; i++) if (dn.data[i] === 0) data[i] = Number.NaN;
       sigma = { data, width: W, height: H, bands: 1, dataType: 'float32', nodata: Number.NaN };

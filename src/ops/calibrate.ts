@@ -1,10 +1,55 @@
 import { ValidationError } from '../errors.js';
+import type { S1Annotation } from '../io/s1/safe.js';
 import { SafeProduct } from '../io/s1/safe.js';
 import type { CogOptions, CogWriteResult, StripSource } from '../io/tiff/writer.js';
 import { writeCog } from '../io/tiff/writer.js';
 import type { CalibrationTarget } from '../raster/calibration.js';
 import { CalibrationGrid, calibrateRows, calibrateRowsDenoised, NoiseGrid } from '../raster/calibration.js';
 import { toDb } from '../raster/sar.js';
+
+/** The polarisation to process: the one asked for, else VV when the product has it, else the first. */
+export function choosePolarisation(safe: SafeProduct, asked?: string): string {
+  const pols = safe.polarisations();
+  const pol = (asked ?? (pols.includes('VV') ? 'VV' : pols[0]))?.toUpperCase();
+  if (!pol || !pols.includes(pol))
+    throw new ValidationError(
+      `--pol ${asked ?? ''} is not in the product (it has ${pols.join(', ') || 'none'})`,
+    );
+  return pol;
+}
+
+/**
+ * The calibration grid of a polarisation for an image `width` samples wide, and its thermal noise grid
+ * when asked for (`range` alone as Orfeo ToolBox's earlier releases did, or `range-azimuth`).
+ */
+export async function calibrationGrids(
+  safe: SafeProduct,
+  pol: string,
+  ann: S1Annotation,
+  target: CalibrationTarget,
+  width: number,
+  noise: 'none' | 'range' | 'range-azimuth' = 'none',
+): Promise<{ grid: CalibrationGrid; noise: NoiseGrid | null }> {
+  const key = target === 'sigma0' ? 'sigmaNought' : target === 'beta0' ? 'betaNought' : 'gamma';
+  const vectors = await safe.calibration(pol);
+  const grid = new CalibrationGrid(
+    vectors.map((v) => ({ timeS: v.timeS, line: v.line, pixel: v.pixel, values: v[key] })),
+    width,
+    ann.numberOfLines,
+    ann.firstLineTimeS,
+    ann.lastLineTimeS,
+  );
+  if (noise === 'none') return { grid, noise: null };
+  const n = await safe.noise(pol);
+  const range = new CalibrationGrid(
+    n.range.map((v) => ({ timeS: v.timeS, line: v.line, pixel: v.pixel, values: v.lut })),
+    width,
+    ann.numberOfLines,
+    ann.firstLineTimeS,
+    ann.lastLineTimeS,
+  );
+  return { grid, noise: new NoiseGrid(range, noise === 'range' ? [] : n.azimuth) };
+}
 
 export interface CalibrateOptions {
   /** Polarisation (default: VV if present, else the first). */
@@ -35,37 +80,19 @@ export async function calibrateFile(
     throw new ValidationError(`--to must be sigma0, beta0 or gamma0, got '${target}'`);
   const safe = await SafeProduct.open(safePath);
   try {
-    const pols = safe.polarisations();
-    const pol = (opts.pol ?? (pols.includes('VV') ? 'VV' : pols[0]))?.toUpperCase();
-    if (!pol || !pols.includes(pol))
-      throw new ValidationError(
-        `--pol ${opts.pol ?? ''} is not in the product (it has ${pols.join(', ') || 'none'})`,
-      );
+    const pol = choosePolarisation(safe, opts.pol);
     const ann = await safe.annotation(pol);
-    const vectors = await safe.calibration(pol);
     const tif = await safe.measurement(pol, ann, opts.allowCrop);
     try {
-      const lutKey = target === 'sigma0' ? 'sigmaNought' : target === 'beta0' ? 'betaNought' : 'gamma';
-      const grid = new CalibrationGrid(
-        vectors.map((v) => ({ timeS: v.timeS, line: v.line, pixel: v.pixel, values: v[lutKey] })),
+      const { grid, noise: noiseGrid } = await calibrationGrids(
+        safe,
+        pol,
+        ann,
+        target,
         tif.width,
-        ann.numberOfLines,
-        ann.firstLineTimeS,
-        ann.lastLineTimeS,
+        opts.removeNoise ? (opts.rangeNoiseOnly ? 'range' : 'range-azimuth') : 'none',
       );
       const lut = new Float64Array(tif.width);
-      let noiseGrid: NoiseGrid | null = null;
-      if (opts.removeNoise) {
-        const noise = await safe.noise(pol);
-        const range = new CalibrationGrid(
-          noise.range.map((v) => ({ timeS: v.timeS, line: v.line, pixel: v.pixel, values: v.lut })),
-          tif.width,
-          ann.numberOfLines,
-          ann.firstLineTimeS,
-          ann.lastLineTimeS,
-        );
-        noiseGrid = new NoiseGrid(range, opts.rangeNoiseOnly ? [] : noise.azimuth);
-      }
       const source: StripSource = {
         width: tif.width,
         height: tif.height,

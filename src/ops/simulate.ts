@@ -6,8 +6,8 @@ import { FileSource } from '../io/source.js';
 import type { StripSource } from '../io/tiff/writer.js';
 import { writeCog } from '../io/tiff/writer.js';
 import { ZipArchive } from '../io/zip.js';
-import { CalibrationGrid } from '../raster/calibration.js';
 import { gammaUnitMean, mulberry32 } from '../util/random.js';
+import { calibrationGrids } from './calibrate.js';
 
 export interface FillSafeOptions {
   seed?: number;
@@ -75,7 +75,6 @@ export async function fillSafe(
           `polarisation ${pol} is not in the product (it has ${safe.polarisations().join(', ')})`,
         );
       const ann = await safe.annotation(pol);
-      const vectors = await safe.calibration(pol);
       const width = opts.crop?.width ?? ann.numberOfSamples;
       const height = opts.crop?.height ?? ann.numberOfLines;
       if (width > ann.numberOfSamples || height > ann.numberOfLines || width < 1 || height < 1) {
@@ -83,13 +82,7 @@ export async function fillSafe(
           `crop ${width} x ${height} must fit the annotated ${ann.numberOfSamples} x ${ann.numberOfLines}`,
         );
       }
-      const grid = new CalibrationGrid(
-        vectors.map((v) => ({ timeS: v.timeS, line: v.line, pixel: v.pixel, values: v.sigmaNought })),
-        width,
-        ann.numberOfLines,
-        ann.firstLineTimeS,
-        ann.lastLineTimeS,
-      );
+      const { grid } = await calibrationGrids(safe, pol, ann, 'sigma0', width);
       const rand = mulberry32((opts.seed ?? 1) + (pol === 'VV' ? 0 : 1000));
       const lut = new Float64Array(width);
       const polScale = pol === 'VV' ? 1 : 0.2; // cross-pol about 7 dB below co-pol
