@@ -16,6 +16,7 @@ import { dbFile, multilookFile } from '../ops/convert.js';
 import { despeckleFile } from '../ops/despeckle.js';
 import { fillSafe } from '../ops/simulate.js';
 import { simulateScene } from '../ops/simulate-scene.js';
+import { fillSicd } from '../ops/simulate-sicd.js';
 import { acquisitionFromSafe, acquisitionFromSicd } from '../products/acquisition.js';
 import type { SpeckleFilter } from '../raster/speckle.js';
 import { SPECKLE_FILTERS } from '../raster/speckle.js';
@@ -364,6 +365,28 @@ export function buildProgram(): Command {
         crop: o.crop as { width: number; height: number } | undefined,
       });
       write({ safe: dir });
+    });
+
+  simulate
+    .command('fill-sicd')
+    .description(
+      'a SICD with the geometry and radiometry of a real one and a planted scene (sea clutter, point targets)',
+    )
+    .argument('<template>', 'a real SICD (NITF)')
+    .argument('<out>', 'output SICD path (truth goes to <out>.geojson)')
+    .addOption(new Option('--seed <n>', 'random seed').default(1).argParser(intArg('--seed', 0, 2 ** 31 - 1)))
+    .addOption(new Option('--rows <n>', 'rows (range)').default(512).argParser(intArg('--rows', 8, 9999)))
+    .addOption(
+      new Option('--cols <n>', 'columns (azimuth)').default(512).argParser(intArg('--cols', 8, 8192)),
+    )
+    .action(async (template: string, out: string, o: Record<string, unknown>) => {
+      distinct(template, out);
+      const r = await fillSicd(template, out, {
+        seed: o.seed as number,
+        rows: o.rows as number,
+        cols: o.cols as number,
+      });
+      write({ sicd: r.path, truth: r.truth, targets: r.targets.length });
     });
 
   simulate
