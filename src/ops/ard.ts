@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError, ValidationError } from '../errors.js';
@@ -45,6 +46,13 @@ export interface ArdResult {
   quicklook: string;
   itemPath: string;
   item: Record<string, unknown>;
+}
+
+/** Hex SHA-256 of a file, read as a stream (a scene's COG can be larger than is worth holding). */
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 /** The output spacing (default 10 m) after checking it and the requested CRS. */
@@ -334,7 +342,6 @@ async function writeArdOutputs(
   ring.push(ring[0]);
   const lons = ring.map((p) => p[0]);
   const lats = ring.map((p) => p[1]);
-  const bytes = await readFile(cogPath);
   const stats = cog.statistics?.[0];
   const item: Record<string, unknown> = {
     type: 'Feature',
@@ -386,7 +393,7 @@ async function writeArdOutputs(
           },
         ],
         'file:size': (await stat(cogPath)).size,
-        'file:checksum': `1220${createHash('sha256').update(bytes).digest('hex')}`,
+        'file:checksum': `1220${await sha256File(cogPath)}`,
       },
       thumbnail: { href: `./${id}.png`, type: 'image/png', roles: ['thumbnail'], title: 'quick-look' },
     },

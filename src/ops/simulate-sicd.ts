@@ -48,13 +48,8 @@ export async function fillSicd(
     throw new ValidationError(`size ${cols} x ${rows} must be 8..8192 columns by 8..9999 rows`);
   }
   const sicd = await Sicd.open(template);
-  let xml: string;
-  try {
-    const des = sicd.nitf.des.find((d) => d.desid === 'XML_DATA_CONTENT' || d.desid === 'SICD_XML');
-    xml = Buffer.from(await sicd.source.read(des!.dataOffset, des!.dataLength, 'SICD XML')).toString('utf8');
-  } finally {
-    await sicd.close();
-  }
+  await sicd.close();
+  let xml = sicd.xml;
   const m = { ...sicd.meta, numRows: rows, numCols: cols };
   if (!m.sigmaZeroSfPoly)
     throw new ValidationError(`${template}: the template has no Radiometric.SigmaZeroSFPoly`);

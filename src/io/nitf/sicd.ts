@@ -271,6 +271,8 @@ export class Sicd {
     readonly source: ByteSource,
     readonly nitf: NitfFile,
     readonly meta: SicdMetadata,
+    /** The SICD XML as stored in the file. */
+    readonly xml: string,
     /** Image segments in row order with the first image row of each. */
     private readonly segments: { seg: NitfImageSegment; row0: number }[],
   ) {}
@@ -301,7 +303,7 @@ export class Sicd {
         );
       }
       for (const { seg } of segments) checkSegment(file, seg, meta.pixelType, width);
-      return new Sicd(source, nitf, meta, segments);
+      return new Sicd(source, nitf, meta, xml, segments);
     } catch (err) {
       await source.close();
       throw err;

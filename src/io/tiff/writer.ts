@@ -180,7 +180,7 @@ class StatsAccumulator {
         max: this.max[b],
         mean,
         stdDev: Math.sqrt(variance),
-        validPercent: this.total > 0 ? (100 * n) / (this.total / 1) : 0,
+        validPercent: this.total > 0 ? (100 * n) / this.total : 0,
       });
     }
     return out;
