@@ -1,11 +1,13 @@
 import { benchCalibrate } from './calibrate.js';
 import { benchCog } from './cog.js';
 import { benchDespeckle } from './despeckle.js';
+import { benchDetect } from './detect.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   calibrate: benchCalibrate,
   cog: benchCog,
   despeckle: benchDespeckle,
+  detect: benchDetect,
 };
 
 const name = process.argv[2];

@@ -33,14 +33,14 @@ describe('simulate scene: planted truth', () => {
     const s = r.scenes[0];
     const px = gdalRead(s.path, 'float32').data[0];
     const at = (x: number, y: number) =>
-      px[Math.floor((4820000 - y) / 10) * SIZE + Math.floor((x - 640000) / 10)];
+      px[Math.floor((4760000 - y) / 10) * SIZE + Math.floor((x - 640000) / 10)];
     // Sea: the left 20% of the scene, away from ships.
     let sum = 0;
     let n = 0;
     for (let row = 0; row < SIZE; row++) {
       for (let col = 0; col < SIZE * 0.2; col++) {
         const x = 640000 + (col + 0.5) * 10;
-        const y = 4820000 - (row + 0.5) * 10;
+        const y = 4760000 - (row + 0.5) * 10;
         if (s.ships.some((q) => Math.hypot(q.x - x, q.y - y) < q.lengthM)) continue;
         sum += px[row * SIZE + col];
         n++;
@@ -65,8 +65,8 @@ describe('simulate scene: planted truth', () => {
       let sa = 0;
       let sb = 0;
       for (
-        let row = Math.ceil((4820000 - c.box[3]) / 10);
-        row < Math.floor((4820000 - c.box[1]) / 10);
+        let row = Math.ceil((4760000 - c.box[3]) / 10);
+        row < Math.floor((4760000 - c.box[1]) / 10);
         row++
       ) {
         for (

@@ -2,7 +2,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { SarbridgeError, ValidationError } from '../errors.js';
+import { SarbridgeError } from '../errors.js';
 import { Sicd } from '../io/nitf/sicd.js';
 import { SafeProduct } from '../io/s1/safe.js';
 import { FileSource } from '../io/source.js';
@@ -20,35 +20,12 @@ import { fillSicd } from '../ops/simulate-sicd.js';
 import { acquisitionFromSafe, acquisitionFromSicd } from '../products/acquisition.js';
 import type { SpeckleFilter } from '../raster/speckle.js';
 import { SPECKLE_FILTERS } from '../raster/speckle.js';
+import { choice, distinct, intArg, positiveArg, write } from './args.js';
+import { registerExploitCommands } from './exploit-commands.js';
 
 /** Exit codes: 0 success, 1 bad input (a clear one-line message), 2 usage error. */
 export const EXIT_BAD_INPUT = 1;
 export const EXIT_USAGE = 2;
-
-function intArg(name: string, min: number, max: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
-    return n;
-  };
-}
-
-function positiveArg(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a positive number`);
-    return n;
-  };
-}
-
-function choice<T extends string>(name: string, values: readonly T[]) {
-  return (v: string): T => {
-    if (!(values as readonly string[]).includes(v))
-      throw new InvalidArgumentError(`${name} must be one of ${values.join(', ')}`);
-    return v as T;
-  };
-}
 
 /** True for a zip holding a .SAFE folder. */
 async function isSafeZip(file: string): Promise<boolean> {
@@ -73,12 +50,6 @@ async function isNitf(file: string): Promise<boolean> {
   } finally {
     await src.close();
   }
-}
-
-function write(obj: unknown): void {
-  process.stdout.write(
-    `${JSON.stringify(obj, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2)}\n`,
-  );
 }
 
 function summary(r: CogWriteResult): Record<string, unknown> {
@@ -144,10 +115,6 @@ function cogOptions(o: Record<string, unknown>): CogOptions {
     deflateStrategy: o.deflateStrategy as CogOptions['deflateStrategy'],
     bigTiff: o.bigtiff as CogOptions['bigTiff'],
   };
-}
-
-function distinct(input: string, output: string): void {
-  if (input === output) throw new ValidationError('<out> must differ from <in>');
 }
 
 export function buildProgram(): Command {
@@ -408,6 +375,19 @@ export function buildProgram(): Command {
         '2026-06-01T06:00:00Z,2026-06-13T06:00:00Z',
       ),
     )
+    .addOption(
+      new Option('--layout <name>', 'coast, open-sea or harbour (ships packed 50-200 m apart)')
+        .default('coast')
+        .argParser(choice('--layout', ['coast', 'open-sea', 'harbour'] as const)),
+    )
+    .addOption(
+      new Option('--looks <L>', 'looks of the speckle').default(4.4).argParser(positiveArg('--looks')),
+    )
+    .addOption(
+      new Option('--sea-order <nu>', 'K-distribution order of the sea clutter (small is spiky)')
+        .default(4)
+        .argParser(positiveArg('--sea-order')),
+    )
     .action(async (outDir: string, o: Record<string, unknown>) => {
       const r = await simulateScene(outDir, {
         seed: o.seed as number,
@@ -415,12 +395,18 @@ export function buildProgram(): Command {
         spacingM: o.spacing as number,
         ships: o.ships as number,
         dates: String(o.dates).split(','),
+        layout: o.layout as 'coast' | 'open-sea' | 'harbour',
+        looks: o.looks as number,
+        seaOrder: o.seaOrder as number,
       });
       write({
         scenes: r.scenes.map((x) => ({ date: x.date, scene: x.path, truth: x.truth, ships: x.ships.length })),
         changes: r.changesPath,
+        land: r.landPath,
       });
     });
+
+  registerExploitCommands(program);
 
   withCogOptions(
     program

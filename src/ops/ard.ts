@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError, ValidationError } from '../errors.js';
@@ -23,6 +21,7 @@ import type { SpeckleFilter } from '../raster/speckle.js';
 import { speckleParams } from '../raster/speckle.js';
 import type { RasterView } from '../raster/view.js';
 import { snappedGrid, warpByTiePoints } from '../raster/warp.js';
+import { sha256File } from '../util/hash.js';
 import { calibrationGrids, choosePolarisation } from './calibrate.js';
 
 export interface ArdOptions {
@@ -46,13 +45,6 @@ export interface ArdResult {
   quicklook: string;
   itemPath: string;
   item: Record<string, unknown>;
-}
-
-/** Hex SHA-256 of a file, read as a stream (a scene's COG can be larger than is worth holding). */
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /** The output spacing (default 10 m) after checking it and the requested CRS. */

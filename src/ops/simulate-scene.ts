@@ -12,7 +12,7 @@ export interface SceneOptions {
   size?: number;
   /** Pixel spacing, metres (default 10). */
   spacingM?: number;
-  /** CRS and upper-left corner of the grid (default UTM 31N near the Rhone delta). */
+  /** CRS and upper-left corner of the grid (default UTM 31N, in the Gulf of Lion off the Rhone delta). */
   epsg?: number;
   origin?: [number, number];
   ships?: number;
@@ -24,6 +24,19 @@ export interface SceneOptions {
   seaOrder?: number;
   /** Sea sigma0 (default 0.02, -17 dB). */
   seaSigma0?: number;
+  /**
+   * 'coast' (default): sea, a wavy coastline and land, ships spread over the sea; 'open-sea': no land;
+   * 'harbour': the coast with the ships packed in a cluster, 50-200 m apart.
+   */
+  layout?: 'coast' | 'open-sea' | 'harbour';
+  /** Ship lengths, metres (default 20-300). */
+  shipLengthM?: [number, number];
+  /** Ships' signal-to-clutter ratio, dB (default 10-25). */
+  scrDb?: [number, number];
+  /** Backscatter change of construction and of flooding areas, dB (default +6 and -8). */
+  changeDb?: [number, number];
+  /** Side of the changed squares, pixels (default 40-100). */
+  changeSizePx?: [number, number];
 }
 
 export interface PlantedShip {
@@ -52,6 +65,11 @@ export interface SceneResult {
   scenes: { date: string; path: string; sidecar: string; truth: string; ships: PlantedShip[] }[];
   changes: PlantedChange[];
   changesPath: string;
+  /** The land as GeoJSON polygons (empty for open sea). */
+  landPath: string;
+  epsg: number;
+  geoTransform: GeoTransform;
+  size: number;
 }
 
 /** A smooth random field in [-1, 1]: a sum of a few seeded sine waves. */
@@ -81,7 +99,7 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
     throw new ValidationError(`size must be an integer from 64 to 16384, got ${size}`);
   if (!(s > 0)) throw new ValidationError(`spacing must be positive, got ${s}`);
   if (!isKnownEpsg(epsg)) throw new ValidationError(`EPSG:${epsg} is not a CRS sarbridge can write`);
-  const [x0, y0] = opts.origin ?? [640000, 4820000];
+  const [x0, y0] = opts.origin ?? [640000, 4760000];
   const gt: GeoTransform = [x0, s, 0, y0, 0, -s];
   const dates = opts.dates ?? ['2026-06-01T06:00:00Z', '2026-06-13T06:00:00Z'];
   const looks = opts.looks ?? 4.4;
@@ -90,7 +108,24 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
   const rand = mulberry32(seed);
   const coast = smoothField(rand, 4);
   const landTexture = smoothField(rand, 8);
-  const coastCol = (row: number) => size * (0.62 + 0.12 * coast(0, row * 3));
+  const layout = opts.layout ?? 'coast';
+  if (!['coast', 'open-sea', 'harbour'].includes(layout))
+    throw new ValidationError(`layout must be coast, open-sea or harbour, got '${layout}'`);
+  const range = (name: string, v: [number, number] | undefined, d: [number, number]): [number, number] => {
+    const r = v ?? d;
+    const ordered = name === 'changeDb' || r[0] <= r[1];
+    if (!(Array.isArray(r) && r.length === 2 && Number.isFinite(r[0]) && Number.isFinite(r[1]) && ordered))
+      throw new ValidationError(`${name} must be two numbers, got ${JSON.stringify(v)}`);
+    return r;
+  };
+  const [len0, len1] = range('shipLengthM', opts.shipLengthM, [20, 300]);
+  const [scr0, scr1] = range('scrDb', opts.scrDb, [10, 25]);
+  const [upDb, downDb] = range('changeDb', opts.changeDb, [6, -8]);
+  const [cs0, cs1] = range('changeSizePx', opts.changeSizePx, [40, 100]);
+  const coastCol =
+    layout === 'open-sea'
+      ? () => Number.POSITIVE_INFINITY
+      : (row: number) => size * (0.62 + 0.12 * coast(0, row * 3));
   const isLand = (col: number, row: number) => col > coastCol(row);
   // Built-up blocks on land.
   const builtUp: [number, number, number, number][] = [];
@@ -103,14 +138,32 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
   // Ships on the sea, apart from each other and from the coast.
   const nShips = opts.ships ?? 30;
   const ships: PlantedShip[] = [];
-  for (let tries = 0; ships.length < nShips && tries < nShips * 50; tries++) {
-    const col = 40 + rand() * (size - 80);
-    const row = 40 + rand() * (size - 80);
-    const lengthM = 20 + rand() * 280;
-    if (col + lengthM / s + 20 > coastCol(row)) continue;
+  // Harbour: ships packed around a point 1 km off the coast, each 50-200 m from a neighbour.
+  const harbourRow = size / 2;
+  const harbourCol = Math.min(coastCol(harbourRow), size) - 1000 / s;
+  for (let tries = 0; ships.length < nShips && tries < nShips * 200; tries++) {
+    const lengthM = len0 + rand() * (len1 - len0);
+    let col = 40 + rand() * (size - 80);
+    let row = 40 + rand() * (size - 80);
+    let minGap = 60;
+    if (layout === 'harbour') {
+      minGap = 50;
+      if (ships.length === 0) {
+        col = harbourCol;
+        row = harbourRow;
+      } else {
+        const q = ships[Math.floor(rand() * ships.length)];
+        const a = rand() * 2 * Math.PI;
+        const d = (q.lengthM + lengthM) / 2 + 50 + rand() * 150;
+        col = (q.x - x0) / s - 0.5 + (Math.cos(a) * d) / s;
+        row = (y0 - q.y) / s - 0.5 + (Math.sin(a) * d) / s;
+      }
+      if (col < 40 || row < 40 || col > size - 40 || row > size - 40) continue;
+    }
+    if (col + lengthM / s + 25 > coastCol(row)) continue;
     const x = x0 + (col + 0.5) * s;
     const y = y0 - (row + 0.5) * s;
-    if (ships.some((q) => Math.hypot(q.x - x, q.y - y) < (q.lengthM + lengthM) / 2 + 60)) continue;
+    if (ships.some((q) => Math.hypot(q.x - x, q.y - y) < (q.lengthM + lengthM) / 2 + minGap)) continue;
     const [lon, lat] = transformPoint(epsg, 4326, x, y);
     ships.push({
       id: `ship-${ships.length + 1}`,
@@ -122,7 +175,7 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
       // At least 1.5 pixels wide, so a rotated ship rasterises without gaps.
       widthM: Math.max(1.5 * s, lengthM / 7),
       headingDeg: rand() * 180,
-      scrDb: 10 + rand() * 15,
+      scrDb: scr0 + rand() * (scr1 - scr0),
     });
   }
   // Changes between the first and later dates.
@@ -131,17 +184,50 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
     const r = Math.floor(rand() * (size - 120));
     const c = Math.ceil(coastCol(r)) + 10 + Math.floor(rand() * Math.max(1, size - coastCol(r) - 130));
     if (c + 100 >= size) continue;
-    const w = 40 + Math.floor(rand() * 60);
+    const w = cs0 + Math.floor(rand() * (cs1 - cs0));
     const kind = k % 2 === 0 ? 'construction' : 'flooding';
     changes.push({
       id: `change-${changes.length + 1}`,
       kind,
       box: [x0 + c * s, y0 - (r + w) * s, x0 + (c + w) * s, y0 - r * s],
-      changeDb: kind === 'construction' ? 6 : -8,
+      changeDb: kind === 'construction' ? upDb : downDb,
     });
   }
   await mkdir(outDir, { recursive: true });
-  const result: SceneResult = { scenes: [], changes, changesPath: join(outDir, 'changes.geojson') };
+  const result: SceneResult = {
+    scenes: [],
+    changes,
+    changesPath: join(outDir, 'changes.geojson'),
+    landPath: join(outDir, 'land.geojson'),
+    epsg,
+    geoTransform: gt,
+    size,
+  };
+  // The land polygon: pixel (col, row) is land when its centre lies right of coastCol(row) + 0.5.
+  const toLonLat = (px: number, py: number) => transformPoint(epsg, 4326, x0 + px * s, y0 - py * s);
+  const landRing: [number, number][] = [];
+  if (layout !== 'open-sea') {
+    landRing.push(toLonLat(coastCol(0) + 0.5, -50));
+    for (let row = 0; row < size; row += 2) landRing.push(toLonLat(coastCol(row) + 0.5, row + 0.5));
+    landRing.push(toLonLat(coastCol(size - 1) + 0.5, size + 50));
+    landRing.push(toLonLat(size + 50, size + 50), toLonLat(size + 50, -50), landRing[0]);
+  }
+  await writeFile(
+    result.landPath,
+    `${JSON.stringify({
+      type: 'FeatureCollection',
+      features:
+        landRing.length > 0
+          ? [
+              {
+                type: 'Feature',
+                geometry: { type: 'Polygon', coordinates: [landRing] },
+                properties: { kind: 'land' },
+              },
+            ]
+          : [],
+    })}\n`,
+  );
   for (let d = 0; d < dates.length; d++) {
     const drand = mulberry32(seed * 1000 + d + 1);
     // Ships of this date: the first two thirds stay (some move), later ones arrive, a few leave.
@@ -275,4 +361,34 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
     })}\n`,
   );
   return result;
+}
+
+/**
+ * The planted changes as a class map on the scenes' grid (1 increase, 2 decrease, 0 none), and a
+ * mask of every pixel within `marginM` of a ship of any date (ships that move, come or go are real
+ * changes too, which an evaluation of area changes leaves out).
+ */
+export function plantedChangeRasters(r: SceneResult, marginM = 60): { truth: Uint8Array; ships: Uint8Array } {
+  const { size, geoTransform: gt } = r;
+  const s = gt[1];
+  const truth = new Uint8Array(size * size);
+  for (const c of r.changes) {
+    const c0 = Math.round((c.box[0] - gt[0]) / s);
+    const c1 = Math.round((c.box[2] - gt[0]) / s);
+    const r0 = Math.round((gt[3] - c.box[3]) / s);
+    const r1 = Math.round((gt[3] - c.box[1]) / s);
+    for (let y = Math.max(0, r0); y < Math.min(size, r1); y++)
+      truth.fill(c.changeDb > 0 ? 1 : 2, y * size + Math.max(0, c0), y * size + Math.min(size, c1));
+  }
+  const ships = new Uint8Array(size * size);
+  for (const sc of r.scenes)
+    for (const q of sc.ships) {
+      const rad = (q.lengthM / 2 + marginM) / s;
+      const cx = (q.x - gt[0]) / s;
+      const cy = (gt[3] - q.y) / s;
+      for (let y = Math.max(0, Math.floor(cy - rad)); y <= Math.min(size - 1, Math.ceil(cy + rad)); y++)
+        for (let x = Math.max(0, Math.floor(cx - rad)); x <= Math.min(size - 1, Math.ceil(cx + rad)); x++)
+          if (Math.hypot(x + 0.5 - cx, y + 0.5 - cy) <= rad) ships[y * size + x] = 1;
+    }
+  return { truth, ships };
 }

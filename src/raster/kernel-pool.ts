@@ -2,7 +2,8 @@ import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { SarbridgeError } from '../errors.js';
 import { siblingWorkerUrl, startWorker } from '../util/workers.js';
-import type { SpeckleJob } from './kernel-worker.js';
+import type { CfarParams } from './cfar.js';
+import type { CfarJob, KernelJob, LogRatioJob, SpeckleJob } from './kernel-worker.js';
 import type { SpeckleParams } from './speckle.js';
 
 /**
@@ -51,13 +52,11 @@ export class KernelPool {
     outRow0: number,
     outRows: number,
   ): Promise<void> {
-    const parts = Math.min(this.workers.length, outRows);
-    const jobs: Promise<void>[] = [];
-    for (let k = 0; k < parts; k++) {
-      const a = outRow0 + Math.floor((k * outRows) / parts);
-      const b = outRow0 + Math.floor(((k + 1) * outRows) / parts);
-      const id = this.nextId++;
-      const job: SpeckleJob = {
+    await this.split(
+      outRow0,
+      outRows,
+      (a, b, id): SpeckleJob => ({
+        kind: 'speckle',
         id,
         params,
         src,
@@ -71,7 +70,66 @@ export class KernelPool {
         dstRow0,
         outRow0: a,
         outRows: b - a,
-      };
+      }),
+    );
+  }
+
+  /**
+   * One CFAR pass (see cfarRows) over a whole image in shared memory, its rows split between the
+   * workers. `out` holds SharedArrayBuffers of the detection outputs in 'detect' mode.
+   */
+  async cfarRows(
+    params: CfarParams,
+    buffers: { src: SharedArrayBuffer; valid: SharedArrayBuffer; bgCount: SharedArrayBuffer },
+    width: number,
+    height: number,
+    mode: 'censor' | 'detect',
+    bgCountOut: SharedArrayBuffer | null,
+    out: CfarJob['out'],
+  ): Promise<void> {
+    await this.split(
+      0,
+      height,
+      (a, b, id): CfarJob => ({
+        kind: 'cfar',
+        id,
+        params,
+        ...buffers,
+        width,
+        height,
+        row0: a,
+        rows: b - a,
+        mode,
+        bgCountOut,
+        out,
+      }),
+    );
+  }
+
+  /** dst = 10 log10(a / b) over a width x height image in shared memory (NaN where undefined). */
+  async logRatioDb(
+    a: SharedArrayBuffer,
+    b: SharedArrayBuffer,
+    dst: SharedArrayBuffer,
+    width: number,
+    height: number,
+  ): Promise<void> {
+    await this.split(
+      0,
+      height,
+      (r0, r1, id): LogRatioJob => ({ kind: 'logratio', id, a, b, dst, width, row0: r0, rows: r1 - r0 }),
+    );
+  }
+
+  /** Split rows [row0, row0 + rows) into one job per worker and wait for all. */
+  private async split(row0: number, rows: number, make: (a: number, b: number, id: number) => KernelJob) {
+    const parts = Math.min(this.workers.length, rows);
+    const jobs: Promise<void>[] = [];
+    for (let k = 0; k < parts; k++) {
+      const a = row0 + Math.floor((k * rows) / parts);
+      const b = row0 + Math.floor(((k + 1) * rows) / parts);
+      const id = this.nextId++;
+      const job = make(a, b, id);
       jobs.push(
         new Promise<void>((resolve, reject) => {
           this.pending.set(id, { resolve, reject });

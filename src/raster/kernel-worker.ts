@@ -1,9 +1,13 @@
 import { parentPort } from 'node:worker_threads';
+import type { CfarParams } from './cfar.js';
+import { CfarScratch, cfarRows } from './cfar.js';
+import { logRatioDb } from './sar.js';
 import type { SpeckleParams } from './speckle.js';
 import { SpeckleScratch, speckleRows } from './speckle.js';
 
 /** One strip of a speckle filter over shared memory (see KernelPool.despeckleRows). */
 export interface SpeckleJob {
+  kind: 'speckle';
   id: number;
   params: SpeckleParams;
   src: SharedArrayBuffer;
@@ -21,28 +25,95 @@ export interface SpeckleJob {
   outRows: number;
 }
 
-const scratch = new SpeckleScratch();
+/** One strip of a CFAR pass over a whole image in shared memory (see KernelPool.cfarRows). */
+export interface CfarJob {
+  kind: 'cfar';
+  id: number;
+  params: CfarParams;
+  src: SharedArrayBuffer;
+  valid: SharedArrayBuffer;
+  bgCount: SharedArrayBuffer;
+  width: number;
+  height: number;
+  row0: number;
+  rows: number;
+  mode: 'censor' | 'detect';
+  bgCountOut: SharedArrayBuffer | null;
+  out: { detection: SharedArrayBuffer; bodyThreshold: SharedArrayBuffer; ratio: SharedArrayBuffer } | null;
+}
 
-parentPort?.on('message', (job: SpeckleJob) => {
+/** Rows of a log-ratio in dB, 10 log10(a / b), NaN where either is not positive (see KernelPool.logRatioDb). */
+export interface LogRatioJob {
+  kind: 'logratio';
+  id: number;
+  a: SharedArrayBuffer;
+  b: SharedArrayBuffer;
+  dst: SharedArrayBuffer;
+  width: number;
+  row0: number;
+  rows: number;
+}
+
+export type KernelJob = SpeckleJob | CfarJob | LogRatioJob;
+
+const speckleScratch = new SpeckleScratch();
+const cfarScratch = new CfarScratch();
+
+function runSpeckle(job: SpeckleJob): void {
+  const src = new Float32Array(job.src, job.srcOffset, job.width * job.srcRows);
+  const dst = new Float32Array(
+    job.dst,
+    job.dstOffset + (job.outRow0 - job.dstRow0) * job.width * 4,
+    job.width * job.outRows,
+  );
+  speckleRows(
+    src,
+    job.width,
+    job.imageHeight,
+    job.srcRow0,
+    job.srcRows,
+    dst,
+    job.outRow0,
+    job.outRows,
+    job.params,
+    speckleScratch,
+  );
+}
+
+function runCfar(job: CfarJob): void {
+  const out = job.out && {
+    detection: new Uint8Array(job.out.detection),
+    bodyThreshold: new Float32Array(job.out.bodyThreshold),
+    ratio: new Float32Array(job.out.ratio),
+  };
+  cfarRows(
+    new Float32Array(job.src),
+    new Uint8Array(job.valid),
+    new Uint8Array(job.bgCount),
+    job.width,
+    job.height,
+    job.row0,
+    job.rows,
+    job.params,
+    job.mode,
+    job.bgCountOut && new Uint8Array(job.bgCountOut),
+    out,
+    cfarScratch,
+  );
+}
+
+function runLogRatio(job: LogRatioJob): void {
+  const a = new Float32Array(job.a);
+  const b = new Float32Array(job.b);
+  const dst = new Float32Array(job.dst);
+  logRatioDb(a, b, dst, job.row0 * job.width, (job.row0 + job.rows) * job.width);
+}
+
+parentPort?.on('message', (job: KernelJob) => {
   try {
-    const src = new Float32Array(job.src, job.srcOffset, job.width * job.srcRows);
-    const dst = new Float32Array(
-      job.dst,
-      job.dstOffset + (job.outRow0 - job.dstRow0) * job.width * 4,
-      job.width * job.outRows,
-    );
-    speckleRows(
-      src,
-      job.width,
-      job.imageHeight,
-      job.srcRow0,
-      job.srcRows,
-      dst,
-      job.outRow0,
-      job.outRows,
-      job.params,
-      scratch,
-    );
+    if (job.kind === 'cfar') runCfar(job);
+    else if (job.kind === 'logratio') runLogRatio(job);
+    else runSpeckle(job);
     parentPort?.postMessage({ id: job.id });
   } catch (err) {
     parentPort?.postMessage({ id: job.id, error: String((err as Error)?.message ?? err) });

@@ -197,3 +197,19 @@ export function percentiles(view: RasterView, ps: number[], band = 0): number[] 
     return h.max;
   });
 }
+
+/** dst[p] = 10 log10(a[p] / b[p]) for p in [from, to); NaN where either value is not positive (or NaN). */
+export function logRatioDb(
+  a: Float32Array,
+  b: Float32Array,
+  dst: Float32Array,
+  from: number,
+  to: number,
+): void {
+  const dbPerNeper = 10 / Math.LN10;
+  for (let p = from; p < to; p++) {
+    const x = a[p];
+    const y = b[p];
+    dst[p] = x > 0 && y > 0 ? dbPerNeper * Math.log(x / y) : Number.NaN;
+  }
+}

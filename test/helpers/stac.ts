@@ -49,3 +49,11 @@ export function validateStacItem(item: Record<string, unknown>): string[] {
   for (const ext of (item.stac_extensions as string[]) ?? []) check(ext);
   return errors;
 }
+
+/** Validate a GeoJSON FeatureCollection against the geojson/schema project's schema; returns the errors. */
+export function validateFeatureCollection(doc: unknown): string[] {
+  const ajv = new Ajv.default({ strict: false, allErrors: true });
+  const schema = JSON.parse(readFileSync(join(GEOJSON, 'FeatureCollection.json'), 'utf8'));
+  const validate = ajv.compile(schema);
+  return validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
+}
