@@ -1,9 +1,11 @@
+import { benchAccuracy } from './accuracy.js';
 import { benchCalibrate } from './calibrate.js';
 import { benchCog } from './cog.js';
 import { benchDespeckle } from './despeckle.js';
 import { benchDetect } from './detect.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
+  accuracy: benchAccuracy,
   calibrate: benchCalibrate,
   cog: benchCog,
   despeckle: benchDespeckle,
