@@ -41,3 +41,8 @@ export class UnsupportedError extends FormatError {
 export class ForbiddenError extends SarbridgeError {
   override readonly code: string = 'Forbidden';
 }
+
+/** The thing to create exists already (HTTP 409). */
+export class ConflictError extends SarbridgeError {
+  override readonly code: string = 'Conflict';
+}

@@ -45,9 +45,18 @@ export function validateStacItem(item: Record<string, unknown>): string[] {
     if (!validate(item))
       for (const e of validate.errors ?? []) errors.push(`${id}: ${e.instancePath} ${e.message}`);
   };
-  check('https://schemas.stacspec.org/v1.0.0/item-spec/json-schema/item.json');
+  check(
+    item.type === 'Collection'
+      ? 'https://schemas.stacspec.org/v1.0.0/collection-spec/json-schema/collection.json'
+      : 'https://schemas.stacspec.org/v1.0.0/item-spec/json-schema/item.json',
+  );
   for (const ext of (item.stac_extensions as string[]) ?? []) check(ext);
   return errors;
+}
+
+/** Validate a STAC collection against the official STAC 1.0.0 collection schema (and its extensions). */
+export function validateCollection(c: Record<string, unknown>): string[] {
+  return validateStacItem(c);
 }
 
 /** Validate a GeoJSON FeatureCollection against the geojson/schema project's schema; returns the errors. */

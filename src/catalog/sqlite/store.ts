@@ -1,0 +1,317 @@
+import booleanContains from '@turf/boolean-contains';
+import booleanIntersects from '@turf/boolean-intersects';
+import booleanWithin from '@turf/boolean-within';
+import Database from 'better-sqlite3';
+import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
+import { Cql2Sql, compactParams, type SqlDialect } from '../cql2/sql.js';
+import { applyFields } from '../fields.js';
+import { decodeToken, encodeToken } from '../paging.js';
+import type { CatalogStore } from '../store.js';
+import type { GeoJsonGeometry, SearchPage, SearchParams, StacCollection, StacItem } from '../types.js';
+import { geometryBbox, parseTimestamp } from '../validate.js';
+
+/** Properties with an index of their own (the SAR queryables searched most). */
+export const INDEXED_PROPERTIES = [
+  'platform',
+  'constellation',
+  'sar:instrument_mode',
+  'sar:product_type',
+  'sar:frequency_band',
+  'sat:orbit_state',
+  'sat:relative_orbit',
+];
+
+const jsonPath = (name: string) => {
+  if (!/^[A-Za-z0-9_:.-]{1,128}$/.test(name))
+    throw new ValidationError(`property name '${name}' may only hold letters, digits and _ : . -`);
+  return `'$."${name}"'`;
+};
+const prop = (name: string) => `json_extract(properties, ${jsonPath(name)})`;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS collections (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+  seq INTEGER PRIMARY KEY,
+  collection TEXT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+  id TEXT NOT NULL,
+  dt_start REAL NOT NULL,
+  dt_end REAL NOT NULL,
+  geometry TEXT NOT NULL,
+  properties TEXT NOT NULL,
+  doc TEXT NOT NULL,
+  UNIQUE (collection, id)
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS items_rtree USING rtree(seq, minx, maxx, miny, maxy);
+CREATE INDEX IF NOT EXISTS items_dt ON items (dt_start, seq);
+CREATE INDEX IF NOT EXISTS items_coll_dt ON items (collection, dt_start, seq);
+${INDEXED_PROPERTIES.map((p, i) => `CREATE INDEX IF NOT EXISTS items_q${i} ON items (${prop(p)});`).join('\n')}
+`;
+
+/** Literal geometries of a query, parsed once. */
+const literalCache = new Map<string, unknown>();
+function literal(json: string): unknown {
+  let g = literalCache.get(json);
+  if (g === undefined) {
+    g = JSON.parse(json);
+    if (literalCache.size > 256) literalCache.clear();
+    literalCache.set(json, g);
+  }
+  return g;
+}
+
+const sqliteDialect: SqlDialect = {
+  param: (i) => `?${i}`,
+  property: prop,
+  toMillis: (sql) => `ts_ms(${sql})`,
+  id: 'items.id',
+  collection: 'items.collection',
+  start: 'dt_start',
+  end: 'dt_end',
+  spatial(op, geojson, [w, s, e, n], p) {
+    const box =
+      op === 's_within'
+        ? `minx >= ${p(w)} AND maxx <= ${p(e)} AND miny >= ${p(s)} AND maxy <= ${p(n)}`
+        : op === 's_contains'
+          ? `minx <= ${p(w)} AND maxx >= ${p(e)} AND miny <= ${p(s)} AND maxy >= ${p(n)}`
+          : `minx <= ${p(e)} AND maxx >= ${p(w)} AND miny <= ${p(n)} AND maxy >= ${p(s)}`;
+    return `(seq IN (SELECT seq FROM items_rtree WHERE ${box}) AND geo_${op.slice(2)}(geometry, ${p(geojson)}))`;
+  },
+  casei: (sql) => `casei(${sql})`,
+  accenti: (sql) => `accenti(${sql})`,
+  divide: (a, b) => `(CAST(${a} AS REAL) / ${b})`,
+  intDivide: (a, b) => `(CAST(${a} AS INTEGER) / CAST(${b} AS INTEGER))`,
+  power: (a, b) => `pow(${a}, ${b})`,
+  like: (a, b) => `(${a} LIKE ${b} ESCAPE '\\')`,
+};
+
+/** Sort field -> SQL expression. */
+function sortExpr(field: string): string {
+  const f = field.replace(/^properties\./, '');
+  if (f === 'id') return 'items.id';
+  if (f === 'collection') return 'items.collection';
+  if (f === 'datetime' || f === 'start_datetime') return 'dt_start';
+  if (f === 'end_datetime') return 'dt_end';
+  return prop(f);
+}
+
+/** The item's temporal extent in milliseconds (instant, or start/end range). */
+export function itemTimes(p: Record<string, unknown>): [number, number] {
+  const dt = parseTimestamp(p.datetime);
+  const start = p.start_datetime !== undefined ? parseTimestamp(p.start_datetime) : dt;
+  const end = p.end_datetime !== undefined ? parseTimestamp(p.end_datetime) : dt;
+  return [start, end];
+}
+
+/** [w, s, e, n] of an item: its bbox member, or its geometry's extent. */
+export function itemBbox(it: StacItem): [number, number, number, number] {
+  const b = it.bbox;
+  if (b && b.length === 6) return [b[0], b[1], b[3], b[4]];
+  if (b && b.length === 4) return [b[0], b[1], b[2], b[3]];
+  return geometryBbox(it.geometry as GeoJsonGeometry);
+}
+
+export function bboxPolygon([w, s, e, n]: [number, number, number, number]): GeoJsonGeometry {
+  return {
+    type: 'Polygon',
+    coordinates: [
+      [
+        [w, s],
+        [e, s],
+        [e, n],
+        [w, n],
+        [w, s],
+      ],
+    ],
+  };
+}
+
+/**
+ * The embedded catalog: one SQLite file (WAL), an R*Tree of item bounding boxes with an exact
+ * geometry test after it, JSON properties with indexes on the SAR queryables, keyset paging.
+ */
+export class SqliteCatalog implements CatalogStore {
+  readonly backend = 'sqlite' as const;
+  private readonly db: Database.Database;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('case_sensitive_like = ON');
+    const geo = (test: (a: never, b: never) => boolean) => (g: string, lit: string) => {
+      try {
+        return test(JSON.parse(g) as never, literal(lit) as never) ? 1 : 0;
+      } catch {
+        return 0;
+      }
+    };
+    this.db.function('geo_intersects', { deterministic: true }, geo(booleanIntersects as never));
+    this.db.function('geo_within', { deterministic: true }, geo(booleanWithin as never));
+    this.db.function('geo_contains', { deterministic: true }, geo(booleanContains as never));
+    this.db.function('ts_ms', { deterministic: true }, (v: unknown) => {
+      if (typeof v !== 'string') return null;
+      const ms = /^\d{4}-\d\d-\d\d$/.test(v) ? Date.parse(`${v}T00:00:00Z`) : parseTimestamp(v);
+      return Number.isNaN(ms) ? null : ms;
+    });
+    this.db.function('casei', { deterministic: true }, (v: unknown) =>
+      typeof v === 'string' ? v.toLowerCase() : v,
+    );
+    this.db.function('accenti', { deterministic: true }, (v: unknown) =>
+      typeof v === 'string' ? v.normalize('NFD').replace(/\p{M}/gu, '') : v,
+    );
+    this.db.exec(SCHEMA);
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+
+  async getCollection(id: string): Promise<StacCollection | null> {
+    const row = this.db.prepare('SELECT doc FROM collections WHERE id = ?').get(id) as
+      | { doc: string }
+      | undefined;
+    return row ? JSON.parse(row.doc) : null;
+  }
+
+  async listCollections(): Promise<StacCollection[]> {
+    return (this.db.prepare('SELECT doc FROM collections ORDER BY id').all() as { doc: string }[]).map((r) =>
+      JSON.parse(r.doc),
+    );
+  }
+
+  async putCollection(c: StacCollection, mode: 'create' | 'replace'): Promise<void> {
+    if (mode === 'create') {
+      const r = this.db
+        .prepare('INSERT INTO collections (id, doc) VALUES (?, ?) ON CONFLICT DO NOTHING')
+        .run(c.id, JSON.stringify(c));
+      if (r.changes === 0) throw new ConflictError(`collection '${c.id}' exists already`);
+    } else {
+      const r = this.db.prepare('UPDATE collections SET doc = ? WHERE id = ?').run(JSON.stringify(c), c.id);
+      if (r.changes === 0) throw new NotFoundError(`collection '${c.id}' does not exist`);
+    }
+  }
+
+  async deleteCollection(id: string): Promise<boolean> {
+    const tx = this.db.transaction(() => {
+      this.db
+        .prepare('DELETE FROM items_rtree WHERE seq IN (SELECT seq FROM items WHERE collection = ?)')
+        .run(id);
+      this.db.prepare('DELETE FROM items WHERE collection = ?').run(id);
+      return this.db.prepare('DELETE FROM collections WHERE id = ?').run(id).changes > 0;
+    });
+    return tx();
+  }
+
+  async getItem(collection: string, id: string): Promise<StacItem | null> {
+    const row = this.db
+      .prepare('SELECT doc FROM items WHERE collection = ? AND id = ?')
+      .get(collection, id) as { doc: string } | undefined;
+    return row ? JSON.parse(row.doc) : null;
+  }
+
+  async putItems(collection: string, items: StacItem[], mode: 'create' | 'upsert'): Promise<number> {
+    const exists = this.db.prepare('SELECT 1 FROM collections WHERE id = ?').get(collection);
+    if (!exists) throw new NotFoundError(`collection '${collection}' does not exist`);
+    const find = this.db.prepare('SELECT seq FROM items WHERE collection = ? AND id = ?');
+    const delTree = this.db.prepare('DELETE FROM items_rtree WHERE seq = ?');
+    const delItem = this.db.prepare('DELETE FROM items WHERE seq = ?');
+    const ins = this.db.prepare(
+      'INSERT INTO items (collection, id, dt_start, dt_end, geometry, properties, doc) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    const insTree = this.db.prepare(
+      'INSERT INTO items_rtree (seq, minx, maxx, miny, maxy) VALUES (?, ?, ?, ?, ?)',
+    );
+    const tx = this.db.transaction((list: StacItem[]) => {
+      for (const it of list) {
+        const old = find.get(collection, it.id) as { seq: number } | undefined;
+        if (old) {
+          if (mode === 'create')
+            throw new ConflictError(`item '${it.id}' exists already in collection '${collection}'`);
+          delTree.run(old.seq);
+          delItem.run(old.seq);
+        }
+        const [start, end] = itemTimes(it.properties);
+        const r = ins.run(
+          collection,
+          it.id,
+          start,
+          end,
+          JSON.stringify(it.geometry),
+          JSON.stringify(it.properties),
+          JSON.stringify({ ...it, collection }),
+        );
+        const [w, s, e, n] = itemBbox(it);
+        insTree.run(r.lastInsertRowid, w, e, s, n);
+      }
+      return list.length;
+    });
+    return tx(items);
+  }
+
+  async deleteItem(collection: string, id: string): Promise<boolean> {
+    const tx = this.db.transaction(() => {
+      const row = this.db
+        .prepare('SELECT seq FROM items WHERE collection = ? AND id = ?')
+        .get(collection, id) as { seq: number } | undefined;
+      if (!row) return false;
+      this.db.prepare('DELETE FROM items_rtree WHERE seq = ?').run(row.seq);
+      this.db.prepare('DELETE FROM items WHERE seq = ?').run(row.seq);
+      return true;
+    });
+    return tx();
+  }
+
+  async search(q: SearchParams): Promise<SearchPage> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const p = (v: unknown) => {
+      params.push(v);
+      return `?${params.length}`;
+    };
+    if (q.collections) where.push(`items.collection IN (${q.collections.map(p).join(', ')})`);
+    if (q.ids) where.push(`items.id IN (${q.ids.map(p).join(', ')})`);
+    if (q.datetime?.start != null) where.push(`dt_end >= ${p(q.datetime.start)}`);
+    if (q.datetime?.end != null) where.push(`dt_start <= ${p(q.datetime.end)}`);
+    const spatial = q.intersects ?? (q.bbox ? bboxPolygon(q.bbox) : null);
+    if (spatial)
+      where.push(sqliteDialect.spatial('s_intersects', JSON.stringify(spatial), geometryBbox(spatial), p));
+    if (q.filter !== undefined) {
+      const t = new Cql2Sql(sqliteDialect, params.length);
+      const sql = t.translate(q.filter);
+      where.push(sql);
+      params.push(...t.params);
+    }
+    const lastDir = q.sortby.at(-1)?.direction ?? 'desc';
+    const sort = [
+      ...q.sortby.map((s) => ({ expr: sortExpr(s.field), dir: s.direction })),
+      { expr: 'seq', dir: lastDir },
+    ];
+    if (q.token) {
+      const key = decodeToken(q.token, sort.length);
+      const ors: string[] = [];
+      for (let i = 0; i < sort.length; i++) {
+        const ands: string[] = [];
+        for (let j = 0; j < i; j++) ands.push(`${sort[j].expr} IS ${p(key[j])}`);
+        ands.push(`${sort[i].expr} ${sort[i].dir === 'asc' ? '>' : '<'} ${p(key[i])}`);
+        ors.push(`(${ands.join(' AND ')})`);
+      }
+      where.push(`(${ors.join(' OR ')})`);
+    }
+    const sql = `SELECT doc, ${sort.map((s, i) => `${s.expr} AS k${i}`).join(', ')} FROM items${
+      where.length ? ` WHERE ${where.join(' AND ')}` : ''
+    } ORDER BY ${sort.map((s) => `${s.expr} ${s.dir.toUpperCase()}`).join(', ')} LIMIT ${p(q.limit + 1)}`;
+    const c = compactParams(sql, params, '?');
+    // better-sqlite3 binds numbered parameters (?1, ?2, ...) by name.
+    const named = Object.fromEntries(c.params.map((v, i) => [String(i + 1), v]));
+    const rows = this.db.prepare(c.sql).all(named) as Record<string, unknown>[];
+    const page = rows.slice(0, q.limit);
+    const last = page.at(-1);
+    const next = rows.length > q.limit && last ? encodeToken(sort.map((_, i) => last[`k${i}`])) : null;
+    return {
+      items: page.map((r) => applyFields(JSON.parse(r.doc as string), q.fields)),
+      next,
+      matched: null,
+    };
+  }
+}

@@ -1,0 +1,434 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { SUPPORTED_OPS } from '../catalog/cql2/sql.js';
+import { parseSearch } from '../catalog/search-params.js';
+import { INDEXED_PROPERTIES } from '../catalog/sqlite/store.js';
+import type { CatalogStore } from '../catalog/store.js';
+import type { SearchParams, StacCollection, StacItem, StacLink } from '../catalog/types.js';
+import { InvalidDocumentError, validateCollection, validateItem } from '../catalog/validate.js';
+import { NotFoundError, ValidationError } from '../errors.js';
+import type { AccessPolicy } from './access.js';
+import { openApiDocument } from './openapi.js';
+
+const STAC_VERSION = '1.0.0';
+const GEOJSON = 'application/geo+json';
+
+/** What this catalog implements, class by class (no class is declared that is only partly there). */
+export const CONFORMANCE = [
+  'https://api.stacspec.org/v1.0.0/core',
+  'https://api.stacspec.org/v1.0.0/collections',
+  'https://api.stacspec.org/v1.0.0/ogcapi-features',
+  'https://api.stacspec.org/v1.0.0/item-search',
+  'https://api.stacspec.org/v1.0.0/item-search#fields',
+  'https://api.stacspec.org/v1.0.0/item-search#sort',
+  'https://api.stacspec.org/v1.0.0/item-search#query',
+  'https://api.stacspec.org/v1.0.0/item-search#filter',
+  'https://api.stacspec.org/v1.0.0/ogcapi-features#fields',
+  'https://api.stacspec.org/v1.0.0/ogcapi-features#sort',
+  'https://api.stacspec.org/v1.0.0/ogcapi-features#query',
+  'https://api.stacspec.org/v1.0.0/ogcapi-features#filter',
+  'https://api.stacspec.org/v1.0.0/ogcapi-features/extensions/transaction',
+  'https://api.stacspec.org/v1.0.0/collections/extensions/transaction',
+  'http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core',
+  'http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30',
+  'http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson',
+  'http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter',
+  'http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter',
+  'http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2',
+  'http://www.opengis.net/spec/cql2/1.0/conf/cql2-text',
+  'http://www.opengis.net/spec/cql2/1.0/conf/cql2-json',
+  'http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators',
+  'http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison',
+  'http://www.opengis.net/spec/cql2/1.0/conf/accent-insensitive-comparison',
+  'http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions',
+  'http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions',
+  'http://www.opengis.net/spec/cql2/1.0/conf/property-property',
+  'http://www.opengis.net/spec/cql2/1.0/conf/arithmetic',
+];
+
+export interface StacRoutesOptions {
+  store: CatalogStore;
+  policy: AccessPolicy;
+  maxLimit: number;
+  /** Fixed public base URL (no trailing slash); otherwise from the request's Host. */
+  baseUrl?: string;
+}
+
+function base(req: FastifyRequest, fixed?: string): string {
+  if (fixed) return fixed;
+  return `${req.protocol}://${req.headers.host ?? 'localhost'}`;
+}
+
+function itemLinks(b: string, it: StacItem, collection: string): StacLink[] {
+  const own = (it.links ?? []).filter((l) => !['self', 'parent', 'collection', 'root'].includes(l.rel));
+  return [
+    ...own,
+    { rel: 'self', href: `${b}/collections/${collection}/items/${it.id}`, type: GEOJSON },
+    { rel: 'parent', href: `${b}/collections/${collection}`, type: 'application/json' },
+    { rel: 'collection', href: `${b}/collections/${collection}`, type: 'application/json' },
+    { rel: 'root', href: `${b}/`, type: 'application/json' },
+  ];
+}
+
+function collectionDoc(b: string, c: StacCollection): StacCollection {
+  const own = (c.links ?? []).filter(
+    (l) => !['self', 'parent', 'root', 'items', 'queryables'].includes(l.rel),
+  );
+  return {
+    ...c,
+    links: [
+      ...own,
+      { rel: 'self', href: `${b}/collections/${c.id}`, type: 'application/json' },
+      { rel: 'parent', href: `${b}/`, type: 'application/json' },
+      { rel: 'root', href: `${b}/`, type: 'application/json' },
+      { rel: 'items', href: `${b}/collections/${c.id}/items`, type: GEOJSON },
+      {
+        rel: 'http://www.opengis.net/def/rel/ogc/1.0/queryables',
+        href: `${b}/collections/${c.id}/queryables`,
+        type: 'application/schema+json',
+      },
+    ],
+  };
+}
+
+/** The JSON Schema of the properties a filter can use. */
+function queryables(b: string, collection?: string): Record<string, unknown> {
+  const str = { type: 'string' };
+  const props: Record<string, unknown> = {
+    id: { description: 'Item id', type: 'string' },
+    collection: { description: 'Collection id', type: 'string' },
+    datetime: { description: 'Acquisition time', type: 'string', format: 'date-time' },
+    geometry: { description: 'Footprint', $ref: 'https://geojson.org/schema/Geometry.json' },
+    platform: str,
+    constellation: str,
+    'sar:instrument_mode': str,
+    'sar:product_type': str,
+    'sar:frequency_band': { type: 'string', enum: ['P', 'L', 'S', 'C', 'X', 'Ku', 'K', 'Ka'] },
+    'sar:polarizations': { type: 'array', items: str },
+    'sar:observation_direction': { type: 'string', enum: ['left', 'right'] },
+    'sar:resolution_range': { type: 'number' },
+    'sar:looks_equivalent_number': { type: 'number' },
+    'sat:orbit_state': { type: 'string', enum: ['ascending', 'descending', 'geostationary'] },
+    'sat:relative_orbit': { type: 'integer' },
+    'sat:absolute_orbit': { type: 'integer' },
+    'view:incidence_angle': { type: 'number' },
+    'processing:level': str,
+  };
+  return {
+    $schema: 'https://json-schema.org/draft/2019-09/schema',
+    $id: collection ? `${b}/collections/${collection}/queryables` : `${b}/queryables`,
+    type: 'object',
+    title: collection ? `Queryables of ${collection}` : 'Queryables',
+    description: `Indexed: id, collection, datetime, geometry, ${INDEXED_PROPERTIES.join(', ')}. Operators: ${SUPPORTED_OPS.join(', ')}.`,
+    properties: props,
+    additionalProperties: true,
+  };
+}
+
+/** The STAC API: core, collections, features, item search with its extensions, and transactions. */
+export function stacRoutes(app: FastifyInstance, o: StacRoutesOptions): void {
+  const { store, policy } = o;
+
+  const page = async (
+    req: FastifyRequest,
+    params: SearchParams,
+    selfPath: string,
+    method: 'GET' | 'POST',
+    raw: Record<string, unknown>,
+  ) => {
+    const b = base(req, o.baseUrl);
+    await policy.authorize(req, 'search', null);
+    const result = await store.search(params);
+    const links: StacLink[] = [{ rel: 'root', href: `${b}/`, type: 'application/json' }];
+    if (result.next) {
+      if (method === 'GET') {
+        const q = new URLSearchParams();
+        for (const [k, v] of Object.entries(raw)) if (k !== 'token' && v !== undefined) q.set(k, String(v));
+        q.set('token', result.next);
+        links.push({ rel: 'next', href: `${b}${selfPath}?${q}`, type: GEOJSON, method: 'GET' });
+      } else
+        links.push({
+          rel: 'next',
+          href: `${b}${selfPath}`,
+          type: GEOJSON,
+          method: 'POST',
+          body: { ...raw, token: result.next },
+          merge: false,
+        });
+    }
+    return {
+      type: 'FeatureCollection',
+      features: result.items.map((it) => ({
+        ...it,
+        links: it.links ? itemLinks(b, it, it.collection as string) : undefined,
+      })),
+      links,
+      numberReturned: result.items.length,
+      ...(result.matched !== null ? { numberMatched: result.matched } : {}),
+    };
+  };
+
+  app.get('/', async (req) => {
+    const b = base(req, o.baseUrl);
+    const collections = await store.listCollections();
+    return {
+      type: 'Catalog',
+      id: 'sarbridge',
+      title: 'sarbridge',
+      description: 'Radar imagery of the provider for its partners: search by place, time and properties.',
+      stac_version: STAC_VERSION,
+      conformsTo: CONFORMANCE,
+      links: [
+        { rel: 'self', href: `${b}/`, type: 'application/json' },
+        { rel: 'root', href: `${b}/`, type: 'application/json' },
+        { rel: 'conformance', href: `${b}/conformance`, type: 'application/json' },
+        { rel: 'data', href: `${b}/collections`, type: 'application/json' },
+        { rel: 'search', href: `${b}/search`, type: GEOJSON, method: 'GET' },
+        { rel: 'search', href: `${b}/search`, type: GEOJSON, method: 'POST' },
+        { rel: 'service-desc', href: `${b}/api`, type: 'application/vnd.oai.openapi+json;version=3.0' },
+        {
+          rel: 'http://www.opengis.net/def/rel/ogc/1.0/queryables',
+          href: `${b}/queryables`,
+          type: 'application/schema+json',
+        },
+        {
+          rel: 'http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes',
+          href: `${b}/tileMatrixSets`,
+          type: 'application/json',
+        },
+        ...collections.map((c) => ({
+          rel: 'child',
+          href: `${b}/collections/${c.id}`,
+          type: 'application/json',
+          title: c.title as string | undefined,
+        })),
+      ],
+    };
+  });
+
+  app.get('/conformance', async () => ({ conformsTo: CONFORMANCE }));
+
+  app.get('/api', async (req, reply) => {
+    reply.type('application/vnd.oai.openapi+json;version=3.0');
+    return openApiDocument(base(req, o.baseUrl));
+  });
+
+  app.get('/queryables', async (req, reply) => {
+    reply.type('application/schema+json');
+    return queryables(base(req, o.baseUrl));
+  });
+
+  app.get('/collections', async (req) => {
+    const b = base(req, o.baseUrl);
+    return {
+      collections: (await store.listCollections()).map((c) => collectionDoc(b, c)),
+      links: [
+        { rel: 'self', href: `${b}/collections`, type: 'application/json' },
+        { rel: 'root', href: `${b}/`, type: 'application/json' },
+      ],
+    };
+  });
+
+  const mustCollection = async (id: string): Promise<StacCollection> => {
+    const c = await store.getCollection(id);
+    if (!c) throw new NotFoundError(`collection '${id}' does not exist`);
+    return c;
+  };
+
+  app.get<{ Params: { id: string } }>('/collections/:id', async (req) =>
+    collectionDoc(base(req, o.baseUrl), await mustCollection(req.params.id)),
+  );
+
+  app.get<{ Params: { id: string } }>('/collections/:id/queryables', async (req, reply) => {
+    await mustCollection(req.params.id);
+    reply.type('application/schema+json');
+    return queryables(base(req, o.baseUrl), req.params.id);
+  });
+
+  app.get<{ Params: { id: string }; Querystring: Record<string, unknown> }>(
+    '/collections/:id/items',
+    async (req, reply) => {
+      await mustCollection(req.params.id);
+      const raw = { ...req.query };
+      if (raw.collections !== undefined)
+        throw new ValidationError('collections is not a parameter of /collections/{id}/items');
+      const params = parseSearch(raw, { maxLimit: o.maxLimit });
+      params.collections = [req.params.id];
+      reply.type(GEOJSON);
+      return page(req, params, `/collections/${req.params.id}/items`, 'GET', raw);
+    },
+  );
+
+  app.get<{ Params: { id: string; itemId: string } }>(
+    '/collections/:id/items/:itemId',
+    async (req, reply) => {
+      const it = await store.getItem(req.params.id, req.params.itemId);
+      if (!it) {
+        await mustCollection(req.params.id);
+        throw new NotFoundError(
+          `item '${req.params.itemId}' does not exist in collection '${req.params.id}'`,
+        );
+      }
+      await policy.authorize(req, 'read', it);
+      reply.type(GEOJSON);
+      return { ...it, links: itemLinks(base(req, o.baseUrl), it, req.params.id) };
+    },
+  );
+
+  app.get<{ Querystring: Record<string, unknown> }>('/search', async (req, reply) => {
+    const raw = { ...req.query };
+    reply.type(GEOJSON);
+    return page(req, parseSearch(raw, { maxLimit: o.maxLimit }), '/search', 'GET', raw);
+  });
+
+  app.post<{ Body: unknown }>('/search', async (req, reply) => {
+    if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body))
+      throw new ValidationError('the search body must be a JSON object');
+    const raw = req.body as Record<string, unknown>;
+    reply.type(GEOJSON);
+    return page(req, parseSearch(raw, { maxLimit: o.maxLimit }), '/search', 'POST', raw);
+  });
+
+  // Transactions.
+  app.post<{ Body: unknown }>('/collections', async (req, reply) => {
+    const c = validateCollection(req.body);
+    await policy.authorize(req, 'write', null);
+    await store.putCollection(stripLinks(c), 'create');
+    reply.status(201).header('location', `${base(req, o.baseUrl)}/collections/${c.id}`);
+    return collectionDoc(base(req, o.baseUrl), c);
+  });
+
+  app.put<{ Params: { id: string }; Body: unknown }>('/collections/:id', async (req) => {
+    const c = validateCollection(req.body);
+    if (c.id !== req.params.id)
+      throw new InvalidDocumentError('/id', `is '${c.id}' but the path says '${req.params.id}'`);
+    await policy.authorize(req, 'write', null);
+    await store.putCollection(stripLinks(c), 'replace');
+    return collectionDoc(base(req, o.baseUrl), c);
+  });
+
+  app.patch<{ Params: { id: string }; Body: unknown }>('/collections/:id', async (req) => {
+    const merged = mergePatch(await mustCollection(req.params.id), req.body);
+    const c = validateCollection(merged);
+    if (c.id !== req.params.id) throw new InvalidDocumentError('/id', 'cannot be changed');
+    await policy.authorize(req, 'write', null);
+    await store.putCollection(stripLinks(c), 'replace');
+    return collectionDoc(base(req, o.baseUrl), c);
+  });
+
+  app.delete<{ Params: { id: string } }>('/collections/:id', async (req, reply) => {
+    await policy.authorize(req, 'write', null);
+    if (!(await store.deleteCollection(req.params.id)))
+      throw new NotFoundError(`collection '${req.params.id}' does not exist`);
+    reply.status(204);
+    return null;
+  });
+
+  app.post<{ Params: { id: string }; Body: unknown }>('/collections/:id/items', async (req, reply) => {
+    await mustCollection(req.params.id);
+    await policy.authorize(req, 'write', null);
+    const body = req.body as { type?: unknown; features?: unknown };
+    if (body && typeof body === 'object' && body.type === 'FeatureCollection') {
+      if (!Array.isArray(body.features))
+        throw new InvalidDocumentError('/features', 'must be an array of items');
+      const items = body.features.map((f, i) => {
+        try {
+          return checkItemFor(req.params.id, f);
+        } catch (err) {
+          if (err instanceof InvalidDocumentError)
+            throw new InvalidDocumentError(
+              `/features/${i}${err.pointer}`,
+              err.message.replace(/^[^:]*: /, ''),
+            );
+          throw err;
+        }
+      });
+      const n = await store.putItems(req.params.id, items, 'create');
+      reply.status(201);
+      return { added: n };
+    }
+    const it = checkItemFor(req.params.id, req.body);
+    await store.putItems(req.params.id, [it], 'create');
+    reply
+      .status(201)
+      .header('location', `${base(req, o.baseUrl)}/collections/${req.params.id}/items/${it.id}`);
+    reply.type(GEOJSON);
+    return { ...it, collection: req.params.id, links: itemLinks(base(req, o.baseUrl), it, req.params.id) };
+  });
+
+  app.put<{ Params: { id: string; itemId: string }; Body: unknown }>(
+    '/collections/:id/items/:itemId',
+    async (req, reply) => {
+      await mustCollection(req.params.id);
+      const it = checkItemFor(req.params.id, req.body);
+      if (it.id !== req.params.itemId)
+        throw new InvalidDocumentError('/id', `is '${it.id}' but the path says '${req.params.itemId}'`);
+      if (!(await store.getItem(req.params.id, it.id)))
+        throw new NotFoundError(`item '${it.id}' does not exist in collection '${req.params.id}'`);
+      await policy.authorize(req, 'write', it);
+      await store.putItems(req.params.id, [it], 'upsert');
+      reply.type(GEOJSON);
+      return { ...it, collection: req.params.id, links: itemLinks(base(req, o.baseUrl), it, req.params.id) };
+    },
+  );
+
+  app.patch<{ Params: { id: string; itemId: string }; Body: unknown }>(
+    '/collections/:id/items/:itemId',
+    async (req, reply) => {
+      const old = await store.getItem(req.params.id, req.params.itemId);
+      if (!old)
+        throw new NotFoundError(
+          `item '${req.params.itemId}' does not exist in collection '${req.params.id}'`,
+        );
+      const it = checkItemFor(req.params.id, mergePatch(old, req.body));
+      if (it.id !== req.params.itemId) throw new InvalidDocumentError('/id', 'cannot be changed');
+      await policy.authorize(req, 'write', it);
+      await store.putItems(req.params.id, [it], 'upsert');
+      reply.type(GEOJSON);
+      return { ...it, links: itemLinks(base(req, o.baseUrl), it, req.params.id) };
+    },
+  );
+
+  app.delete<{ Params: { id: string; itemId: string } }>(
+    '/collections/:id/items/:itemId',
+    async (req, reply) => {
+      await policy.authorize(req, 'write', null);
+      if (!(await store.deleteItem(req.params.id, req.params.itemId)))
+        throw new NotFoundError(
+          `item '${req.params.itemId}' does not exist in collection '${req.params.id}'`,
+        );
+      reply.status(204);
+      return null;
+    },
+  );
+}
+
+function stripLinks<T extends { links: StacLink[] }>(doc: T): T {
+  return {
+    ...doc,
+    links: doc.links.filter((l) => !['self', 'parent', 'root', 'items', 'collection'].includes(l.rel)),
+  };
+}
+
+function checkItemFor(collection: string, body: unknown): StacItem {
+  const { item } = validateItem(body);
+  if (item.collection !== undefined && item.collection !== collection)
+    throw new InvalidDocumentError(
+      '/collection',
+      `is '${item.collection}' but the path says '${collection}'`,
+    );
+  return stripLinks({ ...item, collection });
+}
+
+/** RFC 7396 JSON merge patch. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> =
+    typeof target === 'object' && target !== null && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
