@@ -2,7 +2,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteCatalog } from '../src/catalog/sqlite/store.js';
 import type { CatalogStore } from '../src/catalog/store.js';
 import { syntheticCollection, syntheticItems } from '../src/catalog/synthetic.js';
 import type { StacItem } from '../src/catalog/types.js';
