@@ -1,9 +1,11 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { CatalogStore } from '../catalog/store.js';
+import { Tiler } from '../tiler/tiler.js';
 import type { AccessPolicy } from './access.js';
 import { openAccess } from './access.js';
 import { errorHandler } from './errors.js';
 import { stacRoutes } from './stac-routes.js';
+import { tileRoutes } from './tile-routes.js';
 
 export interface ServerOptions {
   store: CatalogStore;
@@ -14,9 +16,13 @@ export interface ServerOptions {
   bodyLimit?: number;
   baseUrl?: string;
   logger?: boolean;
+  /** Directory that relative asset hrefs are resolved against (for tiles). */
+  assetRoot?: string;
+  /** Decoded COG blocks kept for tiles, bytes (default 256 MiB). */
+  blockCacheBytes?: number;
 }
 
-/** The HTTP server: the STAC API (and, as they land, tiles). */
+/** The HTTP server: the STAC API and map tiles. */
 export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: o.logger ?? false, bodyLimit: o.bodyLimit ?? 16 * 1024 * 1024 });
   app.setErrorHandler(errorHandler);
@@ -34,12 +40,11 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
       done(err as Error, undefined);
     }
   });
-  stacRoutes(app, {
-    store: o.store,
-    policy: o.policy ?? openAccess,
-    maxLimit: o.maxLimit ?? 10_000,
-    baseUrl: o.baseUrl,
-  });
+  const policy = o.policy ?? openAccess;
+  stacRoutes(app, { store: o.store, policy, maxLimit: o.maxLimit ?? 10_000, baseUrl: o.baseUrl });
+  const tiler = new Tiler({ blockCacheBytes: o.blockCacheBytes });
+  tileRoutes(app, { store: o.store, tiler, policy, assetRoot: o.assetRoot, baseUrl: o.baseUrl });
+  app.addHook('onClose', async () => tiler.close());
   await app.ready();
   return app;
 }

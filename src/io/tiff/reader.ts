@@ -102,6 +102,20 @@ export class GeoTiff {
   readonly metadataItems: GdalMetadataItem[];
   /** Decode buffers kept between reads (a read takes one per concurrent block decoder). */
   private readonly scratchPool: BlockScratch[] = [];
+  /** Decoded blocks kept between reads (by `level/index`), when a cache is given (see useBlockCache). */
+  private blockCache: { get(k: string): Uint8Array | undefined; set(k: string, v: Uint8Array): void } | null =
+    null;
+
+  /**
+   * Keep decoded blocks in `cache` (shared between files by prefixing keys is the caller's business:
+   * give each GeoTiff its own view). A server reading the same blocks again and again (map tiles)
+   * then decodes each once.
+   */
+  useBlockCache(
+    cache: { get(k: string): Uint8Array | undefined; set(k: string, v: Uint8Array): void } | null,
+  ): void {
+    this.blockCache = cache;
+  }
 
   private constructor(
     readonly source: ByteSource,
@@ -293,7 +307,13 @@ export class GeoTiff {
         jobs,
         concurrency,
         async (job, _i, worker) => {
-          const blk = await im.decodeBlock(this.source, job.index, scratches[worker]);
+          const key = `${level}/${job.index}`;
+          let blk = this.blockCache?.get(key);
+          if (blk === undefined) {
+            blk = await im.decodeBlock(this.source, job.index, scratches[worker]);
+            // The scratch buffer is reused by the next block: the cache keeps a copy.
+            this.blockCache?.set(key, blk.slice());
+          }
           copyBlock(im, blk, job.bx, job.by, job.bandSlot, bands, w, out.data, fill);
         },
         opts.signal,

@@ -1,0 +1,239 @@
+import { createHash } from 'node:crypto';
+import { isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { CatalogStore } from '../catalog/store.js';
+import type { StacItem } from '../catalog/types.js';
+import { NotFoundError, ValidationError } from '../errors.js';
+import { matrixSize, TILE_MATRIX_SETS, tileExists, tileMatrixSetDocument } from '../geo/tms.js';
+import type { ColormapName } from '../tiler/colormap.js';
+import { COLORMAPS } from '../tiler/colormap.js';
+import type { RasterAsset, RenderOptions, Tiler } from '../tiler/tiler.js';
+import type { AccessPolicy } from './access.js';
+
+export interface TileRoutesOptions {
+  store: CatalogStore;
+  tiler: Tiler;
+  policy: AccessPolicy;
+  /** Directory that relative asset hrefs are resolved against. */
+  assetRoot?: string;
+  baseUrl?: string;
+}
+
+const CACHE_CONTROL = 'public, max-age=3600';
+
+function base(req: FastifyRequest, fixed?: string): string {
+  return fixed ?? `${req.protocol}://${req.headers.host ?? 'localhost'}`;
+}
+
+function renderOptions(q: Record<string, unknown>, format: string): RenderOptions {
+  const o: RenderOptions = { format: format as 'png' | 'webp' };
+  if (q.rescale !== undefined) {
+    const parts = String(q.rescale)
+      .split(',')
+      .map((s) => (s.trim() === '' ? Number.NaN : Number(s)));
+    if (parts.length !== 2 || !parts.every(Number.isFinite) || !(parts[0] < parts[1]))
+      throw new ValidationError(`rescale must be two numbers min,max with min < max, got '${q.rescale}'`);
+    o.rescale = [parts[0], parts[1]];
+  }
+  if (q.colormap !== undefined) {
+    if (!(COLORMAPS as readonly string[]).includes(String(q.colormap)))
+      throw new ValidationError(`colormap must be one of ${COLORMAPS.join(', ')}, got '${q.colormap}'`);
+    o.colormap = q.colormap as ColormapName;
+  }
+  if (q.resampling !== undefined) {
+    if (q.resampling !== 'bilinear' && q.resampling !== 'nearest')
+      throw new ValidationError(`resampling must be bilinear or nearest, got '${q.resampling}'`);
+    o.resampling = q.resampling;
+  }
+  return o;
+}
+
+/** Map tiles, previews, point values and TileJSON of item assets, read on demand from their COGs. */
+export function tileRoutes(app: FastifyInstance, o: TileRoutesOptions): void {
+  const { store, tiler, policy } = o;
+
+  const itemOf = async (req: FastifyRequest, collection: string, id: string): Promise<StacItem> => {
+    const it = await store.getItem(collection, id);
+    if (!it) {
+      if (!(await store.getCollection(collection)))
+        throw new NotFoundError(`collection '${collection}' does not exist`);
+      throw new NotFoundError(`item '${id}' does not exist in collection '${collection}'`);
+    }
+    await policy.authorize(req, 'tiles', it);
+    return it;
+  };
+
+  const assetOf = async (it: StacItem, key: string, bidx: unknown): Promise<RasterAsset> => {
+    const a = it.assets?.[key];
+    if (!a)
+      throw new NotFoundError(
+        `item '${it.id}' has no asset '${key}' (assets: ${Object.keys(it.assets ?? {}).join(', ')})`,
+      );
+    const href = String(a.href);
+    let path: string;
+    if (href.startsWith('file://')) path = fileURLToPath(href);
+    else if (/^[a-z]+:\/\//i.test(href))
+      throw new ValidationError(`asset '${key}' is at ${href}: the tiler reads local files only`);
+    else if (isAbsolute(href)) path = href;
+    else if (o.assetRoot) path = resolve(o.assetRoot, href);
+    else throw new ValidationError(`asset '${key}' has a relative href and the server has no asset root`);
+    const band = bidx === undefined ? 0 : Number(bidx) - 1;
+    const bands = (a['raster:bands'] as Record<string, unknown>[] | undefined) ?? [];
+    if (!Number.isInteger(band) || band < 0)
+      throw new ValidationError(`bidx must be a band number from 1, got '${bidx}'`);
+    const meta = bands[band] ?? {};
+    const unitText = String(meta.unit ?? (await tiler.fileUnit(path)) ?? 'linear');
+    return {
+      path,
+      band,
+      unit: unitText.toLowerCase() === 'db' ? 'dB' : 'linear',
+      stats: meta.statistics as RasterAsset['stats'],
+    };
+  };
+
+  const etagged = (req: FastifyRequest, reply: FastifyReply, it: StacItem): boolean => {
+    const tag = `"${createHash('sha1').update(JSON.stringify(it)).update(req.url).digest('base64url')}"`;
+    reply.header('etag', tag).header('cache-control', CACHE_CONTROL);
+    if (req.headers['if-none-match'] === tag) {
+      reply.status(304).send();
+      return true;
+    }
+    return false;
+  };
+
+  app.get('/tileMatrixSets', async (req) => {
+    const b = base(req, o.baseUrl);
+    return {
+      tileMatrixSets: Object.values(TILE_MATRIX_SETS).map((t) => ({
+        id: t.id,
+        title: t.title,
+        links: [{ rel: 'self', href: `${b}/tileMatrixSets/${t.id}`, type: 'application/json' }],
+      })),
+    };
+  });
+
+  app.get<{ Params: { id: string } }>('/tileMatrixSets/:id', async (req) => {
+    const t = TILE_MATRIX_SETS[req.params.id];
+    if (!t)
+      throw new NotFoundError(
+        `tile matrix set '${req.params.id}' is not one of ${Object.keys(TILE_MATRIX_SETS).join(', ')}`,
+      );
+    return tileMatrixSetDocument(t);
+  });
+
+  app.get<{
+    Params: {
+      collection: string;
+      item: string;
+      asset: string;
+      tms: string;
+      z: string;
+      x: string;
+      file: string;
+    };
+    Querystring: Record<string, unknown>;
+  }>('/tiles/:collection/:item/:asset/:tms/:z/:x/:file', async (req, reply) => {
+    const p = req.params;
+    const t = TILE_MATRIX_SETS[p.tms];
+    if (!t)
+      throw new NotFoundError(
+        `tile matrix set '${p.tms}' is not one of ${Object.keys(TILE_MATRIX_SETS).join(', ')}`,
+      );
+    const m = /^(\d+)\.(png|webp)$/.exec(p.file);
+    if (!m) throw new ValidationError(`tile '${p.file}' must be {y}.png or {y}.webp`);
+    const [z, x, y] = [p.z, p.x, m[1]].map((v) => (/^\d+$/.test(v) ? Number(v) : Number.NaN));
+    if (!tileExists(t, z, x, y)) {
+      const [w, h] = Number.isInteger(z) && z >= 0 && z <= t.maxZoom ? matrixSize(t, z) : [0, 0];
+      throw new NotFoundError(
+        `tile ${p.z}/${p.x}/${m[1]} is outside ${t.id} (zoom 0-${t.maxZoom}${w ? `; at zoom ${z}, x 0-${w - 1} and y 0-${h - 1}` : ''})`,
+      );
+    }
+    const opts = renderOptions(req.query, m[2]);
+    const it = await itemOf(req, p.collection, p.item);
+    const asset = await assetOf(it, p.asset, req.query.bidx);
+    if (etagged(req, reply, it)) return reply;
+    const img = await tiler.tile(asset, t, z, x, y, opts);
+    if (img === null) {
+      reply.status(204);
+      return reply.send();
+    }
+    reply.type(m[2] === 'png' ? 'image/png' : 'image/webp');
+    return reply.send(img);
+  });
+
+  app.get<{ Params: { c: string; i: string }; Querystring: Record<string, unknown> }>(
+    '/collections/:c/items/:i/tilejson.json',
+    async (req) => {
+      const it = await itemOf(req, req.params.c, req.params.i);
+      const key = String(req.query.assets ?? 'data');
+      const asset = await assetOf(it, key, req.query.bidx);
+      const tmsId = String(req.query.tileMatrixSetId ?? 'WebMercatorQuad');
+      const t = TILE_MATRIX_SETS[tmsId];
+      if (!t) throw new NotFoundError(`tile matrix set '${tmsId}' does not exist`);
+      const { resolutionM, levels } = await tiler.extent(asset);
+      // Zoom whose pixels are about the asset's native resolution (at the equator), and the levels above.
+      const z0m = t.epsg === 4326 ? 40075016.686 / t.matrix0[0] / 256 : 156543.03392804097;
+      const maxzoom = Math.max(0, Math.min(t.maxZoom, Math.round(Math.log2(z0m / resolutionM))));
+      const minzoom = Math.max(0, maxzoom - levels - 2);
+      const q = new URLSearchParams();
+      for (const [k, v] of Object.entries(req.query))
+        if (!['assets', 'tileMatrixSetId'].includes(k)) q.set(k, String(v));
+      const qs = q.toString() ? `?${q}` : '';
+      const bb = it.bbox ?? [-180, -90, 180, 90];
+      return {
+        tilejson: '3.0.0',
+        name: `${it.collection}/${it.id}/${key}`,
+        tiles: [`${base(req, o.baseUrl)}/tiles/${req.params.c}/${it.id}/${key}/${t.id}/{z}/{x}/{y}.png${qs}`],
+        minzoom,
+        maxzoom,
+        bounds: [bb[0], bb[1], bb.length === 6 ? bb[3] : bb[2], bb.length === 6 ? bb[4] : bb[3]],
+        center: [
+          (bb[0] + (bb.length === 6 ? bb[3] : bb[2])) / 2,
+          (bb[1] + (bb.length === 6 ? bb[4] : bb[3])) / 2,
+          maxzoom - 2,
+        ],
+      };
+    },
+  );
+
+  app.get<{ Params: { c: string; i: string }; Querystring: Record<string, unknown> }>(
+    '/collections/:c/items/:i/preview.png',
+    async (req, reply) => {
+      const it = await itemOf(req, req.params.c, req.params.i);
+      const asset = await assetOf(it, String(req.query.assets ?? 'data'), req.query.bidx);
+      const max = req.query.max_size === undefined ? 1024 : Number(req.query.max_size);
+      if (!Number.isInteger(max) || max < 16 || max > 4096)
+        throw new ValidationError('max_size must be an integer from 16 to 4096');
+      const opts = renderOptions(req.query, 'png');
+      if (etagged(req, reply, it)) return reply;
+      reply.type('image/png');
+      return reply.send(await tiler.preview(asset, max, opts));
+    },
+  );
+
+  app.get<{ Params: { c: string; i: string; lonlat: string }; Querystring: Record<string, unknown> }>(
+    '/collections/:c/items/:i/point/:lonlat',
+    async (req) => {
+      const parts = req.params.lonlat.split(',').map((s) => (s.trim() === '' ? Number.NaN : Number(s)));
+      if (
+        parts.length !== 2 ||
+        !parts.every(Number.isFinite) ||
+        Math.abs(parts[0]) > 180 ||
+        Math.abs(parts[1]) > 90
+      )
+        throw new ValidationError(`point must be lon,lat in degrees, got '${req.params.lonlat}'`);
+      const it = await itemOf(req, req.params.c, req.params.i);
+      const keys =
+        req.query.assets === undefined
+          ? Object.keys(it.assets).filter((k) => /tiff/.test(String(it.assets[k].type ?? '')))
+          : String(req.query.assets).split(',');
+      const values: Record<string, number | null> = {};
+      for (const k of keys) {
+        const a = await assetOf(it, k, req.query.bidx);
+        values[k] = await tiler.point(a, parts[0], parts[1]);
+      }
+      return { coordinates: parts, values };
+    },
+  );
+}

@@ -1,0 +1,342 @@
+import sharp from 'sharp';
+import { NotFoundError, ValidationError } from '../errors.js';
+import { converter, EPSG_WGS84, isKnownEpsg } from '../geo/crs.js';
+import type { TileMatrixSetDef } from '../geo/tms.js';
+import { tileBounds } from '../geo/tms.js';
+import { GeoTiff } from '../io/tiff/reader.js';
+import { LruCache } from '../util/lru.js';
+import type { ColormapName } from './colormap.js';
+import { colorize, colormap } from './colormap.js';
+
+/** An item's raster asset as the tiler needs it. */
+export interface RasterAsset {
+  /** Local file path of the COG. */
+  path: string;
+  /** 'dB' values are shown as they are; 'linear' power is shown in dB. */
+  unit: 'dB' | 'linear';
+  /** Statistics stored on the item (raster:bands), in the asset's unit. */
+  stats?: { mean?: number; stddev?: number; minimum?: number; maximum?: number };
+  band: number;
+}
+
+export interface RenderOptions {
+  resampling?: 'bilinear' | 'nearest';
+  /** Display range [min, max] (in dB for dB and linear assets); from the item's statistics by default. */
+  rescale?: [number, number];
+  colormap?: ColormapName;
+  format?: 'png' | 'webp';
+}
+
+const TILE = 256;
+/** Control points across a tile: positions between them are interpolated (GDAL's approximate transformer does the same). */
+const GRID = 16;
+
+interface OpenCog {
+  tif: GeoTiff;
+  epsg: number;
+  gt: [number, number, number, number, number, number];
+  width: number;
+  height: number;
+  /** Overview factors (1 for full resolution) per level. */
+  factors: number[];
+  unitFromFile: 'dB' | 'linear' | null;
+}
+
+/**
+ * Dynamic map tiles from COGs: a tile's pixel centres are mapped (through a 17 x 17 grid of exact
+ * CRS transforms, bilinear in between) to the source pixels of the overview level nearest the tile's
+ * resolution without being coarser; only that window is read (blocks are decoded once and kept in a
+ * bounded cache); nearest or bilinear resampling; values to dB, stretched and coloured; nodata and
+ * the outside transparent.
+ */
+export class Tiler {
+  private readonly files: LruCache<string, Promise<OpenCog>>;
+  private readonly blocks: LruCache<string, Uint8Array>;
+
+  constructor(opts: { maxOpenFiles?: number; blockCacheBytes?: number } = {}) {
+    this.files = new LruCache(
+      opts.maxOpenFiles ?? 64,
+      () => 1,
+      (_k, v) => {
+        v.then((c) => c.tif.close()).catch(() => {});
+      },
+    );
+    this.blocks = new LruCache(opts.blockCacheBytes ?? 256 * 1024 * 1024, (v) => v.byteLength);
+  }
+
+  async close(): Promise<void> {
+    this.files.clear();
+    this.blocks.clear();
+  }
+
+  /** The COG header of a file, opened once and kept (bounded). */
+  open(path: string): Promise<OpenCog> {
+    let p = this.files.get(path);
+    if (!p) {
+      p = (async () => {
+        let tif: GeoTiff;
+        try {
+          tif = await GeoTiff.open(path);
+        } catch (err) {
+          if ((err as { code?: string }).code === 'ENOENT')
+            throw new NotFoundError(`asset file ${path} does not exist`);
+          throw err;
+        }
+        const info = tif.info();
+        if (info.epsg === null || info.geoTransform === null || !isKnownEpsg(info.epsg))
+          throw new ValidationError(`${path}: the asset has no CRS sarbridge can map`);
+        const cache = this.blocks;
+        tif.useBlockCache({
+          get: (k) => cache.get(`${path}|${k}`),
+          set: (k, v) => cache.set(`${path}|${k}`, v),
+        });
+        const units = (info.metadata.UNITS ?? info.bands[0]?.metadata.UNITS ?? '').toLowerCase();
+        return {
+          tif,
+          epsg: info.epsg,
+          gt: info.geoTransform,
+          width: info.width,
+          height: info.height,
+          factors: [1, ...info.overviews.map((o) => info.width / o.width)],
+          unitFromFile: units === 'db' ? 'dB' : units === 'linear' ? 'linear' : null,
+        };
+      })();
+      // A file that failed to open is not remembered.
+      p.catch(() => this.files.delete(path));
+      this.files.set(path, p);
+    }
+    return p;
+  }
+
+  /**
+   * Values of a tile (256 x 256 float32, NaN outside the image or at nodata), or null when the tile
+   * does not touch the image.
+   */
+  async tileValues(
+    asset: RasterAsset,
+    tms: TileMatrixSetDef,
+    z: number,
+    x: number,
+    y: number,
+    resampling: 'bilinear' | 'nearest',
+  ): Promise<Float32Array | null> {
+    const cog = await this.open(asset.path);
+    const [minX, minY, maxX, maxY] = tileBounds(tms, z, x, y);
+    const conv = converter(tms.epsg, cog.epsg);
+    // Source pixel coordinates (full resolution) at the control points.
+    const n = GRID + 1;
+    const cols = new Float64Array(n * n);
+    const rows = new Float64Array(n * n);
+    const gt = cog.gt;
+    const det = gt[1] * gt[5] - gt[2] * gt[4];
+    for (let j = 0; j < n; j++)
+      for (let i = 0; i < n; i++) {
+        const px = minX + ((maxX - minX) * i) / GRID;
+        const py = maxY - ((maxY - minY) * j) / GRID;
+        const [sx, sy] = conv.forward([px, py]);
+        const dx = sx - gt[0];
+        const dy = sy - gt[3];
+        cols[j * n + i] = (gt[5] * dx - gt[2] * dy) / det;
+        rows[j * n + i] = (-gt[4] * dx + gt[1] * dy) / det;
+      }
+    let c0 = Infinity;
+    let c1 = -Infinity;
+    let r0 = Infinity;
+    let r1 = -Infinity;
+    for (let k = 0; k < n * n; k++) {
+      if (!Number.isFinite(cols[k]) || !Number.isFinite(rows[k])) continue;
+      c0 = Math.min(c0, cols[k]);
+      c1 = Math.max(c1, cols[k]);
+      r0 = Math.min(r0, rows[k]);
+      r1 = Math.max(r1, rows[k]);
+    }
+    if (!(c1 > 0 && r1 > 0 && c0 < cog.width && r0 < cog.height)) return null;
+    // Source pixels per output pixel, then the coarsest level that is not coarser than that.
+    const ratio = Math.max((c1 - c0) / TILE, (r1 - r0) / TILE);
+    let level = 0;
+    for (let l = 1; l < cog.factors.length; l++) if (cog.factors[l] <= ratio) level = l;
+    const f = cog.factors[level];
+    const lw = Math.ceil(cog.width / f - 1e-9);
+    const lh = Math.ceil(cog.height / f - 1e-9);
+    const wc0 = Math.max(0, Math.floor(c0 / f) - 1);
+    const wr0 = Math.max(0, Math.floor(r0 / f) - 1);
+    const wc1 = Math.min(lw, Math.ceil(c1 / f) + 1);
+    const wr1 = Math.min(lh, Math.ceil(r1 / f) + 1);
+    if (wc1 <= wc0 || wr1 <= wr0) return null;
+    const win = { colOff: wc0, rowOff: wr0, width: wc1 - wc0, height: wr1 - wr0 };
+    const view = await cog.tif.read(win, { level, bands: [asset.band], nodataToNaN: true });
+    const src = view.data;
+    const nodata = view.nodata;
+    const W = win.width;
+    const H = win.height;
+    const out = new Float32Array(TILE * TILE);
+    const step = TILE / GRID;
+    for (let py = 0; py < TILE; py++) {
+      const gy = (py + 0.5) / step;
+      const j = Math.min(GRID - 1, Math.floor(gy));
+      const fy = gy - j;
+      for (let px = 0; px < TILE; px++) {
+        const gx = (px + 0.5) / step;
+        const i = Math.min(GRID - 1, Math.floor(gx));
+        const fx = gx - i;
+        const k = j * n + i;
+        const col =
+          (cols[k] * (1 - fx) + cols[k + 1] * fx) * (1 - fy) +
+          (cols[k + n] * (1 - fx) + cols[k + n + 1] * fx) * fy;
+        const row =
+          (rows[k] * (1 - fx) + rows[k + 1] * fx) * (1 - fy) +
+          (rows[k + n] * (1 - fx) + rows[k + n + 1] * fx) * fy;
+        // Position in the window at the chosen level, in pixel units with centres at +0.5.
+        const sc = col / f - wc0;
+        const sr = row / f - wr0;
+        let v = Number.NaN;
+        if (col >= 0 && row >= 0 && col < cog.width && row < cog.height) {
+          if (resampling === 'nearest') {
+            const ic = Math.floor(sc);
+            const ir = Math.floor(sr);
+            if (ic >= 0 && ir >= 0 && ic < W && ir < H) v = src[ir * W + ic] as number;
+          } else {
+            const u = sc - 0.5;
+            const w = sr - 0.5;
+            const ic = Math.max(0, Math.min(W - 2, Math.floor(u)));
+            const ir = Math.max(0, Math.min(H - 2, Math.floor(w)));
+            const a = Math.min(1, Math.max(0, u - ic));
+            const b = Math.min(1, Math.max(0, w - ir));
+            const o = ir * W + ic;
+            const p00 = src[o] as number;
+            const p10 = src[o + (W > 1 ? 1 : 0)] as number;
+            const p01 = src[o + (H > 1 ? W : 0)] as number;
+            const p11 = src[o + (W > 1 ? 1 : 0) + (H > 1 ? W : 0)] as number;
+            v = (p00 * (1 - a) + p10 * a) * (1 - b) + (p01 * (1 - a) + p11 * a) * b;
+            // A nodata neighbour: fall back to the nearest pixel.
+            if (v !== v) {
+              const nc = Math.max(0, Math.min(W - 1, Math.floor(sc)));
+              const nr = Math.max(0, Math.min(H - 1, Math.floor(sr)));
+              v = src[nr * W + nc] as number;
+            }
+          }
+          if (nodata !== null && v === nodata) v = Number.NaN;
+        }
+        out[py * TILE + px] = v;
+      }
+    }
+    return out;
+  }
+
+  /** The display range of an asset: from the item's statistics (mean +- 2 std), else a sample of its smallest overview. */
+  async displayRange(asset: RasterAsset): Promise<[number, number]> {
+    const s = asset.stats;
+    if (s && typeof s.mean === 'number' && typeof s.stddev === 'number' && asset.unit === 'dB') {
+      let lo = s.mean - 2 * s.stddev;
+      let hi = s.mean + 2 * s.stddev;
+      if (typeof s.minimum === 'number') lo = Math.max(lo, s.minimum);
+      if (typeof s.maximum === 'number') hi = Math.min(hi, s.maximum);
+      if (hi > lo) return [lo, hi];
+    }
+    const cog = await this.open(asset.path);
+    const level = cog.factors.length - 1;
+    const view = await cog.tif.read(undefined, { level, bands: [asset.band], nodataToNaN: true });
+    const vals: number[] = [];
+    const data = view.data as ArrayLike<number>;
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i];
+      if (v !== v || v === view.nodata) continue;
+      const d = asset.unit === 'linear' ? (v > 0 ? 10 * Math.log10(v) : Number.NaN) : v;
+      if (Number.isFinite(d)) vals.push(d);
+    }
+    if (vals.length === 0) return [0, 1];
+    vals.sort((a, b) => a - b);
+    const q = (p: number) => vals[Math.min(vals.length - 1, Math.floor(p * vals.length))];
+    return q(0.98) > q(0.02) ? [q(0.02), q(0.98)] : [q(0) - 1, q(0) + 1];
+  }
+
+  /** Values to an encoded image (PNG or WebP, RGBA). */
+  async encode(
+    values: Float32Array,
+    width: number,
+    height: number,
+    asset: RasterAsset,
+    o: RenderOptions,
+  ): Promise<Buffer> {
+    const shown = asset.unit === 'linear' ? toDb(values) : values;
+    const [lo, hi] = o.rescale ?? (await this.displayRange(asset));
+    const rgba = colorize(shown, lo, hi, colormap(o.colormap ?? 'gray'));
+    const img = sharp(Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength), {
+      raw: { width, height, channels: 4 },
+    });
+    return (o.format ?? 'png') === 'webp'
+      ? img.webp({ quality: 90, effort: 2 }).toBuffer()
+      : img.png({ compressionLevel: 3, adaptiveFiltering: false }).toBuffer();
+  }
+
+  async tile(
+    asset: RasterAsset,
+    tms: TileMatrixSetDef,
+    z: number,
+    x: number,
+    y: number,
+    o: RenderOptions,
+  ): Promise<Buffer | null> {
+    const values = await this.tileValues(asset, tms, z, x, y, o.resampling ?? 'bilinear');
+    if (values === null) return null;
+    return this.encode(values, TILE, TILE, asset, o);
+  }
+
+  /** A preview of the whole asset in its own grid, the longer side at most maxSize pixels. */
+  async preview(asset: RasterAsset, maxSize: number, o: RenderOptions): Promise<Buffer> {
+    const cog = await this.open(asset.path);
+    let level = 0;
+    for (let l = 1; l < cog.factors.length; l++)
+      if (Math.max(cog.width, cog.height) / cog.factors[l] >= maxSize) level = l;
+    const view = await cog.tif.read(undefined, { level, bands: [asset.band], nodataToNaN: true });
+    const w = view.width;
+    const h = view.height;
+    const scale = Math.min(1, maxSize / Math.max(w, h));
+    const ow = Math.max(1, Math.round(w * scale));
+    const oh = Math.max(1, Math.round(h * scale));
+    const out = new Float32Array(ow * oh);
+    for (let r = 0; r < oh; r++)
+      for (let c = 0; c < ow; c++) {
+        const v = view.data[
+          Math.min(h - 1, Math.floor((r + 0.5) / scale)) * w + Math.min(w - 1, Math.floor((c + 0.5) / scale))
+        ] as number;
+        out[r * ow + c] = v === view.nodata ? Number.NaN : v;
+      }
+    return this.encode(out, ow, oh, asset, o);
+  }
+
+  /** The asset's value at a lon/lat (null outside the image or at nodata). */
+  async point(asset: RasterAsset, lon: number, lat: number): Promise<number | null> {
+    const cog = await this.open(asset.path);
+    const [x, y] = converter(EPSG_WGS84, cog.epsg).forward([lon, lat]);
+    const gt = cog.gt;
+    const det = gt[1] * gt[5] - gt[2] * gt[4];
+    const col = Math.floor((gt[5] * (x - gt[0]) - gt[2] * (y - gt[3])) / det);
+    const row = Math.floor((-gt[4] * (x - gt[0]) + gt[1] * (y - gt[3])) / det);
+    if (!(col >= 0 && row >= 0 && col < cog.width && row < cog.height)) return null;
+    const view = await cog.tif.read(
+      { colOff: col, rowOff: row, width: 1, height: 1 },
+      { bands: [asset.band], nodataToNaN: true },
+    );
+    const v = view.data[0] as number;
+    return v !== v || v === view.nodata ? null : v;
+  }
+
+  /** Native resolution of an asset in metres per pixel and its lon/lat bounds. */
+  async extent(asset: RasterAsset): Promise<{ resolutionM: number; levels: number; epsg: number }> {
+    const cog = await this.open(asset.path);
+    const unit = cog.epsg === EPSG_WGS84 ? 111_320 : 1;
+    return { resolutionM: Math.abs(cog.gt[1]) * unit, levels: cog.factors.length, epsg: cog.epsg };
+  }
+
+  /** Unit of the file's values from its metadata, when it says. */
+  async fileUnit(path: string): Promise<'dB' | 'linear' | null> {
+    return (await this.open(path)).unitFromFile;
+  }
+}
+
+function toDb(v: Float32Array): Float32Array {
+  const out = new Float32Array(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = v[i] > 0 ? 10 * Math.log10(v[i]) : Number.NaN;
+  return out;
+}
