@@ -109,8 +109,7 @@ export function colorize(
       rgba[o + 3] = 0;
       continue;
     }
-    let k = Math.round((v - min) * scale);
-    k = k < 0 ? 0 : k > 255 ? 255 : k;
+    const k = Math.min(255, Math.max(0, Math.round((v - min) * scale)));
     rgba[o] = lut[k * 3];
     rgba[o + 1] = lut[k * 3 + 1];
     rgba[o + 2] = lut[k * 3 + 2];
