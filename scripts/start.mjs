@@ -1,24 +1,30 @@
-// `npm start`: the main job. Until the server lands (catalog and tiles), it shows the CLI and runs
-// a sample conversion of the real geocoded Sentinel-1 product in ../shared (when present) to a COG.
-import { execFileSync } from 'node:child_process';
+// `npm start`: the main job. Builds a demonstration catalog (two simulated passes over a coast with
+// ships: vessel detections and the change between them) into out/, then serves the STAC API and map
+// tiles on http://127.0.0.1:${PORT:-8080}/ until Ctrl-C.
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist/src/cli/main.js');
-const run = (args) => execFileSync(process.execPath, [cli, ...args], { stdio: 'inherit' });
+const outDir = join(root, 'out');
+const catalog = join(outDir, 'catalog.db');
+const port = process.env.PORT ?? '8080';
+mkdirSync(outDir, { recursive: true });
 
-run(['--help']);
-const sample = join(root, '..', 'shared', 'data', 'real', 'pyrosar_db.tif');
-if (existsSync(sample)) {
-  const outDir = join(root, 'out');
-  mkdirSync(outDir, { recursive: true });
-  const out = join(outDir, 'pyrosar_db.cog.tif');
-  console.log(`\n$ sarbridge cog ${sample} ${out}`);
-  run(['cog', sample, out]);
-  console.log(`\n$ sarbridge info ${out}`);
-  run(['info', out]);
-} else {
-  console.log(`\n(no sample product at ${sample}; try: npx sarbridge info <file.tif>)`);
+if (!existsSync(catalog)) {
+  console.log('$ sarbridge demo out/demo --catalog out/catalog.db');
+  execFileSync(process.execPath, [cli, 'demo', join(outDir, 'demo'), '--catalog', catalog], { stdio: 'inherit' });
 }
+const base = `http://127.0.0.1:${port}`;
+console.log(`\nserving ${catalog}:
+  ${base}/                       landing page (STAC API)
+  ${base}/search?collections=demo
+  ${base}/collections/demo/items/demo-2026-06-01/tilejson.json?colormap=gray
+  ${base}/collections/demo/items/demo-2026-06-01/preview.png
+  ${base}/api                    OpenAPI document
+Ctrl-C stops it.\n`);
+const server = spawn(process.execPath, [cli, 'serve', '--catalog', catalog, '--port', port], { stdio: 'inherit' });
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => server.kill(sig));
+server.on('exit', (code) => process.exit(code ?? 0));

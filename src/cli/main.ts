@@ -22,6 +22,7 @@ import type { SpeckleFilter } from '../raster/speckle.js';
 import { SPECKLE_FILTERS } from '../raster/speckle.js';
 import { choice, distinct, intArg, positiveArg, write } from './args.js';
 import { registerExploitCommands } from './exploit-commands.js';
+import { registerServeCommands } from './serve-command.js';
 
 /** Exit codes: 0 success, 1 bad input (a clear one-line message), 2 usage error. */
 export const EXIT_BAD_INPUT = 1;
@@ -407,6 +408,7 @@ export function buildProgram(): Command {
     });
 
   registerExploitCommands(program);
+  registerServeCommands(program);
 
   withCogOptions(
     program

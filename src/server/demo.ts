@@ -1,0 +1,118 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { CatalogStore } from '../catalog/store.js';
+import type { StacItem } from '../catalog/types.js';
+import { changeFiles } from '../exploit/change.js';
+import { detectFile } from '../exploit/detect.js';
+import { lonLatBounds } from '../geo/crs.js';
+import { simulateScene } from '../ops/simulate-scene.js';
+
+/**
+ * A demonstration catalog: a simulated pair of scenes (sea, coast, ships, changes), vessels detected
+ * on each and the change between them, as a collection `demo` with one item per scene (data COG,
+ * vessels GeoJSON) and one for the change (change COG, polygons).
+ */
+export async function loadDemo(store: CatalogStore, outDir: string): Promise<StacItem[]> {
+  const dir = resolve(outDir);
+  const r = await simulateScene(join(dir, 'scenes'), { seed: 2026, size: 2048, ships: 40 });
+  const [w, s, e, n] = lonLatBounds(r.epsg, r.geoTransform, r.size, r.size);
+  const geometry = {
+    type: 'Polygon',
+    coordinates: [
+      [
+        [w, s],
+        [e, s],
+        [e, n],
+        [w, n],
+        [w, s],
+      ],
+    ],
+  };
+  const items: StacItem[] = [];
+  for (const sc of r.scenes) {
+    const vessels = sc.path.replace(/\.tif$/, '.vessels.geojson');
+    await detectFile(sc.path, vessels, { landMask: r.landPath });
+    const side = JSON.parse(await readFile(sc.sidecar, 'utf8')) as { properties: Record<string, unknown> };
+    items.push({
+      type: 'Feature',
+      stac_version: '1.0.0',
+      stac_extensions: ['https://stac-extensions.github.io/sar/v1.3.0/schema.json'],
+      id: `demo-${sc.date.slice(0, 10)}`,
+      collection: 'demo',
+      geometry,
+      bbox: [w, s, e, n],
+      properties: {
+        datetime: sc.date,
+        platform: 'sarbridge-sim',
+        'sar:instrument_mode': 'STRIPMAP',
+        'sar:frequency_band': 'C',
+        'sar:polarizations': ['VV'],
+        'sar:product_type': 'GEC',
+        'sar:looks_equivalent_number': side.properties['sar:looks_equivalent_number'],
+      },
+      links: [],
+      assets: {
+        data: {
+          href: sc.path,
+          type: 'image/tiff; application=geotiff; profile=cloud-optimized',
+          roles: ['data'],
+          title: 'sigma0 VV (linear)',
+          'raster:bands': [{ unit: 'linear', data_type: 'float32' }],
+        },
+        vessels: {
+          href: vessels,
+          type: 'application/geo+json',
+          roles: ['data', 'detections'],
+          title: 'Vessel detections',
+        },
+      },
+    });
+  }
+  const prefix = join(dir, 'scenes', 'change');
+  await changeFiles(r.scenes[0].path, r.scenes[1].path, prefix);
+  items.push({
+    type: 'Feature',
+    stac_version: '1.0.0',
+    id: 'demo-change',
+    collection: 'demo',
+    geometry,
+    bbox: [w, s, e, n],
+    properties: { datetime: null, start_datetime: r.scenes[0].date, end_datetime: r.scenes[1].date },
+    links: [],
+    assets: {
+      data: {
+        href: `${prefix}.tif`,
+        type: 'image/tiff; application=geotiff; profile=cloud-optimized',
+        roles: ['data'],
+        title: 'change class (band 1) and dB change (band 2)',
+        'raster:bands': [{ unit: 'class' }, { unit: 'dB' }],
+      },
+      polygons: {
+        href: `${prefix}.geojson`,
+        type: 'application/geo+json',
+        roles: ['data'],
+        title: 'Change polygons',
+      },
+    },
+  } as StacItem);
+  if (await store.getCollection('demo')) await store.deleteCollection('demo');
+  await store.putCollection(
+    {
+      type: 'Collection',
+      stac_version: '1.0.0',
+      id: 'demo',
+      title: 'Simulated demonstration scenes',
+      description:
+        'Two simulated passes over a coast with ships, the vessels detected on them and the change between them.',
+      license: 'proprietary',
+      extent: {
+        spatial: { bbox: [[w, s, e, n]] },
+        temporal: { interval: [[r.scenes[0].date, r.scenes[1].date]] },
+      },
+      links: [],
+    },
+    'create',
+  );
+  await store.putItems('demo', items, 'create');
+  return items;
+}
