@@ -15,7 +15,9 @@ mkdirSync(outDir, { recursive: true });
 
 if (!existsSync(catalog)) {
   console.log('$ sarbridge demo out/demo --catalog out/catalog.db');
-  execFileSync(process.execPath, [cli, 'demo', join(outDir, 'demo'), '--catalog', catalog], { stdio: 'inherit' });
+  execFileSync(process.execPath, [cli, 'demo', join(outDir, 'demo'), '--catalog', catalog], {
+    stdio: 'inherit',
+  });
 }
 const base = `http://127.0.0.1:${port}`;
 console.log(`\nserving ${catalog}:
@@ -25,6 +27,8 @@ console.log(`\nserving ${catalog}:
   ${base}/collections/demo/items/demo-2026-06-01/preview.png
   ${base}/api                    OpenAPI document
 Ctrl-C stops it.\n`);
-const server = spawn(process.execPath, [cli, 'serve', '--catalog', catalog, '--port', port], { stdio: 'inherit' });
+const server = spawn(process.execPath, [cli, 'serve', '--catalog', catalog, '--port', port], {
+  stdio: 'inherit',
+});
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => server.kill(sig));
 server.on('exit', (code) => process.exit(code ?? 0));
