@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Installs what the tests need from Debian when it is missing. Called by `npm test` (pretest).
-# The product itself needs no system package: only the tests use GDAL and Orfeo ToolBox as references.
+# The product itself needs no system package: the tests use GDAL and Orfeo ToolBox as references and
+# run the catalog against a real PostgreSQL with PostGIS (started and stopped by test/global-setup.ts).
 set -euo pipefail
 
 need=()
 command -v gdalinfo >/dev/null 2>&1 || need+=(gdal-bin)
 /usr/bin/python3 -c 'from osgeo import gdal; import numpy' >/dev/null 2>&1 || need+=(python3-gdal python3-numpy)
 command -v otbcli_Despeckle >/dev/null 2>&1 || need+=(otb-bin)
+command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
+ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || need+=(postgresql-15-postgis-3)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "test-setup: reference tools present (gdal $(gdalinfo --version | cut -d, -f1 | cut -d' ' -f2), otb)"
+  echo "test-setup: reference tools present (gdal $(gdalinfo --version | cut -d, -f1 | cut -d' ' -f2), otb, postgresql + postgis)"
   exit 0
 fi
 

@@ -14,12 +14,19 @@ export class UnsupportedFilterError extends SarbridgeError {
  * and written with `param()` (SQLite `?`, PostgreSQL `$n`).
  */
 export interface SqlDialect {
-  param(index: number): string;
+  /** Placeholder of parameter `index` (1-based) holding a value literal (as encodeValue made it). */
+  valueParam(index: number): string;
+  /** Placeholder of a number (milliseconds, coordinates). */
+  numParam(index: number): string;
+  /** Placeholder of a text (a GeoJSON document). */
+  textParam(index: number): string;
+  /** A literal value as bound (SQLite: booleans as 0/1; PostgreSQL: JSON text for jsonb). */
+  encodeValue(v: unknown): unknown;
   /** SQL of a property other than id / collection / datetime / geometry. */
   property(name: string): string;
-  /** SQL turning a property's text value into milliseconds since the epoch (for temporal tests). */
+  /** SQL turning a property's value into milliseconds since the epoch (for temporal tests). */
   toMillis(sql: string): string;
-  /** Column expressions of the core fields. */
+  /** Column expressions of the core fields (as values comparable with value literals). */
   id: string;
   collection: string;
   /** The item's temporal extent in milliseconds. */
@@ -30,12 +37,14 @@ export interface SqlDialect {
     op: 's_intersects' | 's_within' | 's_contains',
     geojson: string,
     bbox: number[],
-    p: (v: unknown) => string,
+    num: (v: number) => string,
+    text: (v: string) => string,
   ): string;
   /** Case- and accent-insensitive wrappers. */
   casei(sql: string): string;
   accenti(sql: string): string;
-  /** Real division, integer division, power. */
+  /** + - * % on values; real division, integer division, power. */
+  arith(op: '+' | '-' | '*' | '%', a: string, b: string): string;
   divide(a: string, b: string): string;
   intDivide(a: string, b: string): string;
   power(a: string, b: string): string;
@@ -138,9 +147,22 @@ export class Cql2Sql {
     private readonly offset = 0,
   ) {}
 
+  /** A value literal parameter. */
   private p(v: unknown): string {
-    this.params.push(typeof v === 'boolean' ? (v ? 1 : 0) : v);
-    return this.d.param(this.offset + this.params.length);
+    this.params.push(this.d.encodeValue(v));
+    return this.d.valueParam(this.offset + this.params.length);
+  }
+
+  /** A number (milliseconds, coordinates) parameter. */
+  private pn(v: number): string {
+    this.params.push(v);
+    return this.d.numParam(this.offset + this.params.length);
+  }
+
+  /** A text parameter. */
+  private ptext(v: string): string {
+    this.params.push(v);
+    return this.d.textParam(this.offset + this.params.length);
   }
 
   translate(e: Cql2Expr): string {
@@ -162,20 +184,21 @@ export class Cql2Sql {
     if (Array.isArray(e)) throw new Cql2Error('an array is only allowed as the list of IN');
     if ('property' in e) return this.property(e.property);
     if ('timestamp' in e) {
-      const ms = Date.parse(e.timestamp);
-      return { sql: this.p(ms), kind: 'time', start: this.p(ms), end: this.p(ms) };
+      const ph = this.pn(Date.parse(e.timestamp));
+      return { sql: ph, kind: 'time', start: ph, end: ph };
     }
     if ('date' in e) {
       const ms = Date.parse(`${e.date}T00:00:00Z`);
-      return { sql: this.p(ms), kind: 'time', start: this.p(ms), end: this.p(ms + DAY_MS - 1) };
+      const ph = this.pn(ms);
+      return { sql: ph, kind: 'time', start: ph, end: this.pn(ms + DAY_MS - 1) };
     }
     if ('interval' in e) {
       const bound = (b: Cql2Expr, open: number): string => {
-        if (b === '..') return this.p(open);
+        if (b === '..') return this.pn(open);
         if (typeof b === 'string') {
           const ms = Date.parse(/^\d{4}-\d\d-\d\d$/.test(b) ? `${b}T00:00:00Z` : b);
           if (Number.isNaN(ms)) throw new Cql2Error(`interval bound '${b}' is not a date or timestamp`);
-          return this.p(ms);
+          return this.pn(ms);
         }
         const f = this.expr(b);
         if (f.kind === 'time') return open < 0 ? (f.start as string) : (f.end as string);
@@ -282,7 +305,7 @@ export class Cql2Sql {
       case '*':
       case '%': {
         n(2);
-        return { sql: `(${this.value(args[0])} ${op} ${this.value(args[1])})`, kind: 'value' };
+        return { sql: this.d.arith(op, this.value(args[0]), this.value(args[1])), kind: 'value' };
       }
       case '/':
         n(2);
@@ -346,7 +369,13 @@ export class Cql2Sql {
     const bbox = geometryBbox(geom as never);
     const test =
       kind === 's_disjoint' ? 's_intersects' : (kind as 's_intersects' | 's_within' | 's_contains');
-    const sql = this.d.spatial(test, JSON.stringify(geom), bbox, (v) => this.p(v));
+    const sql = this.d.spatial(
+      test,
+      JSON.stringify(geom),
+      bbox,
+      (v) => this.pn(v),
+      (v) => this.ptext(v),
+    );
     return kind === 's_disjoint' ? `(NOT ${sql})` : sql;
   }
 }

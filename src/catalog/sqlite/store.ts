@@ -60,21 +60,25 @@ function literal(json: string): unknown {
 }
 
 const sqliteDialect: SqlDialect = {
-  param: (i) => `?${i}`,
+  valueParam: (i) => `?${i}`,
+  numParam: (i) => `?${i}`,
+  textParam: (i) => `?${i}`,
+  encodeValue: (v) => (typeof v === 'boolean' ? (v ? 1 : 0) : v),
+  arith: (op, a, b) => `(${a} ${op} ${b})`,
   property: prop,
   toMillis: (sql) => `ts_ms(${sql})`,
   id: 'items.id',
   collection: 'items.collection',
   start: 'dt_start',
   end: 'dt_end',
-  spatial(op, geojson, [w, s, e, n], p) {
+  spatial(op, geojson, [w, s, e, n], p, text) {
     const box =
       op === 's_within'
         ? `minx >= ${p(w)} AND maxx <= ${p(e)} AND miny >= ${p(s)} AND maxy <= ${p(n)}`
         : op === 's_contains'
           ? `minx <= ${p(w)} AND maxx >= ${p(e)} AND miny <= ${p(s)} AND maxy >= ${p(n)}`
           : `minx <= ${p(e)} AND maxx >= ${p(w)} AND miny <= ${p(n)} AND maxy >= ${p(s)}`;
-    return `(seq IN (SELECT seq FROM items_rtree WHERE ${box}) AND geo_${op.slice(2)}(geometry, ${p(geojson)}))`;
+    return `(seq IN (SELECT seq FROM items_rtree WHERE ${box}) AND geo_${op.slice(2)}(geometry, ${text(geojson)}))`;
   },
   casei: (sql) => `casei(${sql})`,
   accenti: (sql) => `accenti(${sql})`,
@@ -275,7 +279,7 @@ export class SqliteCatalog implements CatalogStore {
     if (q.datetime?.end != null) where.push(`dt_start <= ${p(q.datetime.end)}`);
     const spatial = q.intersects ?? (q.bbox ? bboxPolygon(q.bbox) : null);
     if (spatial)
-      where.push(sqliteDialect.spatial('s_intersects', JSON.stringify(spatial), geometryBbox(spatial), p));
+      where.push(sqliteDialect.spatial('s_intersects', JSON.stringify(spatial), geometryBbox(spatial), p, p));
     if (q.filter !== undefined) {
       const t = new Cql2Sql(sqliteDialect, params.length);
       const sql = t.translate(q.filter);

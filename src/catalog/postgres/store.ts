@@ -1,0 +1,368 @@
+import pg from 'pg';
+import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
+import { Cql2Sql, compactParams, type SqlDialect } from '../cql2/sql.js';
+import { applyFields } from '../fields.js';
+import { decodeToken, encodeToken } from '../paging.js';
+import { bboxPolygon, INDEXED_PROPERTIES, itemTimes } from '../sqlite/store.js';
+import type { CatalogStore } from '../store.js';
+import type { SearchPage, SearchParams, StacCollection, StacItem } from '../types.js';
+
+const NAME = /^[A-Za-z0-9_:.-]{1,128}$/;
+
+function prop(name: string): string {
+  if (!NAME.test(name))
+    throw new ValidationError(`property name '${name}' may only hold letters, digits and _ : . -`);
+  return `NULLIF(properties -> '${name}', 'null'::jsonb)`;
+}
+
+const SCHEMA = `
+CREATE EXTENSION IF NOT EXISTS postgis;
+CREATE EXTENSION IF NOT EXISTS unaccent;
+CREATE TABLE IF NOT EXISTS collections (id text PRIMARY KEY, part serial UNIQUE, doc jsonb NOT NULL);
+CREATE TABLE IF NOT EXISTS item_keys (
+  collection text NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+  id text NOT NULL,
+  PRIMARY KEY (collection, id)
+);
+CREATE SEQUENCE IF NOT EXISTS items_seq;
+CREATE TABLE IF NOT EXISTS items (
+  seq bigint NOT NULL,
+  collection text NOT NULL,
+  id text NOT NULL,
+  dt_start double precision NOT NULL,
+  dt_end double precision NOT NULL,
+  geometry geometry(Geometry, 4326) NOT NULL,
+  properties jsonb NOT NULL,
+  doc jsonb NOT NULL
+) PARTITION BY LIST (collection);
+CREATE INDEX IF NOT EXISTS items_geom ON items USING gist (geometry);
+CREATE INDEX IF NOT EXISTS items_dt ON items (dt_start, seq);
+CREATE INDEX IF NOT EXISTS items_key ON items (collection, id);
+${INDEXED_PROPERTIES.map((p, i) => `CREATE INDEX IF NOT EXISTS items_q${i} ON items ((${prop(p)}));`).join('\n')}
+CREATE OR REPLACE FUNCTION sb_num(v jsonb) RETURNS numeric LANGUAGE sql IMMUTABLE AS
+  $$ SELECT CASE WHEN jsonb_typeof(v) = 'number' THEN (v #>> '{}')::numeric END $$;
+CREATE OR REPLACE FUNCTION sb_ms(v jsonb) RETURNS double precision LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  IF jsonb_typeof(v) <> 'string' THEN RETURN NULL; END IF;
+  RETURN extract(epoch FROM (v #>> '{}')::timestamptz) * 1000;
+EXCEPTION WHEN others THEN RETURN NULL;
+END $$;
+`;
+
+const pgDialect: SqlDialect = {
+  valueParam: (i) => `$${i}::jsonb`,
+  numParam: (i) => `$${i}::float8`,
+  textParam: (i) => `$${i}::text`,
+  encodeValue: (v) => JSON.stringify(v),
+  property: prop,
+  toMillis: (sql) => `sb_ms(${sql})`,
+  id: 'to_jsonb(items.id)',
+  collection: 'to_jsonb(items.collection)',
+  start: 'dt_start',
+  end: 'dt_end',
+  spatial(op, geojson, _bbox, _num, text) {
+    const fn = op === 's_within' ? 'ST_Within' : op === 's_contains' ? 'ST_Contains' : 'ST_Intersects';
+    return `${fn}(geometry, ST_SetSRID(ST_GeomFromGeoJSON(${text(geojson)}), 4326))`;
+  },
+  casei: (sql) => `to_jsonb(lower(${sql} #>> '{}'))`,
+  accenti: (sql) => `to_jsonb(unaccent(${sql} #>> '{}'))`,
+  arith: (op, a, b) =>
+    op === '%' ? `to_jsonb(mod(sb_num(${a}), sb_num(${b})))` : `to_jsonb(sb_num(${a}) ${op} sb_num(${b}))`,
+  divide: (a, b) => `to_jsonb(sb_num(${a}) / NULLIF(sb_num(${b}), 0))`,
+  intDivide: (a, b) => `to_jsonb(div(sb_num(${a}), NULLIF(sb_num(${b}), 0)))`,
+  power: (a, b) => `to_jsonb(power(sb_num(${a}), sb_num(${b})))`,
+  like: (a, b) => `((${a} #>> '{}') LIKE (${b} #>> '{}'))`,
+};
+
+/** Sort field -> SQL expression and the cast of its keyset parameter. */
+function sortExpr(field: string): { expr: string; cast: string } {
+  const f = field.replace(/^properties\./, '');
+  if (f === 'id') return { expr: 'items.id', cast: 'text' };
+  if (f === 'collection') return { expr: 'items.collection', cast: 'text' };
+  if (f === 'datetime' || f === 'start_datetime') return { expr: 'dt_start', cast: 'float8' };
+  if (f === 'end_datetime') return { expr: 'dt_end', cast: 'float8' };
+  return { expr: prop(f), cast: 'jsonb' };
+}
+
+const MONTH_MS = (y: number, m: number) => Date.UTC(y, m, 1);
+
+/**
+ * The scale-out catalog on PostgreSQL with PostGIS: items partitioned by collection (LIST), each
+ * collection by month of acquisition (RANGE on the start time), as pgstac does; GiST on the
+ * footprints, B-trees on time and on the SAR queryables; the same keyset paging as SQLite.
+ */
+export class PostgresCatalog implements CatalogStore {
+  readonly backend = 'postgres' as const;
+  private readonly pool: pg.Pool;
+  private ready: Promise<void>;
+  private readonly months = new Set<string>();
+
+  constructor(connectionString: string) {
+    this.pool = new pg.Pool({ connectionString, max: 8 });
+    this.ready = this.init();
+  }
+
+  private async init(): Promise<void> {
+    const c = await this.pool.connect();
+    try {
+      // One schema creation at a time across processes.
+      await c.query('SELECT pg_advisory_lock(764251)');
+      await c.query(SCHEMA);
+      await c.query('SELECT pg_advisory_unlock(764251)');
+    } finally {
+      c.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.ready.catch(() => {});
+    await this.pool.end();
+  }
+
+  private async q<R extends pg.QueryResultRow>(
+    sql: string,
+    params: unknown[] = [],
+  ): Promise<pg.QueryResult<R>> {
+    await this.ready;
+    return this.pool.query<R>(sql, params);
+  }
+
+  async getCollection(id: string): Promise<StacCollection | null> {
+    const r = await this.q<{ doc: StacCollection }>('SELECT doc FROM collections WHERE id = $1', [id]);
+    return r.rows[0]?.doc ?? null;
+  }
+
+  async listCollections(): Promise<StacCollection[]> {
+    return (await this.q<{ doc: StacCollection }>('SELECT doc FROM collections ORDER BY id')).rows.map(
+      (r) => r.doc,
+    );
+  }
+
+  async putCollection(c: StacCollection, mode: 'create' | 'replace'): Promise<void> {
+    await this.ready;
+    if (mode === 'replace') {
+      const r = await this.q('UPDATE collections SET doc = $2 WHERE id = $1', [c.id, c]);
+      if (r.rowCount === 0) throw new NotFoundError(`collection '${c.id}' does not exist`);
+      return;
+    }
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const r = await client.query<{ part: number }>(
+        'INSERT INTO collections (id, doc) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING part',
+        [c.id, c],
+      );
+      if (r.rowCount === 0) throw new ConflictError(`collection '${c.id}' exists already`);
+      const part = r.rows[0].part;
+      await client.query(
+        `CREATE TABLE items_c${part} PARTITION OF items FOR VALUES IN (${pg.escapeLiteral(c.id)}) PARTITION BY RANGE (dt_start)`,
+      );
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK');
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async deleteCollection(id: string): Promise<boolean> {
+    const r = await this.q<{ part: number }>('SELECT part FROM collections WHERE id = $1', [id]);
+    if (r.rowCount === 0) return false;
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`DROP TABLE IF EXISTS items_c${r.rows[0].part} CASCADE`);
+      await client.query('DELETE FROM collections WHERE id = $1', [id]);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK');
+      throw err;
+    } finally {
+      client.release();
+    }
+    for (const k of this.months) if (k.startsWith(`${r.rows[0].part}/`)) this.months.delete(k);
+    return true;
+  }
+
+  async getItem(collection: string, id: string): Promise<StacItem | null> {
+    const r = await this.q<{ doc: StacItem }>('SELECT doc FROM items WHERE collection = $1 AND id = $2', [
+      collection,
+      id,
+    ]);
+    return r.rows[0]?.doc ?? null;
+  }
+
+  /** Month partitions of a collection for the given start times. */
+  private async ensureMonths(client: pg.PoolClient, part: number, starts: number[]): Promise<void> {
+    const need = new Set<string>();
+    for (const t of starts) {
+      const d = new Date(t);
+      const key = `${part}/${d.getUTCFullYear()}/${d.getUTCMonth()}`;
+      if (!this.months.has(key)) need.add(key);
+    }
+    for (const key of need) {
+      const [, y, m] = key.split('/').map(Number);
+      const name = `items_c${part}_${y}${String(m + 1).padStart(2, '0')}`;
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF items_c${part} FOR VALUES FROM (${MONTH_MS(y, m)}) TO (${MONTH_MS(y, m + 1)})`,
+      );
+      this.months.add(key);
+    }
+  }
+
+  async putItems(collection: string, items: StacItem[], mode: 'create' | 'upsert'): Promise<number> {
+    await this.ready;
+    const seen = new Set<string>();
+    for (const it of items) {
+      if (seen.has(it.id)) throw new ValidationError(`item '${it.id}' appears twice in the request`);
+      seen.add(it.id);
+    }
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const c = await client.query<{ part: number }>('SELECT part FROM collections WHERE id = $1', [
+        collection,
+      ]);
+      if (c.rowCount === 0) throw new NotFoundError(`collection '${collection}' does not exist`);
+      const part = c.rows[0].part;
+      const ids = items.map((it) => it.id);
+      const times = items.map((it) => itemTimes(it.properties));
+      await this.ensureMonths(
+        client,
+        part,
+        times.map((t) => t[0]),
+      );
+      if (mode === 'create') {
+        const r = await client.query<{ id: string }>(
+          'INSERT INTO item_keys (collection, id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING id',
+          [collection, ids],
+        );
+        if (r.rowCount !== ids.length) {
+          const added = new Set(r.rows.map((x) => x.id));
+          const dup = ids.find((id) => !added.has(id));
+          throw new ConflictError(`item '${dup}' exists already in collection '${collection}'`);
+        }
+      } else {
+        await client.query('DELETE FROM items WHERE collection = $1 AND id = ANY($2::text[])', [
+          collection,
+          ids,
+        ]);
+        await client.query(
+          'INSERT INTO item_keys (collection, id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING',
+          [collection, ids],
+        );
+      }
+      await client.query(
+        `INSERT INTO items (seq, collection, id, dt_start, dt_end, geometry, properties, doc)
+         SELECT nextval('items_seq'), $1, i, s, e, ST_SetSRID(ST_GeomFromGeoJSON(g), 4326), p, d
+         FROM unnest($2::text[], $3::float8[], $4::float8[], $5::text[], $6::jsonb[], $7::jsonb[]) AS t(i, s, e, g, p, d)`,
+        [
+          collection,
+          ids,
+          times.map((t) => t[0]),
+          times.map((t) => t[1]),
+          items.map((it) => JSON.stringify(it.geometry)),
+          items.map((it) => JSON.stringify(it.properties)),
+          items.map((it) => JSON.stringify({ ...it, collection })),
+        ],
+      );
+      await client.query('COMMIT');
+      return items.length;
+    } catch (err) {
+      await client.query('ROLLBACK');
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async deleteItem(collection: string, id: string): Promise<boolean> {
+    await this.ready;
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const r = await client.query('DELETE FROM items WHERE collection = $1 AND id = $2', [collection, id]);
+      await client.query('DELETE FROM item_keys WHERE collection = $1 AND id = $2', [collection, id]);
+      await client.query('COMMIT');
+      return (r.rowCount ?? 0) > 0;
+    } catch (err) {
+      await client.query('ROLLBACK');
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async search(q: SearchParams): Promise<SearchPage> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const p = (v: unknown, cast: string) => {
+      params.push(v);
+      return `$${params.length}::${cast}`;
+    };
+    if (q.collections) where.push(`items.collection = ANY(${p(q.collections, 'text[]')})`);
+    if (q.ids) where.push(`items.id = ANY(${p(q.ids, 'text[]')})`);
+    if (q.datetime?.start != null) where.push(`dt_end >= ${p(q.datetime.start, 'float8')}`);
+    if (q.datetime?.end != null) where.push(`dt_start <= ${p(q.datetime.end, 'float8')}`);
+    const spatial = q.intersects ?? (q.bbox ? bboxPolygon(q.bbox) : null);
+    if (spatial)
+      where.push(
+        pgDialect.spatial(
+          's_intersects',
+          JSON.stringify(spatial),
+          [],
+          (v) => p(v, 'float8'),
+          (v) => p(v, 'text'),
+        ),
+      );
+    if (q.filter !== undefined) {
+      const t = new Cql2Sql(pgDialect, params.length);
+      where.push(t.translate(q.filter));
+      params.push(...t.params);
+    }
+    const lastDir = q.sortby.at(-1)?.direction ?? 'desc';
+    const sort = [
+      ...q.sortby.map((s) => ({ ...sortExpr(s.field), dir: s.direction })),
+      { expr: 'seq', cast: 'bigint', dir: lastDir },
+    ];
+    if (q.token) {
+      const key = decodeToken(q.token, sort.length);
+      const ors: string[] = [];
+      const val = (i: number) => (sort[i].cast === 'jsonb' ? JSON.stringify(key[i]) : key[i]);
+      for (let i = 0; i < sort.length; i++) {
+        const ands: string[] = [];
+        for (let j = 0; j < i; j++)
+          ands.push(`${sort[j].expr} IS NOT DISTINCT FROM ${p(val(j), sort[j].cast)}`);
+        ands.push(`${sort[i].expr} ${sort[i].dir === 'asc' ? '>' : '<'} ${p(val(i), sort[i].cast)}`);
+        ors.push(`(${ands.join(' AND ')})`);
+      }
+      where.push(`(${ors.join(' OR ')})`);
+    }
+    const sql = `SELECT doc, ${sort.map((s, i) => `${s.expr} AS k${i}`).join(', ')} FROM items${
+      where.length ? ` WHERE ${where.join(' AND ')}` : ''
+    } ORDER BY ${sort.map((s) => `${s.expr} ${s.dir.toUpperCase()}`).join(', ')} LIMIT ${p(q.limit + 1, 'int')}`;
+    const c = compactParams(sql, params, '$');
+    let rows: Record<string, unknown>[];
+    try {
+      rows = (await this.q(c.sql, c.params)).rows;
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? '';
+      // Data exceptions and bad operand types come from the filter's values (e.g. text compared with a time).
+      if (code.startsWith('22') || code === '42883' || code === '42804' || code.startsWith('XX'))
+        throw new ValidationError(`filter: the catalog cannot evaluate it (${(err as Error).message})`);
+      throw err;
+    }
+    const page = rows.slice(0, q.limit);
+    const last = page.at(-1);
+    const next =
+      rows.length > q.limit && last
+        ? encodeToken(sort.map((s, i) => (s.cast === 'bigint' ? Number(last[`k${i}`]) : last[`k${i}`])))
+        : null;
+    return {
+      items: page.map((r) => applyFields(r.doc as StacItem, q.fields)),
+      next,
+      matched: null,
+    };
+  }
+}
