@@ -27,3 +27,9 @@ apt-get update -qq
 echo "test-setup: + apt-get install -y --no-install-recommends ${need[*]}"
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 echo "test-setup: installed ${need[*]}"
+# Debian starts a new cluster on install; the test run starts and stops it itself (test/global-setup.ts).
+if [[ " ${need[*]} " == *" postgresql "* ]]; then
+  for c in $(pg_lsclusters --no-header | awk '$4 == "online" {print $1 "/" $2}'); do
+    pg_ctlcluster "${c%/*}" "${c#*/}" stop || true
+  done
+fi
