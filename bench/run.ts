@@ -1,15 +1,19 @@
 import { benchAccuracy } from './accuracy.js';
 import { benchCalibrate } from './calibrate.js';
+import { benchCatalog } from './catalog.js';
 import { benchCog } from './cog.js';
 import { benchDespeckle } from './despeckle.js';
 import { benchDetect } from './detect.js';
+import { benchTiles } from './tiles.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   accuracy: benchAccuracy,
   calibrate: benchCalibrate,
+  catalog: benchCatalog,
   cog: benchCog,
   despeckle: benchDespeckle,
   detect: benchDetect,
+  tiles: benchTiles,
 };
 
 const name = process.argv[2];

@@ -16,9 +16,15 @@ export function registerServeCommands(program: Command): void {
     .addOption(new Option('--host <host>', 'address to listen on').default('127.0.0.1'))
     .addOption(new Option('--port <n>', 'port').default(8080).argParser(intArg('--port', 0, 65535)))
     .addOption(new Option('--asset-root <dir>', 'directory that relative asset hrefs are resolved against'))
+    .addOption(new Option('--static <dir>', 'a folder served as-is under /static/{name}'))
     .action(async (o: Record<string, unknown>) => {
       const store = new SqliteCatalog(String(o.catalog));
-      const app = await buildServer({ store, assetRoot: o.assetRoot as string | undefined, logger: false });
+      const app = await buildServer({
+        store,
+        assetRoot: o.assetRoot as string | undefined,
+        staticDir: o.static as string | undefined,
+        logger: false,
+      });
       const url = await app.listen({ host: String(o.host), port: o.port as number });
       write({ listening: url, catalog: o.catalog, landing: `${url}/`, search: `${url}/search` });
       await new Promise<void>((resolve) => {

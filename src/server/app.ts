@@ -1,5 +1,8 @@
+import { readFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { CatalogStore } from '../catalog/store.js';
+import { NotFoundError } from '../errors.js';
 import { Tiler } from '../tiler/tiler.js';
 import type { AccessPolicy } from './access.js';
 import { openAccess } from './access.js';
@@ -20,6 +23,8 @@ export interface ServerOptions {
   assetRoot?: string;
   /** Decoded COG blocks kept for tiles, bytes (default 256 MiB). */
   blockCacheBytes?: number;
+  /** A folder served as-is under /static/{name} (files read from disk on every request). */
+  staticDir?: string;
 }
 
 /** The HTTP server: the STAC API and map tiles. */
@@ -45,6 +50,26 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
   const tiler = new Tiler({ blockCacheBytes: o.blockCacheBytes });
   tileRoutes(app, { store: o.store, tiler, policy, assetRoot: o.assetRoot, baseUrl: o.baseUrl });
   app.addHook('onClose', async () => tiler.close());
+  if (o.staticDir) {
+    const dir = o.staticDir;
+    const types: Record<string, string> = {
+      png: 'image/png',
+      webp: 'image/webp',
+      json: 'application/json',
+      html: 'text/html',
+    };
+    app.get<{ Params: { name: string } }>('/static/:name', async (req, reply) => {
+      const name = basename(req.params.name);
+      let body: Buffer;
+      try {
+        body = await readFile(join(dir, name));
+      } catch {
+        throw new NotFoundError(`no static file '${name}'`);
+      }
+      reply.type(types[extname(name).slice(1)] ?? 'application/octet-stream');
+      return reply.send(body);
+    });
+  }
   await app.ready();
   return app;
 }

@@ -1,0 +1,155 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { SqliteCatalog } from '../src/catalog/sqlite/store.js';
+import { syntheticCollection } from '../src/catalog/synthetic.js';
+import { lonLatBounds } from '../src/geo/crs.js';
+import { simulateScene } from '../src/ops/simulate-scene.js';
+import { mulberry32 } from '../src/util/random.js';
+import { benchDir, CLI, fmt, median } from './util.js';
+
+const SIZE = 4096;
+const PORT = 18421;
+const SECONDS = 10;
+const CONNECTIONS = 8;
+
+function lonToX(lon: number, z: number): number {
+  return Math.floor(((lon + 180) / 360) * 2 ** z);
+}
+function latToY(lat: number, z: number): number {
+  const r = (lat * Math.PI) / 180;
+  return Math.floor(((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2) * 2 ** z);
+}
+
+async function waitUp(url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`server at ${url} did not start`);
+}
+
+/**
+ * `npm run bench -- tiles`: random WebMercator tiles over a 4096 x 4096 COG, at the zooms where it
+ * covers 1 to 64 tiles, from a server process driven by autocannon in this process; then the same
+ * server serving one pre-rendered PNG as a static file (the upper limit).
+ */
+export async function benchTiles(): Promise<void> {
+  const dir = benchDir('tiles');
+  const sceneDir = join(dir, 'scene');
+  const cog = join(sceneDir, 'scene_2026-06-01.tif');
+  if (!existsSync(cog))
+    await simulateScene(sceneDir, { seed: 77, size: SIZE, ships: 80, dates: ['2026-06-01T06:00:00Z'] });
+  const r = {
+    epsg: 32631,
+    gt: [640000, 10, 0, 4760000, 0, -10] as [number, number, number, number, number, number],
+  };
+  const [w, s, e, n] = lonLatBounds(r.epsg, r.gt, SIZE, SIZE);
+  const dbPath = join(dir, 'catalog.db');
+  const store = new SqliteCatalog(dbPath);
+  if (!(await store.getCollection('bench'))) {
+    await store.putCollection(syntheticCollection('bench'), 'create');
+    await store.putItems(
+      'bench',
+      [
+        {
+          type: 'Feature',
+          stac_version: '1.0.0',
+          id: 'scene',
+          geometry: {
+            type: 'Polygon',
+            coordinates: [
+              [
+                [w, s],
+                [e, s],
+                [e, n],
+                [w, n],
+                [w, s],
+              ],
+            ],
+          },
+          bbox: [w, s, e, n],
+          properties: { datetime: '2026-06-01T06:00:00Z' },
+          links: [],
+          assets: {
+            data: {
+              href: cog,
+              type: 'image/tiff; application=geotiff; profile=cloud-optimized',
+              roles: ['data'],
+            },
+          },
+        },
+      ],
+      'create',
+    );
+  }
+  await store.close();
+  // Zooms where the scene covers 1 to 64 tiles, and a seeded random sequence of their tiles.
+  const tiles: string[] = [];
+  const zooms: string[] = [];
+  for (let z = 0; z <= 18; z++) {
+    const x0 = lonToX(w, z);
+    const x1 = lonToX(e, z);
+    const y0 = latToY(n, z);
+    const y1 = latToY(s, z);
+    const count = (x1 - x0 + 1) * (y1 - y0 + 1);
+    if (count < 1 || count > 64) continue;
+    zooms.push(`z${z}: ${count}`);
+    for (let x = x0; x <= x1; x++)
+      for (let y = y0; y <= y1; y++)
+        tiles.push(`/tiles/bench/scene/data/WebMercatorQuad/${z}/${x}/${y}.png?rescale=-25,0`);
+  }
+  const rand = mulberry32(99);
+  const requests = Array.from({ length: 20000 }, () => ({
+    method: 'GET',
+    path: tiles[Math.floor(rand() * tiles.length)],
+  }));
+  const server: ChildProcess = spawn(
+    process.execPath,
+    [CLI, 'serve', '--catalog', dbPath, '--port', String(PORT), '--static', dir],
+    {
+      stdio: 'ignore',
+    },
+  );
+  try {
+    const base = `http://127.0.0.1:${PORT}`;
+    await waitUp(`${base}/`);
+    // One pre-rendered tile as the static baseline (the same kind of PNG the tiler serves).
+    const one = await fetch(`${base}${tiles[Math.floor(tiles.length / 2)]}`);
+    writeFileSync(join(dir, 'tile.png'), Buffer.from(await one.arrayBuffer()));
+    // Cold: every distinct tile once, one at a time (first reads decode the COG blocks).
+    const cold: number[] = [];
+    for (const t of tiles) {
+      const t0 = performance.now();
+      const res = await fetch(`${base}${t}`);
+      await res.arrayBuffer();
+      cold.push(performance.now() - t0);
+    }
+    const dyn = await autocannon({ url: base, connections: CONNECTIONS, duration: SECONDS, requests });
+    const stat = await autocannon({
+      url: `${base}/static/tile.png`,
+      connections: CONNECTIONS,
+      duration: SECONDS,
+    });
+    console.log(
+      `scene: ${SIZE} x ${SIZE} float32 DEFLATE COG (${cog}); zooms ${zooms.join(', ')}; ${tiles.length} distinct tiles`,
+    );
+    console.log(
+      `first request of each tile, one at a time: median ${fmt(median(cold), 1)} ms, max ${fmt(Math.max(...cold), 1)} ms`,
+    );
+    console.log('\n| | p50 latency | p99 latency | requests/s | non-2xx |');
+    console.log('|---|---|---|---|---|');
+    console.log(
+      `| dynamic tiles (random, ${CONNECTIONS} connections, ${SECONDS} s) | **${dyn.latency.p50} ms** | ${dyn.latency.p99} ms | ${fmt(dyn.requests.average, 0)} | ${dyn.non2xx} |`,
+    );
+    console.log(
+      `| one pre-rendered PNG as a static file | ${stat.latency.p50} ms | ${stat.latency.p99} ms | ${fmt(stat.requests.average, 0)} | ${stat.non2xx} |`,
+    );
+    console.log(`\ndynamic / static throughput: **${fmt(dyn.requests.average / stat.requests.average, 2)}**`);
+  } finally {
+    server.kill('SIGTERM');
+  }
+}
