@@ -128,7 +128,10 @@ export async function benchTiles(): Promise<void> {
       await res.arrayBuffer();
       cold.push(performance.now() - t0);
     }
+    // Latency with one connection (a viewer's request at a time), throughput with eight.
+    const dyn1 = await autocannon({ url: base, connections: 1, duration: SECONDS, requests });
     const dyn = await autocannon({ url: base, connections: CONNECTIONS, duration: SECONDS, requests });
+    const stat1 = await autocannon({ url: `${base}/static/tile.png`, connections: 1, duration: SECONDS });
     const stat = await autocannon({
       url: `${base}/static/tile.png`,
       connections: CONNECTIONS,
@@ -140,15 +143,17 @@ export async function benchTiles(): Promise<void> {
     console.log(
       `first request of each tile, one at a time: median ${fmt(median(cold), 1)} ms, max ${fmt(Math.max(...cold), 1)} ms`,
     );
-    console.log('\n| | p50 latency | p99 latency | requests/s | non-2xx |');
-    console.log('|---|---|---|---|---|');
     console.log(
-      `| dynamic tiles (random, ${CONNECTIONS} connections, ${SECONDS} s) | **${dyn.latency.p50} ms** | ${dyn.latency.p99} ms | ${fmt(dyn.requests.average, 0)} | ${dyn.non2xx} |`,
+      `\n| ${SECONDS} s each | 1 connection: p50 | p99 | requests/s | ${CONNECTIONS} connections: p50 | p99 | requests/s | non-2xx |`,
     );
+    console.log('|---|---|---|---|---|---|---|---|');
+    const row = (name: string, a: typeof dyn, b: typeof dyn) =>
+      `| ${name} | ${a.latency.p50} ms | ${a.latency.p99} ms | ${fmt(a.requests.average, 0)} | ${b.latency.p50} ms | ${b.latency.p99} ms | ${fmt(b.requests.average, 0)} | ${a.non2xx + b.non2xx} |`;
+    console.log(row('dynamic tiles (random)', dyn1, dyn));
+    console.log(row('one pre-rendered PNG, static file', stat1, stat));
     console.log(
-      `| one pre-rendered PNG as a static file | ${stat.latency.p50} ms | ${stat.latency.p99} ms | ${fmt(stat.requests.average, 0)} | ${stat.non2xx} |`,
+      `\ndynamic / static throughput (${CONNECTIONS} connections): **${fmt(dyn.requests.average / stat.requests.average, 2)}**`,
     );
-    console.log(`\ndynamic / static throughput: **${fmt(dyn.requests.average / stat.requests.average, 2)}**`);
   } finally {
     server.kill('SIGTERM');
   }

@@ -10,8 +10,9 @@ import { TILE_MATRIX_SETS, tileBounds } from '../src/geo/tms.js';
 import type { SceneResult } from '../src/ops/simulate-scene.js';
 import { simulateScene } from '../src/ops/simulate-scene.js';
 import { buildServer } from '../src/server/app.js';
-import { colormap } from '../src/tiler/colormap.js';
+import { colorize, colorizeLut, colormap, float16Lut } from '../src/tiler/colormap.js';
 import { Tiler } from '../src/tiler/tiler.js';
+import { mulberry32 } from '../src/util/random.js';
 import { gdalRead, tempDir } from './helpers/gdal.js';
 
 const tmp = tempDir('tiles-');
@@ -264,6 +265,25 @@ describe('tile endpoints', () => {
     const ref = gdalRead(scene.scenes[0].path, 'float32').data[0] as Float32Array;
     expect(pt.values.data).toBe(ref[row * scene.size + col]);
     expect((await app.inject('/collections/sim/items/scene-1/point/0,0')).json().values.data).toBeNull();
+  });
+
+  it('the float16 colour table gives the colour of the exact stretch within one step', () => {
+    const rand = mulberry32(5);
+    const vals = new Float32Array(100_000).map(() => (rand() < 0.01 ? Number.NaN : 10 ** (-4 + rand() * 4)));
+    const lut = colormap('gray');
+    const fast = colorizeLut(
+      vals,
+      float16Lut(-30, 0, (v) => (v > 0 ? 10 * Math.log10(v) : Number.NaN)),
+      lut,
+    );
+    const db = vals.map((v) => 10 * Math.log10(v));
+    const exact = colorize(db, -30, 0, lut);
+    let worst = 0;
+    for (let i = 0; i < vals.length; i++) {
+      expect(fast[i * 4 + 3]).toBe(exact[i * 4 + 3]);
+      worst = Math.max(worst, Math.abs(fast[i * 4] - exact[i * 4]));
+    }
+    expect(worst).toBeLessThanOrEqual(1);
   });
 
   it('colour maps match published values of viridis and magma', () => {

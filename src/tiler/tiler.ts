@@ -6,7 +6,7 @@ import { tileBounds } from '../geo/tms.js';
 import { GeoTiff } from '../io/tiff/reader.js';
 import { LruCache } from '../util/lru.js';
 import type { ColormapName } from './colormap.js';
-import { colorize, colormap } from './colormap.js';
+import { colorizeLut, colormap, float16Lut } from './colormap.js';
 
 /** An item's raster asset as the tiler needs it. */
 export interface RasterAsset {
@@ -52,6 +52,8 @@ interface OpenCog {
 export class Tiler {
   private readonly files: LruCache<string, Promise<OpenCog>>;
   private readonly blocks: LruCache<string, Uint8Array>;
+  /** Value-to-colour tables by display range and unit. */
+  private readonly luts = new LruCache<string, Uint16Array>(32, () => 1);
 
   constructor(opts: { maxOpenFiles?: number; blockCacheBytes?: number } = {}) {
     this.files = new LruCache(
@@ -164,62 +166,62 @@ export class Tiler {
     const wr1 = Math.min(lh, Math.ceil(r1 / f) + 1);
     if (wc1 <= wc0 || wr1 <= wr0) return null;
     const win = { colOff: wc0, rowOff: wr0, width: wc1 - wc0, height: wr1 - wr0 };
-    const view = await cog.tif.read(win, { level, bands: [asset.band], nodataToNaN: true });
+    // The window goes into a pooled buffer when the data are float32 (the common case for SAR).
+    const dt = cog.tif.dataType;
+    const pooled = dt === 'float32' ? this.takeFloats(win.width * win.height) : null;
+    const view = await cog.tif.read(win, {
+      level,
+      bands: [asset.band],
+      nodataToNaN: true,
+      into: pooled
+        ? {
+            data: pooled.subarray(0, win.width * win.height),
+            width: win.width,
+            height: win.height,
+            bands: 1,
+            dataType: 'float32',
+          }
+        : undefined,
+    });
     const src = view.data;
-    const nodata = view.nodata;
+    const nodata = view.nodata ?? null;
     const W = win.width;
     const H = win.height;
-    const out = new Float32Array(TILE * TILE);
+    const out = this.takeFloats(TILE * TILE).subarray(0, TILE * TILE);
     const step = TILE / GRID;
+    const invStep = 1 / step;
+    const invF = 1 / f;
+    // Per output row: the control points interpolated to the row (then linear along it).
+    const edgeCol = new Float64Array(n);
+    const edgeRow = new Float64Array(n);
+    const rowSc = new Float64Array(TILE);
+    const rowSr = new Float64Array(TILE);
+    const inside = new Uint8Array(TILE);
     for (let py = 0; py < TILE; py++) {
       const gy = (py + 0.5) / step;
       const j = Math.min(GRID - 1, Math.floor(gy));
       const fy = gy - j;
-      for (let px = 0; px < TILE; px++) {
-        const gx = (px + 0.5) / step;
-        const i = Math.min(GRID - 1, Math.floor(gx));
-        const fx = gx - i;
+      for (let i = 0; i < n; i++) {
         const k = j * n + i;
-        const col =
-          (cols[k] * (1 - fx) + cols[k + 1] * fx) * (1 - fy) +
-          (cols[k + n] * (1 - fx) + cols[k + n + 1] * fx) * fy;
-        const row =
-          (rows[k] * (1 - fx) + rows[k + 1] * fx) * (1 - fy) +
-          (rows[k + n] * (1 - fx) + rows[k + n + 1] * fx) * fy;
-        // Position in the window at the chosen level, in pixel units with centres at +0.5.
-        const sc = col / f - wc0;
-        const sr = row / f - wr0;
-        let v = Number.NaN;
-        if (col >= 0 && row >= 0 && col < cog.width && row < cog.height) {
-          if (resampling === 'nearest') {
-            const ic = Math.floor(sc);
-            const ir = Math.floor(sr);
-            if (ic >= 0 && ir >= 0 && ic < W && ir < H) v = src[ir * W + ic] as number;
-          } else {
-            const u = sc - 0.5;
-            const w = sr - 0.5;
-            const ic = Math.max(0, Math.min(W - 2, Math.floor(u)));
-            const ir = Math.max(0, Math.min(H - 2, Math.floor(w)));
-            const a = Math.min(1, Math.max(0, u - ic));
-            const b = Math.min(1, Math.max(0, w - ir));
-            const o = ir * W + ic;
-            const p00 = src[o] as number;
-            const p10 = src[o + (W > 1 ? 1 : 0)] as number;
-            const p01 = src[o + (H > 1 ? W : 0)] as number;
-            const p11 = src[o + (W > 1 ? 1 : 0) + (H > 1 ? W : 0)] as number;
-            v = (p00 * (1 - a) + p10 * a) * (1 - b) + (p01 * (1 - a) + p11 * a) * b;
-            // A nodata neighbour: fall back to the nearest pixel.
-            if (v !== v) {
-              const nc = Math.max(0, Math.min(W - 1, Math.floor(sc)));
-              const nr = Math.max(0, Math.min(H - 1, Math.floor(sr)));
-              v = src[nr * W + nc] as number;
-            }
-          }
-          if (nodata !== null && v === nodata) v = Number.NaN;
-        }
-        out[py * TILE + px] = v;
+        edgeCol[i] = cols[k] * (1 - fy) + cols[k + n] * fy;
+        edgeRow[i] = rows[k] * (1 - fy) + rows[k + n] * fy;
       }
+      // Source positions along the row (window pixels at the chosen level; centres at +0.5).
+      for (let px = 0; px < TILE; px++) {
+        const gx = (px + 0.5) * invStep;
+        const i = gx < GRID - 1 ? Math.floor(gx) : GRID - 1;
+        const fx = gx - i;
+        const col = edgeCol[i] + (edgeCol[i + 1] - edgeCol[i]) * fx;
+        const row = edgeRow[i] + (edgeRow[i + 1] - edgeRow[i]) * fx;
+        inside[px] = col >= 0 && row >= 0 && col < cog.width && row < cog.height ? 1 : 0;
+        rowSc[px] = col * invF - wc0;
+        rowSr[px] = row * invF - wr0;
+      }
+      const o0 = py * TILE;
+      if (resampling === 'nearest') sampleNearest(src, W, H, rowSc, rowSr, inside, out, o0, nodata);
+      else sampleBilinear(src, W, H, rowSc, rowSr, inside, out, o0, nodata);
     }
+    if (pooled) this.giveFloats(pooled);
     return out;
   }
 
@@ -258,15 +260,53 @@ export class Tiler {
     asset: RasterAsset,
     o: RenderOptions,
   ): Promise<Buffer> {
-    const shown = asset.unit === 'linear' ? toDb(values) : values;
     const [lo, hi] = o.rescale ?? (await this.displayRange(asset));
-    const rgba = colorize(shown, lo, hi, colormap(o.colormap ?? 'gray'));
+    const key = `${lo},${hi},${asset.unit}`;
+    let lut = this.luts.get(key);
+    if (!lut) {
+      lut = float16Lut(
+        lo,
+        hi,
+        asset.unit === 'linear' ? (v) => (v > 0 ? 10 * Math.log10(v) : Number.NaN) : (v) => v,
+      );
+      this.luts.set(key, lut);
+    }
+    const rgbaBuf = this.takeBytes(width * height * 4);
+    const rgba = colorizeLut(
+      values,
+      lut,
+      colormap(o.colormap ?? 'gray'),
+      rgbaBuf.subarray(0, width * height * 4),
+    );
     const img = sharp(Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength), {
       raw: { width, height, channels: 4 },
     });
-    return (o.format ?? 'png') === 'webp'
-      ? img.webp({ quality: 90, effort: 2 }).toBuffer()
-      : img.png({ compressionLevel: 3, adaptiveFiltering: false }).toBuffer();
+    try {
+      return await ((o.format ?? 'png') === 'webp'
+        ? img.webp({ quality: 90, effort: 2 }).toBuffer()
+        : img.png({ compressionLevel: 3, adaptiveFiltering: false }).toBuffer());
+    } finally {
+      // sharp has read the pixels once its output is ready.
+      this.giveBytes(rgbaBuf);
+    }
+  }
+
+  // Small pools of pixel buffers, so a busy tile server does not churn the garbage collector.
+  private readonly floats: Float32Array[] = [];
+  private readonly bytes: Uint8Array[] = [];
+  private takeFloats(n: number): Float32Array {
+    const i = this.floats.findIndex((b) => b.length >= n);
+    return i >= 0 ? this.floats.splice(i, 1)[0] : new Float32Array(Math.max(n, TILE * TILE));
+  }
+  private giveFloats(b: Float32Array): void {
+    if (this.floats.length < 16 && b.length <= 4 * TILE * TILE) this.floats.push(b);
+  }
+  private takeBytes(n: number): Uint8Array {
+    const i = this.bytes.findIndex((b) => b.length >= n);
+    return i >= 0 ? this.bytes.splice(i, 1)[0] : new Uint8Array(Math.max(n, TILE * TILE * 4));
+  }
+  private giveBytes(b: Uint8Array): void {
+    if (this.bytes.length < 16 && b.length <= TILE * TILE * 4) this.bytes.push(b);
   }
 
   async tile(
@@ -279,7 +319,11 @@ export class Tiler {
   ): Promise<Buffer | null> {
     const values = await this.tileValues(asset, tms, z, x, y, o.resampling ?? 'bilinear');
     if (values === null) return null;
-    return this.encode(values, TILE, TILE, asset, o);
+    try {
+      return await this.encode(values, TILE, TILE, asset, o);
+    } finally {
+      this.giveFloats(values);
+    }
   }
 
   /** A preview of the whole asset in its own grid, the longer side at most maxSize pixels. */
@@ -335,8 +379,75 @@ export class Tiler {
   }
 }
 
-function toDb(v: Float32Array): Float32Array {
-  const out = new Float32Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = v[i] > 0 ? 10 * Math.log10(v[i]) : Number.NaN;
-  return out;
+type Samples = ArrayLike<number>;
+
+/** Nearest-neighbour samples of a row of output pixels. */
+function sampleNearest(
+  src: Samples,
+  W: number,
+  H: number,
+  sc: Float64Array,
+  sr: Float64Array,
+  inside: Uint8Array,
+  out: Float32Array,
+  o0: number,
+  nodata: number | null,
+): void {
+  for (let px = 0; px < sc.length; px++) {
+    let v = Number.NaN;
+    if (inside[px] === 1) {
+      const ic = Math.floor(sc[px]);
+      const ir = Math.floor(sr[px]);
+      if (ic >= 0 && ir >= 0 && ic < W && ir < H) v = src[ir * W + ic];
+      if (v === nodata) v = Number.NaN;
+    }
+    out[o0 + px] = v;
+  }
+}
+
+/** Bilinear samples of a row of output pixels; next to nodata, the nearest pixel. */
+function sampleBilinear(
+  src: Samples,
+  W: number,
+  H: number,
+  sc: Float64Array,
+  sr: Float64Array,
+  inside: Uint8Array,
+  out: Float32Array,
+  o0: number,
+  nodata: number | null,
+): void {
+  const dx = W > 1 ? 1 : 0;
+  const dy = H > 1 ? W : 0;
+  const maxC = Math.max(0, W - 2);
+  const maxR = Math.max(0, H - 2);
+  for (let px = 0; px < sc.length; px++) {
+    if (inside[px] === 0) {
+      out[o0 + px] = Number.NaN;
+      continue;
+    }
+    const u = sc[px] - 0.5;
+    const w = sr[px] - 0.5;
+    let ic = Math.floor(u);
+    let ir = Math.floor(w);
+    ic = Math.min(maxC, Math.max(0, ic));
+    ir = Math.min(maxR, Math.max(0, ir));
+    let a = u - ic;
+    let b = w - ir;
+    a = Math.min(1, Math.max(0, a));
+    b = Math.min(1, Math.max(0, b));
+    const o = ir * W + ic;
+    const p00 = src[o];
+    const p10 = src[o + dx];
+    const p01 = src[o + dy];
+    const p11 = src[o + dx + dy];
+    let v = (p00 + (p10 - p00) * a) * (1 - b) + (p01 + (p11 - p01) * a) * b;
+    if (v !== v || p00 === nodata || p10 === nodata || p01 === nodata || p11 === nodata) {
+      const nc = Math.min(W - 1, Math.max(0, Math.floor(sc[px])));
+      const nr = Math.min(H - 1, Math.max(0, Math.floor(sr[px])));
+      v = src[nr * W + nc];
+      if (v === nodata) v = Number.NaN;
+    }
+    out[o0 + px] = v;
+  }
 }
