@@ -96,6 +96,9 @@ export class PostgresCatalog implements CatalogStore {
   private readonly pool: pg.Pool;
   private ready: Promise<void>;
   private readonly months = new Set<string>();
+  /** Items written since the planner's statistics were last refreshed, and the total then. */
+  private sinceAnalyze = 0;
+  private rowsAtAnalyze = 0;
 
   constructor(connectionString: string) {
     this.pool = new pg.Pool({ connectionString, max: 8 });
@@ -268,6 +271,13 @@ export class PostgresCatalog implements CatalogStore {
         ],
       );
       await client.query('COMMIT');
+      this.sinceAnalyze += items.length;
+      // Fresh statistics once the table has grown by a fifth (autovacuum may come later than a bulk load).
+      if (this.sinceAnalyze >= Math.max(10_000, this.rowsAtAnalyze * 0.2)) {
+        await client.query('ANALYZE items');
+        this.rowsAtAnalyze += this.sinceAnalyze;
+        this.sinceAnalyze = 0;
+      }
       return items.length;
     } catch (err) {
       await client.query('ROLLBACK');
@@ -338,6 +348,9 @@ export class PostgresCatalog implements CatalogStore {
         ors.push(`(${ands.join(' AND ')})`);
       }
       where.push(`(${ors.join(' OR ')})`);
+      // The same bound on the first key alone lets an index on it start at the token's place.
+      if (key[0] !== null)
+        where.push(`${sort[0].expr} ${sort[0].dir === 'asc' ? '>=' : '<='} ${p(val(0), sort[0].cast)}`);
     }
     const sql = `SELECT doc, ${sort.map((s, i) => `${s.expr} AS k${i}`).join(', ')} FROM items${
       where.length ? ` WHERE ${where.join(' AND ')}` : ''
