@@ -3,7 +3,7 @@ import type { Worker } from 'node:worker_threads';
 import { SarbridgeError } from '../errors.js';
 import { siblingWorkerUrl, startWorker } from '../util/workers.js';
 import type { CfarParams } from './cfar.js';
-import type { CfarJob, KernelJob, LogRatioJob, SpeckleJob } from './kernel-worker.js';
+import type { CfarJob, KernelJob, LogRatioJob, SpeckleJob, TileJob } from './kernel-worker.js';
 import type { SpeckleParams } from './speckle.js';
 
 /**
@@ -119,6 +119,18 @@ export class KernelPool {
       height,
       (r0, r1, id): LogRatioJob => ({ kind: 'logratio', id, a, b, dst, width, row0: r0, rows: r1 - r0 }),
     );
+  }
+
+  private nextWorker = 0;
+
+  /** Warp and colour one map tile on the next worker in turn. */
+  async renderTile(job: Omit<TileJob, 'kind' | 'id'>): Promise<void> {
+    const id = this.nextId++;
+    const k = this.nextWorker++ % this.workers.length;
+    await new Promise<void>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.workers[k].postMessage({ ...job, kind: 'tile', id } satisfies TileJob);
+    });
   }
 
   /** Split rows [row0, row0 + rows) into one job per worker and wait for all. */

@@ -1,9 +1,12 @@
 import { parentPort } from 'node:worker_threads';
 import type { CfarParams } from './cfar.js';
 import { CfarScratch, cfarRows } from './cfar.js';
+import { colorizeLut } from './colorize.js';
 import { logRatioDb } from './sar.js';
 import type { SpeckleParams } from './speckle.js';
 import { SpeckleScratch, speckleRows } from './speckle.js';
+import type { TileWarp } from './warp-tile.js';
+import { warpTile } from './warp-tile.js';
 
 /** One strip of a speckle filter over shared memory (see KernelPool.despeckleRows). */
 export interface SpeckleJob {
@@ -54,7 +57,20 @@ export interface LogRatioJob {
   rows: number;
 }
 
-export type KernelJob = SpeckleJob | CfarJob | LogRatioJob;
+/** A map tile warped from a source window and coloured (see KernelPool.renderTile). */
+export interface TileJob {
+  kind: 'tile';
+  id: number;
+  src: SharedArrayBuffer;
+  width: number;
+  height: number;
+  warp: TileWarp;
+  lut16: Uint16Array;
+  rgb: Uint8Array;
+  rgba: SharedArrayBuffer;
+}
+
+export type KernelJob = SpeckleJob | CfarJob | LogRatioJob | TileJob;
 
 const speckleScratch = new SpeckleScratch();
 const cfarScratch = new CfarScratch();
@@ -102,6 +118,15 @@ function runCfar(job: CfarJob): void {
   );
 }
 
+let tileValues: Float32Array | null = null;
+
+function runTile(job: TileJob): void {
+  const n = job.warp.tile * job.warp.tile;
+  if (tileValues === null || tileValues.length !== n) tileValues = new Float32Array(n);
+  warpTile(new Float32Array(job.src, 0, job.width * job.height), job.width, job.height, job.warp, tileValues);
+  colorizeLut(tileValues, job.lut16, job.rgb, new Uint8Array(job.rgba, 0, n * 4));
+}
+
 function runLogRatio(job: LogRatioJob): void {
   const a = new Float32Array(job.a);
   const b = new Float32Array(job.b);
@@ -113,6 +138,7 @@ parentPort?.on('message', (job: KernelJob) => {
   try {
     if (job.kind === 'cfar') runCfar(job);
     else if (job.kind === 'logratio') runLogRatio(job);
+    else if (job.kind === 'tile') runTile(job);
     else runSpeckle(job);
     parentPort?.postMessage({ id: job.id });
   } catch (err) {

@@ -23,6 +23,8 @@ export interface ServerOptions {
   assetRoot?: string;
   /** Decoded COG blocks kept for tiles, bytes (default 256 MiB). */
   blockCacheBytes?: number;
+  /** Worker threads that warp and colour map tiles (default 2; 0 renders on the server's thread). */
+  renderWorkers?: number;
   /** A folder served as-is under /static/{name} (files read from disk on every request). */
   staticDir?: string;
 }
@@ -47,7 +49,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
   });
   const policy = o.policy ?? openAccess;
   stacRoutes(app, { store: o.store, policy, maxLimit: o.maxLimit ?? 10_000, baseUrl: o.baseUrl });
-  const tiler = new Tiler({ blockCacheBytes: o.blockCacheBytes });
+  const tiler = new Tiler({ blockCacheBytes: o.blockCacheBytes, renderWorkers: o.renderWorkers ?? 2 });
   tileRoutes(app, { store: o.store, tiler, policy, assetRoot: o.assetRoot, baseUrl: o.baseUrl });
   app.addHook('onClose', async () => tiler.close());
   if (o.staticDir) {

@@ -3,7 +3,10 @@ import { NotFoundError, ValidationError } from '../errors.js';
 import { converter, EPSG_WGS84, isKnownEpsg } from '../geo/crs.js';
 import type { TileMatrixSetDef } from '../geo/tms.js';
 import { tileBounds } from '../geo/tms.js';
+import type { Window } from '../geo/window.js';
 import { GeoTiff } from '../io/tiff/reader.js';
+import { KernelPool } from '../raster/kernel-pool.js';
+import { type TileWarp, warpTile } from '../raster/warp-tile.js';
 import { LruCache } from '../util/lru.js';
 import type { ColormapName } from './colormap.js';
 import { colorizeLut, colormap, float16Lut } from './colormap.js';
@@ -55,7 +58,12 @@ export class Tiler {
   /** Value-to-colour tables by display range and unit. */
   private readonly luts = new LruCache<string, Uint16Array>(32, () => 1);
 
-  constructor(opts: { maxOpenFiles?: number; blockCacheBytes?: number } = {}) {
+  private readonly pool: KernelPool | null;
+
+  /** `renderWorkers` threads warp and colour tiles (0: on the calling thread). */
+  constructor(opts: { maxOpenFiles?: number; blockCacheBytes?: number; renderWorkers?: number } = {}) {
+    const workers = opts.renderWorkers ?? 0;
+    this.pool = workers > 0 ? new KernelPool(workers) : null;
     this.files = new LruCache(
       opts.maxOpenFiles ?? 64,
       () => 1,
@@ -69,6 +77,7 @@ export class Tiler {
   async close(): Promise<void> {
     this.files.clear();
     this.blocks.clear();
+    await this.pool?.close();
   }
 
   /** The COG header of a file, opened once and kept (bounded). */
@@ -114,14 +123,18 @@ export class Tiler {
    * Values of a tile (256 x 256 float32, NaN outside the image or at nodata), or null when the tile
    * does not touch the image.
    */
-  async tileValues(
+  /**
+   * Where a tile falls in an asset: the overview level, the window to read and the warp of the tile's
+   * pixels into it; null when the tile does not touch the image.
+   */
+  async plan(
     asset: RasterAsset,
     tms: TileMatrixSetDef,
     z: number,
     x: number,
     y: number,
     resampling: 'bilinear' | 'nearest',
-  ): Promise<Float32Array | null> {
+  ): Promise<{ cog: OpenCog; level: number; win: Window; warp: TileWarp } | null> {
     const cog = await this.open(asset.path);
     const [minX, minY, maxX, maxY] = tileBounds(tms, z, x, y);
     const conv = converter(tms.epsg, cog.epsg);
@@ -166,62 +179,49 @@ export class Tiler {
     const wr1 = Math.min(lh, Math.ceil(r1 / f) + 1);
     if (wc1 <= wc0 || wr1 <= wr0) return null;
     const win = { colOff: wc0, rowOff: wr0, width: wc1 - wc0, height: wr1 - wr0 };
-    // The window goes into a pooled buffer when the data are float32 (the common case for SAR).
-    const dt = cog.tif.dataType;
-    const pooled = dt === 'float32' ? this.takeFloats(win.width * win.height) : null;
-    const view = await cog.tif.read(win, {
-      level,
+    const warp: TileWarp = {
+      tile: TILE,
+      grid: GRID,
+      cols,
+      rows,
+      f,
+      wc0,
+      wr0,
+      width: cog.width,
+      height: cog.height,
+      resampling,
+      nodata: cog.tif.nodata,
+    };
+    return { cog, level, win, warp };
+  }
+
+  /**
+   * Values of a tile (256 x 256 float32, NaN outside the image or at nodata), or null when the tile
+   * does not touch the image (computed on this thread).
+   */
+  async tileValues(
+    asset: RasterAsset,
+    tms: TileMatrixSetDef,
+    z: number,
+    x: number,
+    y: number,
+    resampling: 'bilinear' | 'nearest',
+  ): Promise<Float32Array | null> {
+    const plan = await this.plan(asset, tms, z, x, y, resampling);
+    if (!plan) return null;
+    const view = await plan.cog.tif.read(plan.win, {
+      level: plan.level,
       bands: [asset.band],
       nodataToNaN: true,
-      into: pooled
-        ? {
-            data: pooled.subarray(0, win.width * win.height),
-            width: win.width,
-            height: win.height,
-            bands: 1,
-            dataType: 'float32',
-          }
-        : undefined,
     });
-    const src = view.data;
-    const nodata = view.nodata ?? null;
-    const W = win.width;
-    const H = win.height;
-    const out = this.takeFloats(TILE * TILE).subarray(0, TILE * TILE);
-    const step = TILE / GRID;
-    const invStep = 1 / step;
-    const invF = 1 / f;
-    // Per output row: the control points interpolated to the row (then linear along it).
-    const edgeCol = new Float64Array(n);
-    const edgeRow = new Float64Array(n);
-    const rowSc = new Float64Array(TILE);
-    const rowSr = new Float64Array(TILE);
-    const inside = new Uint8Array(TILE);
-    for (let py = 0; py < TILE; py++) {
-      const gy = (py + 0.5) / step;
-      const j = Math.min(GRID - 1, Math.floor(gy));
-      const fy = gy - j;
-      for (let i = 0; i < n; i++) {
-        const k = j * n + i;
-        edgeCol[i] = cols[k] * (1 - fy) + cols[k + n] * fy;
-        edgeRow[i] = rows[k] * (1 - fy) + rows[k + n] * fy;
-      }
-      // Source positions along the row (window pixels at the chosen level; centres at +0.5).
-      for (let px = 0; px < TILE; px++) {
-        const gx = (px + 0.5) * invStep;
-        const i = gx < GRID - 1 ? Math.floor(gx) : GRID - 1;
-        const fx = gx - i;
-        const col = edgeCol[i] + (edgeCol[i + 1] - edgeCol[i]) * fx;
-        const row = edgeRow[i] + (edgeRow[i + 1] - edgeRow[i]) * fx;
-        inside[px] = col >= 0 && row >= 0 && col < cog.width && row < cog.height ? 1 : 0;
-        rowSc[px] = col * invF - wc0;
-        rowSr[px] = row * invF - wr0;
-      }
-      const o0 = py * TILE;
-      if (resampling === 'nearest') sampleNearest(src, W, H, rowSc, rowSr, inside, out, o0, nodata);
-      else sampleBilinear(src, W, H, rowSc, rowSr, inside, out, o0, nodata);
-    }
-    if (pooled) this.giveFloats(pooled);
+    const out = new Float32Array(TILE * TILE);
+    warpTile(
+      view.data as ArrayLike<number>,
+      plan.win.width,
+      plan.win.height,
+      { ...plan.warp, nodata: view.nodata ?? null },
+      out,
+    );
     return out;
   }
 
@@ -252,6 +252,23 @@ export class Tiler {
     return q(0.98) > q(0.02) ? [q(0.02), q(0.98)] : [q(0) - 1, q(0) + 1];
   }
 
+  /** The value-to-colour table of a display range (kept, in shared memory for the workers). */
+  private lut(lo: number, hi: number, unit: 'dB' | 'linear'): Uint16Array {
+    const key = `${lo},${hi},${unit}`;
+    let lut = this.luts.get(key);
+    if (!lut) {
+      const t = float16Lut(
+        lo,
+        hi,
+        unit === 'linear' ? (v) => (v > 0 ? 10 * Math.log10(v) : Number.NaN) : (v) => v,
+      );
+      lut = new Uint16Array(new SharedArrayBuffer(t.byteLength));
+      lut.set(t);
+      this.luts.set(key, lut);
+    }
+    return lut;
+  }
+
   /** Values to an encoded image (PNG or WebP, RGBA). */
   async encode(
     values: Float32Array,
@@ -261,34 +278,35 @@ export class Tiler {
     o: RenderOptions,
   ): Promise<Buffer> {
     const [lo, hi] = o.rescale ?? (await this.displayRange(asset));
-    const key = `${lo},${hi},${asset.unit}`;
-    let lut = this.luts.get(key);
-    if (!lut) {
-      lut = float16Lut(
-        lo,
-        hi,
-        asset.unit === 'linear' ? (v) => (v > 0 ? 10 * Math.log10(v) : Number.NaN) : (v) => v,
-      );
-      this.luts.set(key, lut);
-    }
     const rgbaBuf = this.takeBytes(width * height * 4);
     const rgba = colorizeLut(
       values,
-      lut,
+      this.lut(lo, hi, asset.unit),
       colormap(o.colormap ?? 'gray'),
       rgbaBuf.subarray(0, width * height * 4),
     );
-    const img = sharp(Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength), {
-      raw: { width, height, channels: 4 },
-    });
     try {
-      return await ((o.format ?? 'png') === 'webp'
-        ? img.webp({ quality: 90, effort: 2 }).toBuffer()
-        : img.png({ compressionLevel: 3, adaptiveFiltering: false }).toBuffer());
+      return await this.toImage(Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength), width, height, o);
     } finally {
       // sharp has read the pixels once its output is ready.
       this.giveBytes(rgbaBuf);
     }
+  }
+
+  private toImage(rgba: Buffer, width: number, height: number, o: RenderOptions): Promise<Buffer> {
+    const img = sharp(rgba, { raw: { width, height, channels: 4 } });
+    return (o.format ?? 'png') === 'webp'
+      ? img.webp({ quality: 90, effort: 2 }).toBuffer()
+      : img.png({ compressionLevel: 3, adaptiveFiltering: false }).toBuffer();
+  }
+
+  private readonly shared: SharedArrayBuffer[] = [];
+  private takeShared(bytes: number): SharedArrayBuffer {
+    const i = this.shared.findIndex((b) => b.byteLength >= bytes);
+    return i >= 0 ? this.shared.splice(i, 1)[0] : new SharedArrayBuffer(Math.max(bytes, TILE * TILE * 4));
+  }
+  private giveShared(b: SharedArrayBuffer): void {
+    if (this.shared.length < 32 && b.byteLength <= 16 * TILE * TILE) this.shared.push(b);
   }
 
   // Small pools of pixel buffers, so a busy tile server does not churn the garbage collector.
@@ -317,12 +335,47 @@ export class Tiler {
     y: number,
     o: RenderOptions,
   ): Promise<Buffer | null> {
-    const values = await this.tileValues(asset, tms, z, x, y, o.resampling ?? 'bilinear');
-    if (values === null) return null;
+    const resampling = o.resampling ?? 'bilinear';
+    if (!this.pool) {
+      const values = await this.tileValues(asset, tms, z, x, y, resampling);
+      return values === null ? null : this.encode(values, TILE, TILE, asset, o);
+    }
+    // On a worker: the window is read into shared memory, warped and coloured there.
+    const plan = await this.plan(asset, tms, z, x, y, resampling);
+    if (!plan) return null;
+    const { win } = plan;
+    const srcBuf = this.takeShared(win.width * win.height * 4);
+    const rgbaBuf = this.takeShared(TILE * TILE * 4);
     try {
-      return await this.encode(values, TILE, TILE, asset, o);
+      const src = new Float32Array(srcBuf, 0, win.width * win.height);
+      let nodata: number | null;
+      if (plan.cog.tif.dataType === 'float32') {
+        const v = await plan.cog.tif.read(win, {
+          level: plan.level,
+          bands: [asset.band],
+          nodataToNaN: true,
+          into: { data: src, width: win.width, height: win.height, bands: 1, dataType: 'float32' },
+        });
+        nodata = v.nodata ?? null;
+      } else {
+        const v = await plan.cog.tif.read(win, { level: plan.level, bands: [asset.band], nodataToNaN: true });
+        src.set(v.data as ArrayLike<number>);
+        nodata = v.nodata ?? null;
+      }
+      const [lo, hi] = o.rescale ?? (await this.displayRange(asset));
+      await this.pool.renderTile({
+        src: srcBuf,
+        width: win.width,
+        height: win.height,
+        warp: { ...plan.warp, nodata },
+        lut16: this.lut(lo, hi, asset.unit),
+        rgb: colormap(o.colormap ?? 'gray'),
+        rgba: rgbaBuf,
+      });
+      return await this.toImage(Buffer.from(rgbaBuf, 0, TILE * TILE * 4), TILE, TILE, o);
     } finally {
-      this.giveFloats(values);
+      this.giveShared(srcBuf);
+      this.giveShared(rgbaBuf);
     }
   }
 
@@ -376,78 +429,5 @@ export class Tiler {
   /** Unit of the file's values from its metadata, when it says. */
   async fileUnit(path: string): Promise<'dB' | 'linear' | null> {
     return (await this.open(path)).unitFromFile;
-  }
-}
-
-type Samples = ArrayLike<number>;
-
-/** Nearest-neighbour samples of a row of output pixels. */
-function sampleNearest(
-  src: Samples,
-  W: number,
-  H: number,
-  sc: Float64Array,
-  sr: Float64Array,
-  inside: Uint8Array,
-  out: Float32Array,
-  o0: number,
-  nodata: number | null,
-): void {
-  for (let px = 0; px < sc.length; px++) {
-    let v = Number.NaN;
-    if (inside[px] === 1) {
-      const ic = Math.floor(sc[px]);
-      const ir = Math.floor(sr[px]);
-      if (ic >= 0 && ir >= 0 && ic < W && ir < H) v = src[ir * W + ic];
-      if (v === nodata) v = Number.NaN;
-    }
-    out[o0 + px] = v;
-  }
-}
-
-/** Bilinear samples of a row of output pixels; next to nodata, the nearest pixel. */
-function sampleBilinear(
-  src: Samples,
-  W: number,
-  H: number,
-  sc: Float64Array,
-  sr: Float64Array,
-  inside: Uint8Array,
-  out: Float32Array,
-  o0: number,
-  nodata: number | null,
-): void {
-  const dx = W > 1 ? 1 : 0;
-  const dy = H > 1 ? W : 0;
-  const maxC = Math.max(0, W - 2);
-  const maxR = Math.max(0, H - 2);
-  for (let px = 0; px < sc.length; px++) {
-    if (inside[px] === 0) {
-      out[o0 + px] = Number.NaN;
-      continue;
-    }
-    const u = sc[px] - 0.5;
-    const w = sr[px] - 0.5;
-    let ic = Math.floor(u);
-    let ir = Math.floor(w);
-    ic = Math.min(maxC, Math.max(0, ic));
-    ir = Math.min(maxR, Math.max(0, ir));
-    let a = u - ic;
-    let b = w - ir;
-    a = Math.min(1, Math.max(0, a));
-    b = Math.min(1, Math.max(0, b));
-    const o = ir * W + ic;
-    const p00 = src[o];
-    const p10 = src[o + dx];
-    const p01 = src[o + dy];
-    const p11 = src[o + dx + dy];
-    let v = (p00 + (p10 - p00) * a) * (1 - b) + (p01 + (p11 - p01) * a) * b;
-    if (v !== v || p00 === nodata || p10 === nodata || p01 === nodata || p11 === nodata) {
-      const nc = Math.min(W - 1, Math.max(0, Math.floor(sc[px])));
-      const nr = Math.min(H - 1, Math.max(0, Math.floor(sr[px])));
-      v = src[nr * W + nc];
-      if (v === nodata) v = Number.NaN;
-    }
-    out[o0 + px] = v;
   }
 }

@@ -99,6 +99,9 @@ export class PostgresCatalog implements CatalogStore {
   /** Items written since the planner's statistics were last refreshed, and the total then. */
   private sinceAnalyze = 0;
   private rowsAtAnalyze = 0;
+  private analyzing: Promise<unknown> | null = null;
+  /** The longest time span of any item (ms), so a search from time S can also bound starts by S - span. */
+  private maxSpan: number | null = null;
 
   constructor(connectionString: string) {
     this.pool = new pg.Pool({ connectionString, max: 8 });
@@ -119,7 +122,16 @@ export class PostgresCatalog implements CatalogStore {
 
   async close(): Promise<void> {
     await this.ready.catch(() => {});
+    await this.analyzing;
     await this.pool.end();
+  }
+
+  private async span(): Promise<number> {
+    if (this.maxSpan === null) {
+      const r = await this.q<{ m: number | null }>('SELECT max(dt_end - dt_start) AS m FROM items');
+      this.maxSpan = Math.max(this.maxSpan ?? 0, Number(r.rows[0]?.m ?? 0));
+    }
+    return this.maxSpan;
   }
 
   private async q<R extends pg.QueryResultRow>(
@@ -271,12 +283,20 @@ export class PostgresCatalog implements CatalogStore {
         ],
       );
       await client.query('COMMIT');
+      const span = Math.max(0, ...times.map((t) => t[1] - t[0]));
+      if (this.maxSpan !== null && span > this.maxSpan) this.maxSpan = span;
       this.sinceAnalyze += items.length;
-      // Fresh statistics once the table has grown by a fifth (autovacuum may come later than a bulk load).
-      if (this.sinceAnalyze >= Math.max(10_000, this.rowsAtAnalyze * 0.2)) {
-        await client.query('ANALYZE items');
+      // Fresh statistics once the table has doubled (autovacuum may come later than a bulk load),
+      // in the background: ANALYZE does not block writes.
+      if (this.analyzing === null && this.sinceAnalyze >= Math.max(10_000, this.rowsAtAnalyze)) {
         this.rowsAtAnalyze += this.sinceAnalyze;
         this.sinceAnalyze = 0;
+        this.analyzing = this.pool
+          .query('ANALYZE items')
+          .catch(() => {})
+          .finally(() => {
+            this.analyzing = null;
+          });
       }
       return items.length;
     } catch (err) {
@@ -313,7 +333,11 @@ export class PostgresCatalog implements CatalogStore {
     };
     if (q.collections) where.push(`items.collection = ANY(${p(q.collections, 'text[]')})`);
     if (q.ids) where.push(`items.id = ANY(${p(q.ids, 'text[]')})`);
-    if (q.datetime?.start != null) where.push(`dt_end >= ${p(q.datetime.start, 'float8')}`);
+    if (q.datetime?.start != null) {
+      where.push(`dt_end >= ${p(q.datetime.start, 'float8')}`);
+      // Redundant for the result, but it prunes the month partitions and bounds the time index.
+      where.push(`dt_start >= ${p(q.datetime.start - (await this.span()), 'float8')}`);
+    }
     if (q.datetime?.end != null) where.push(`dt_start <= ${p(q.datetime.end, 'float8')}`);
     const spatial = q.intersects ?? (q.bbox ? bboxPolygon(q.bbox) : null);
     if (spatial)

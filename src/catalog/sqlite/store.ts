@@ -139,6 +139,8 @@ export class SqliteCatalog implements CatalogStore {
   /** Items written since the planner's statistics were last refreshed, and the table size then. */
   private sinceAnalyze = 0;
   private rowsAtAnalyze = 0;
+  /** The longest time span of any item (ms), so a search from time S can also bound starts by S - span. */
+  private maxSpan = 0;
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -169,16 +171,18 @@ export class SqliteCatalog implements CatalogStore {
     );
     this.db.exec(SCHEMA);
     this.rowsAtAnalyze = (this.db.prepare('SELECT count(*) AS n FROM items').get() as { n: number }).n;
+    this.maxSpan =
+      (this.db.prepare('SELECT max(dt_end - dt_start) AS m FROM items').get() as { m: number | null }).m ?? 0;
   }
 
   /**
-   * Refresh the query planner's statistics once the table has grown by a fifth since the last time
+   * Refresh the query planner's statistics once the table has doubled since the last time
    * (and at least 10,000 items): without them SQLite takes a property index for a search sorted by
    * time and sorts a sixth of the catalog for every page.
    */
   private maybeAnalyze(written: number): void {
     this.sinceAnalyze += written;
-    if (this.sinceAnalyze < Math.max(10_000, this.rowsAtAnalyze * 0.2)) return;
+    if (this.sinceAnalyze < Math.max(10_000, this.rowsAtAnalyze)) return;
     this.db.exec('PRAGMA analysis_limit = 0; ANALYZE;');
     this.rowsAtAnalyze = (this.db.prepare('SELECT count(*) AS n FROM items').get() as { n: number }).n;
     this.sinceAnalyze = 0;
@@ -253,6 +257,7 @@ export class SqliteCatalog implements CatalogStore {
           delItem.run(old.seq);
         }
         const [start, end] = itemTimes(it.properties);
+        if (end - start > this.maxSpan) this.maxSpan = end - start;
         const r = ins.run(
           collection,
           it.id,
@@ -294,7 +299,11 @@ export class SqliteCatalog implements CatalogStore {
     };
     if (q.collections) where.push(`items.collection IN (${q.collections.map(p).join(', ')})`);
     if (q.ids) where.push(`items.id IN (${q.ids.map(p).join(', ')})`);
-    if (q.datetime?.start != null) where.push(`dt_end >= ${p(q.datetime.start)}`);
+    if (q.datetime?.start != null) {
+      where.push(`dt_end >= ${p(q.datetime.start)}`);
+      // Redundant for the result, but it bounds the time index from below.
+      where.push(`dt_start >= ${p(q.datetime.start - this.maxSpan)}`);
+    }
     if (q.datetime?.end != null) where.push(`dt_start <= ${p(q.datetime.end)}`);
     const spatial = q.intersects ?? (q.bbox ? bboxPolygon(q.bbox) : null);
     if (spatial)
