@@ -310,15 +310,7 @@ export class Tiler {
   }
 
   // Small pools of pixel buffers, so a busy tile server does not churn the garbage collector.
-  private readonly floats: Float32Array[] = [];
   private readonly bytes: Uint8Array[] = [];
-  private takeFloats(n: number): Float32Array {
-    const i = this.floats.findIndex((b) => b.length >= n);
-    return i >= 0 ? this.floats.splice(i, 1)[0] : new Float32Array(Math.max(n, TILE * TILE));
-  }
-  private giveFloats(b: Float32Array): void {
-    if (this.floats.length < 16 && b.length <= 4 * TILE * TILE) this.floats.push(b);
-  }
   private takeBytes(n: number): Uint8Array {
     const i = this.bytes.findIndex((b) => b.length >= n);
     return i >= 0 ? this.bytes.splice(i, 1)[0] : new Uint8Array(Math.max(n, TILE * TILE * 4));
