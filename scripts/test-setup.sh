@@ -8,6 +8,8 @@ need=()
 command -v gdalinfo >/dev/null 2>&1 || need+=(gdal-bin)
 /usr/bin/python3 -c 'from osgeo import gdal; import numpy' >/dev/null 2>&1 || need+=(python3-gdal python3-numpy)
 command -v otbcli_Despeckle >/dev/null 2>&1 || need+=(otb-bin)
+command -v cs2cs >/dev/null 2>&1 || need+=(proj-bin)
+[ -e /usr/share/proj/egm96_15.gtx ] || need+=(proj-data)
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || need+=(postgresql-15-postgis-3)
 
