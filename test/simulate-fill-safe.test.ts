@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { calibrateFile } from '../src/ops/calibrate.js';
@@ -13,7 +14,7 @@ const H = 600;
 let safeDir = '';
 
 beforeAll(async () => {
-  safeDir = await fillSafe(ZIP, tmp.dir, { crop: { width: W, height: H }, pols: ['VV'], seed: 3 });
+  safeDir = await fillSafe(ZIP, tmp.dir, { crop: { width: W, height: H }, pols: ['VV'], seed: 3, ships: 0 });
 });
 
 describe('simulate fill-safe: measurement rasters for the real Sentinel-1 annotation', () => {
@@ -45,5 +46,35 @@ describe('simulate fill-safe: measurement rasters for the real Sentinel-1 annota
       expect(Math.abs(mean - truth) / truth).toBeLessThan(0.02);
     }
     expect(sums.size).toBeGreaterThanOrEqual(2);
+  });
+
+  it('plants ships on the sea with lon/lat truth, each as bright as planted after calibration', async () => {
+    const dir = join(tmp.dir, 'ships');
+    const safe = await fillSafe(ZIP, dir, {
+      crop: { width: 4000, height: 1500 },
+      pols: ['VV'],
+      seed: 8,
+      ships: 25,
+    });
+    const truth = JSON.parse(readFileSync(join(dir, 'truth.geojson'), 'utf8'));
+    expect(truth.features).toHaveLength(25);
+    const out = join(dir, 'sigma0.tif');
+    await calibrateFile(safe, out, { pol: 'VV', allowCrop: true });
+    const a = await readFloat32(out);
+    for (const f of truth.features) {
+      const p = f.properties;
+      expect(plantedSigma0(p.pixel, p.line, 25931)).toBe(0.02);
+      const [lon, lat] = f.geometry.coordinates;
+      // The crop of the real annotation lies near its first tie point (17.7 S, 35.0 E).
+      expect(lon).toBeGreaterThan(33);
+      expect(lon).toBeLessThan(37);
+      expect(lat).toBeGreaterThan(-19.5);
+      expect(lat).toBeLessThan(-16);
+      let peak = 0;
+      for (let y = Math.floor(p.line - 2); y <= Math.ceil(p.line + 2); y++)
+        for (let x = Math.floor(p.pixel - 2); x <= Math.ceil(p.pixel + 2); x++)
+          peak = Math.max(peak, a[y * 4000 + x]);
+      expect(peak / 0.02, p.id).toBeGreaterThan(10 ** (p.scr_db / 10) / 4);
+    }
   });
 });

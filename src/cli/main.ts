@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SarbridgeError } from '../errors.js';
@@ -326,13 +327,19 @@ export function buildProgram(): Command {
         return { width: Number(m[1]), height: Number(m[2]) };
       }),
     )
+    .addOption(
+      new Option('--ships <n>', 'ships to plant on the sea (truth in <outdir>/truth.geojson)')
+        .default(40)
+        .argParser(intArg('--ships', 0, 10000)),
+    )
     .action(async (zip: string, outDir: string, o: Record<string, unknown>) => {
       const dir = await fillSafe(zip, outDir, {
         seed: o.seed as number,
         pols: typeof o.pol === 'string' ? o.pol.split(',') : undefined,
         crop: o.crop as { width: number; height: number } | undefined,
+        ships: o.ships as number,
       });
-      write({ safe: dir });
+      write({ safe: dir, truth: (o.ships as number) > 0 ? join(outDir, 'truth.geojson') : null });
     });
 
   simulate

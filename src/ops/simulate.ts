@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { FormatError, ValidationError } from '../errors.js';
+import { TiePointGrid } from '../geo/geolocation.js';
 import { SafeProduct } from '../io/s1/safe.js';
 import { FileSource } from '../io/source.js';
 import type { StripSource } from '../io/tiff/writer.js';
@@ -17,6 +18,44 @@ export interface FillSafeOptions {
   looks?: number;
   /** Polarisations to write (default: all the product has). */
   pols?: string[];
+  /** Ships to plant on the sea (default 40), with their truth in `<outDir>/truth.geojson`. */
+  ships?: number;
+}
+
+/** A ship planted in the image: centre (line, pixel), size in pixels, heading, contrast. */
+export interface PlantedSafeShip {
+  id: string;
+  line: number;
+  pixel: number;
+  lengthPx: number;
+  widthPx: number;
+  /** Angle of the ship's axis from the image's line direction, degrees. */
+  angleDeg: number;
+  scrDb: number;
+}
+
+/** Seeded ships on the sea of plantedSigma0 (away from the coast and from each other). */
+export function plantShips(n: number, width: number, height: number, seed: number): PlantedSafeShip[] {
+  const rand = mulberry32(seed * 7919 + 17);
+  const ships: PlantedSafeShip[] = [];
+  for (let tries = 0; ships.length < n && tries < n * 100; tries++) {
+    const line = 50 + rand() * (height - 100);
+    const pixel = 50 + rand() * (width - 100);
+    const lengthPx = 3 + rand() * 27;
+    if (plantedSigma0(pixel + lengthPx + 30, line, width) !== 0.02) continue;
+    if (ships.some((q) => Math.hypot(q.line - line, q.pixel - pixel) < (q.lengthPx + lengthPx) / 2 + 10))
+      continue;
+    ships.push({
+      id: `ship-${ships.length + 1}`,
+      line,
+      pixel,
+      lengthPx,
+      widthPx: Math.max(1.5, lengthPx / 7),
+      angleDeg: rand() * 180,
+      scrDb: 10 + rand() * 15,
+    });
+  }
+  return ships;
 }
 
 /** The planted sigma0 at a pixel: sea at 0.02 (-17 dB), land at 0.2 (-7 dB) beyond a coastline, a bright town. */
@@ -67,6 +106,7 @@ export async function fillSafe(
   }
   if (!safeDir) throw new FormatError(safeZipOrDir, 'holds no .SAFE folder');
   const safe = await SafeProduct.open(safeDir);
+  let truth: unknown = null;
   try {
     const wanted = opts.pols?.map((p) => p.toUpperCase()) ?? safe.polarisations();
     for (const pol of wanted) {
@@ -83,6 +123,14 @@ export async function fillSafe(
         );
       }
       const { grid } = await calibrationGrids(safe, pol, ann, 'sigma0', width);
+      const ships = plantShips(opts.ships ?? 40, width, height, opts.seed ?? 1);
+      // Ships by first row, for the rows they cover.
+      const reach = ships.map((q) => ({
+        q,
+        r0: Math.floor(q.line - q.lengthPx),
+        r1: Math.ceil(q.line + q.lengthPx),
+      }));
+      if (pol === wanted[0]) truth = { ships, ann };
       const rand = mulberry32((opts.seed ?? 1) + (pol === 'VV' ? 0 : 1000));
       const lut = new Float64Array(width);
       const polScale = pol === 'VV' ? 1 : 0.2; // cross-pol about 7 dB below co-pol
@@ -95,10 +143,34 @@ export async function fillSafe(
           const data = new Uint16Array(width * rows);
           for (let r = 0; r < rows; r++) {
             grid.lineLut(rowOff + r, lut);
+            const line = rowOff + r;
             for (let x = 0; x < width; x++) {
-              const s0 =
-                plantedSigma0(x, rowOff + r, ann.numberOfSamples) * polScale * gammaUnitMean(rand, looks);
+              const s0 = plantedSigma0(x, line, ann.numberOfSamples) * polScale * gammaUnitMean(rand, looks);
               data[r * width + x] = Math.min(65535, Math.round(Math.sqrt(s0) * lut[x]));
+            }
+            // Ships: oriented rectangles of constant sigma0 (SCR above the sea), speckled.
+            for (const { q, r0, r1 } of reach) {
+              if (line < r0 || line > r1) continue;
+              const a = (q.angleDeg * Math.PI) / 180;
+              const ul = Math.cos(a);
+              const up = Math.sin(a);
+              const bright = 0.02 * polScale * 10 ** (q.scrDb / 10);
+              for (
+                let x = Math.max(0, Math.floor(q.pixel - q.lengthPx));
+                x <= Math.min(width - 1, Math.ceil(q.pixel + q.lengthPx));
+                x++
+              ) {
+                const dl = line - q.line;
+                const dp = x - q.pixel;
+                if (
+                  Math.abs(dl * ul + dp * up) <= q.lengthPx / 2 &&
+                  Math.abs(-dl * up + dp * ul) <= q.widthPx / 2
+                )
+                  data[r * width + x] = Math.min(
+                    65535,
+                    Math.round(Math.sqrt(bright * gammaUnitMean(rand, looks)) * lut[x]),
+                  );
+              }
             }
           }
           return { data, width, height: rows, bands: 1, dataType: 'uint16', nodata: null };
@@ -120,6 +192,34 @@ export async function fillSafe(
     }
   } finally {
     await safe.close();
+  }
+  if (truth) {
+    // Truth in lon/lat through the product's own geolocation grid.
+    const t = truth as { ships: PlantedSafeShip[]; ann: Awaited<ReturnType<SafeProduct['annotation']>> };
+    const ties = new TiePointGrid(
+      t.ann.geolocationGrid.map((g) => ({ line: g.line, pixel: g.pixel, lat: g.lat, lon: g.lon })),
+      4326,
+    );
+    const features = t.ships.map((q) => {
+      const [lon, lat] = ties.forward(q.line, q.pixel);
+      return {
+        type: 'Feature',
+        geometry: { type: 'Point', coordinates: [lon, lat] },
+        properties: {
+          id: q.id,
+          line: q.line,
+          pixel: q.pixel,
+          length_px: q.lengthPx,
+          width_px: q.widthPx,
+          angle_deg: q.angleDeg,
+          scr_db: q.scrDb,
+        },
+      };
+    });
+    await writeFile(
+      join(outDir, 'truth.geojson'),
+      `${JSON.stringify({ type: 'FeatureCollection', features })}\n`,
+    );
   }
   return safeDir;
 }
