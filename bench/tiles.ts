@@ -5,6 +5,8 @@ import autocannon from 'autocannon';
 import { SqliteCatalog } from '../src/catalog/sqlite/store.js';
 import { syntheticCollection } from '../src/catalog/synthetic.js';
 import { lonLatBounds } from '../src/geo/crs.js';
+import { bboxPolygon } from '../src/geo/geojson.js';
+import { webMercatorTileAt } from '../src/geo/tms.js';
 import { simulateScene } from '../src/ops/simulate-scene.js';
 import { mulberry32 } from '../src/util/random.js';
 import { benchDir, CLI, fmt, median } from './util.js';
@@ -13,14 +15,6 @@ const SIZE = 4096;
 const PORT = 18421;
 const SECONDS = 10;
 const CONNECTIONS = 8;
-
-function lonToX(lon: number, z: number): number {
-  return Math.floor(((lon + 180) / 360) * 2 ** z);
-}
-function latToY(lat: number, z: number): number {
-  const r = (lat * Math.PI) / 180;
-  return Math.floor(((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2) * 2 ** z);
-}
 
 async function waitUp(url: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
@@ -59,18 +53,7 @@ export async function benchTiles(): Promise<void> {
           type: 'Feature',
           stac_version: '1.0.0',
           id: 'scene',
-          geometry: {
-            type: 'Polygon',
-            coordinates: [
-              [
-                [w, s],
-                [e, s],
-                [e, n],
-                [w, n],
-                [w, s],
-              ],
-            ],
-          },
+          geometry: bboxPolygon([w, s, e, n]),
           bbox: [w, s, e, n],
           properties: { datetime: '2026-06-01T06:00:00Z' },
           links: [],
@@ -91,10 +74,8 @@ export async function benchTiles(): Promise<void> {
   const tiles: string[] = [];
   const zooms: string[] = [];
   for (let z = 0; z <= 18; z++) {
-    const x0 = lonToX(w, z);
-    const x1 = lonToX(e, z);
-    const y0 = latToY(n, z);
-    const y1 = latToY(s, z);
+    const [x0, y0] = webMercatorTileAt(w, n, z);
+    const [x1, y1] = webMercatorTileAt(e, s, z);
     const count = (x1 - x0 + 1) * (y1 - y0 + 1);
     if (count < 1 || count > 64) continue;
     zooms.push(`z${z}: ${count}`);

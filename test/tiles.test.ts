@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteCatalog } from '../src/catalog/sqlite/store.js';
 import { syntheticCollection } from '../src/catalog/synthetic.js';
 import { lonLatBounds, transformPoint } from '../src/geo/crs.js';
-import { TILE_MATRIX_SETS, tileBounds } from '../src/geo/tms.js';
+import { bboxPolygon } from '../src/geo/geojson.js';
+import { TILE_MATRIX_SETS, tileBounds, webMercatorTileAt } from '../src/geo/tms.js';
 import type { SceneResult } from '../src/ops/simulate-scene.js';
 import { simulateScene } from '../src/ops/simulate-scene.js';
 import { buildServer } from '../src/server/app.js';
@@ -20,15 +21,6 @@ let scene: SceneResult;
 let store: SqliteCatalog;
 let app: FastifyInstance;
 let bbox: number[];
-
-/** The WebMercator tile at zoom z holding a lon/lat. */
-function tileAt(lon: number, lat: number, z: number): [number, number] {
-  const n = 2 ** z;
-  const x = Math.floor(((lon + 180) / 360) * n);
-  const r = (lat * Math.PI) / 180;
-  const y = Math.floor(((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2) * n);
-  return [x, y];
-}
 
 beforeAll(async () => {
   scene = await simulateScene(join(tmp.dir, 'scene'), {
@@ -49,18 +41,7 @@ beforeAll(async () => {
       type: 'Feature',
       stac_version: '1.0.0',
       id: 'scene-1',
-      geometry: {
-        type: 'Polygon',
-        coordinates: [
-          [
-            [w, s],
-            [e, s],
-            [e, n],
-            [w, n],
-            [w, s],
-          ],
-        ],
-      },
+      geometry: bboxPolygon([w, s, e, n]),
       bbox,
       properties: { datetime: '2026-06-01T06:00:00Z' },
       links: [],
@@ -116,7 +97,7 @@ describe('tile values against gdalwarp', () => {
     );
     const [x, y] =
       tmsId === 'WebMercatorQuad'
-        ? tileAt(lon, lat, z)
+        ? webMercatorTileAt(lon, lat, z)
         : [Math.floor(((lon + 180) / 360) * 2 * 2 ** z), Math.floor(((90 - lat) / 180) * 2 ** z)];
     const tiler = new Tiler();
     const ours = await tiler.tileValues(
@@ -178,7 +159,7 @@ describe('tile values against gdalwarp', () => {
 
 describe('tile endpoints', () => {
   it('serves PNG tiles with ETag, Cache-Control and transparency outside the image; 304 on a matching ETag', async () => {
-    const [x, y] = tileAt(bbox[0], bbox[3], 12);
+    const [x, y] = webMercatorTileAt(bbox[0], bbox[3], 12);
     const url = `/tiles/sim/scene-1/data/WebMercatorQuad/12/${x}/${y}.png?colormap=viridis&rescale=-25,0`;
     const r = await app.inject(url);
     expect(r.statusCode).toBe(200);

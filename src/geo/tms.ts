@@ -105,3 +105,13 @@ export function tileMatrixSetDocument(t: TileMatrixSetDef): Record<string, unkno
     tileMatrices: levels,
   };
 }
+
+/** The WebMercatorQuad tile [x, y] at zoom z that holds a lon/lat. */
+export function webMercatorTileAt(lon: number, lat: number, z: number): [number, number] {
+  const n = 2 ** z;
+  const r = (lat * Math.PI) / 180;
+  return [
+    Math.floor(((lon + 180) / 360) * n),
+    Math.floor(((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2) * n),
+  ];
+}

@@ -5,6 +5,7 @@ import type { StacItem } from '../catalog/types.js';
 import { changeFiles } from '../exploit/change.js';
 import { detectFile } from '../exploit/detect.js';
 import { lonLatBounds } from '../geo/crs.js';
+import { bboxPolygon } from '../geo/geojson.js';
 import { simulateScene } from '../ops/simulate-scene.js';
 
 /**
@@ -16,18 +17,7 @@ export async function loadDemo(store: CatalogStore, outDir: string): Promise<Sta
   const dir = resolve(outDir);
   const r = await simulateScene(join(dir, 'scenes'), { seed: 2026, size: 2048, ships: 40 });
   const [w, s, e, n] = lonLatBounds(r.epsg, r.geoTransform, r.size, r.size);
-  const geometry = {
-    type: 'Polygon',
-    coordinates: [
-      [
-        [w, s],
-        [e, s],
-        [e, n],
-        [w, n],
-        [w, s],
-      ],
-    ],
-  };
+  const geometry = bboxPolygon([w, s, e, n]);
   const items: StacItem[] = [];
   for (const sc of r.scenes) {
     const vessels = sc.path.replace(/\.tif$/, '.vessels.geojson');

@@ -1,7 +1,8 @@
 import { SarbridgeError, ValidationError } from '../../errors.js';
+import { bboxPolygon } from '../../geo/geojson.js';
 import { geometryBbox } from '../validate.js';
 import type { Cql2Expr, Cql2Geometry } from './ast.js';
-import { Cql2Error } from './ast.js';
+import { ARITHMETIC_OPS, COMPARISON_OPS, Cql2Error, TEMPORAL_OPS } from './ast.js';
 
 /** A filter uses an operator or function the catalog does not implement (HTTP 400, named). */
 export class UnsupportedFilterError extends SarbridgeError {
@@ -52,49 +53,24 @@ export interface SqlDialect {
 }
 
 /** The operators the catalog answers (the conformance classes it declares follow from this list). */
-export const SUPPORTED_OPS = [
+export const SUPPORTED_OPS: readonly string[] = [
   'and',
   'or',
   'not',
-  '=',
-  '<>',
-  '<',
-  '>',
-  '<=',
-  '>=',
+  ...COMPARISON_OPS,
   'like',
   'between',
   'in',
   'isNull',
   'casei',
   'accenti',
-  '+',
-  '-',
-  '*',
-  '/',
-  '%',
-  'div',
-  '^',
+  ...ARITHMETIC_OPS,
   's_intersects',
   's_within',
   's_contains',
   's_disjoint',
-  't_after',
-  't_before',
-  't_contains',
-  't_disjoint',
-  't_during',
-  't_equals',
-  't_finishedBy',
-  't_finishes',
-  't_intersects',
-  't_meets',
-  't_metBy',
-  't_overlappedBy',
-  't_overlaps',
-  't_startedBy',
-  't_starts',
-] as const;
+  ...TEMPORAL_OPS,
+];
 
 const DAY_MS = 86_400_000;
 
@@ -323,7 +299,7 @@ export class Cql2Sql {
         n(2);
         return bool(this.spatial(op, args[0], args[1]));
       default:
-        if (op.startsWith('t_') && (SUPPORTED_OPS as readonly string[]).includes(op)) {
+        if (op.startsWith('t_') && SUPPORTED_OPS.includes(op)) {
           n(2);
           return bool(temporal(op, this.time(args[0]), this.time(args[1])));
         }
@@ -390,18 +366,7 @@ function literalGeometry(e: Cql2Expr): Cql2Geometry {
   if (isObj(e) && 'bbox' in e) {
     const b = e.bbox as number[];
     const [w, s, east, n] = b.length === 6 ? [b[0], b[1], b[3], b[4]] : b;
-    return {
-      type: 'Polygon',
-      coordinates: [
-        [
-          [w, s],
-          [east, s],
-          [east, n],
-          [w, n],
-          [w, s],
-        ],
-      ],
-    };
+    return bboxPolygon([w, s, east, n]) as Cql2Geometry;
   }
   if (isObj(e) && 'type' in e) return e as Cql2Geometry;
   throw new Cql2Error('a spatial operator needs a geometry literal (WKT, GeoJSON or BBOX)');

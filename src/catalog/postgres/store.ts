@@ -1,9 +1,10 @@
 import pg from 'pg';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
+import { bboxPolygon } from '../../geo/geojson.js';
 import { Cql2Sql, compactParams, type SqlDialect } from '../cql2/sql.js';
 import { applyFields } from '../fields.js';
 import { decodeToken, encodeToken } from '../paging.js';
-import { bboxPolygon, INDEXED_PROPERTIES, itemTimes } from '../sqlite/store.js';
+import { INDEXED_PROPERTIES, itemTimes } from '../sqlite/store.js';
 import type { CatalogStore } from '../store.js';
 import type { SearchPage, SearchParams, StacCollection, StacItem } from '../types.js';
 
@@ -134,6 +135,22 @@ export class PostgresCatalog implements CatalogStore {
     return this.maxSpan;
   }
 
+  /** Run `fn` in a transaction on one connection: committed when it returns, rolled back when it throws. */
+  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const r = await fn(client);
+      await client.query('COMMIT');
+      return r;
+    } catch (err) {
+      await client.query('ROLLBACK');
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
   private async q<R extends pg.QueryResultRow>(
     sql: string,
     params: unknown[] = [],
@@ -160,9 +177,7 @@ export class PostgresCatalog implements CatalogStore {
       if (r.rowCount === 0) throw new NotFoundError(`collection '${c.id}' does not exist`);
       return;
     }
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await this.transaction(async (client) => {
       const r = await client.query<{ part: number }>(
         'INSERT INTO collections (id, doc) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING part',
         [c.id, c],
@@ -172,30 +187,16 @@ export class PostgresCatalog implements CatalogStore {
       await client.query(
         `CREATE TABLE items_c${part} PARTITION OF items FOR VALUES IN (${pg.escapeLiteral(c.id)}) PARTITION BY RANGE (dt_start)`,
       );
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK');
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async deleteCollection(id: string): Promise<boolean> {
     const r = await this.q<{ part: number }>('SELECT part FROM collections WHERE id = $1', [id]);
     if (r.rowCount === 0) return false;
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await this.transaction(async (client) => {
       await client.query(`DROP TABLE IF EXISTS items_c${r.rows[0].part} CASCADE`);
       await client.query('DELETE FROM collections WHERE id = $1', [id]);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK');
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
     for (const k of this.months) if (k.startsWith(`${r.rows[0].part}/`)) this.months.delete(k);
     return true;
   }
@@ -233,16 +234,14 @@ export class PostgresCatalog implements CatalogStore {
       if (seen.has(it.id)) throw new ValidationError(`item '${it.id}' appears twice in the request`);
       seen.add(it.id);
     }
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    const times = items.map((it) => itemTimes(it.properties));
+    await this.transaction(async (client) => {
       const c = await client.query<{ part: number }>('SELECT part FROM collections WHERE id = $1', [
         collection,
       ]);
       if (c.rowCount === 0) throw new NotFoundError(`collection '${collection}' does not exist`);
       const part = c.rows[0].part;
       const ids = items.map((it) => it.id);
-      const times = items.map((it) => itemTimes(it.properties));
       await this.ensureMonths(
         client,
         part,
@@ -270,8 +269,8 @@ export class PostgresCatalog implements CatalogStore {
       }
       await client.query(
         `INSERT INTO items (seq, collection, id, dt_start, dt_end, geometry, properties, doc)
-         SELECT nextval('items_seq'), $1, i, s, e, ST_SetSRID(ST_GeomFromGeoJSON(g), 4326), p, d
-         FROM unnest($2::text[], $3::float8[], $4::float8[], $5::text[], $6::jsonb[], $7::jsonb[]) AS t(i, s, e, g, p, d)`,
+       SELECT nextval('items_seq'), $1, i, s, e, ST_SetSRID(ST_GeomFromGeoJSON(g), 4326), p, d
+       FROM unnest($2::text[], $3::float8[], $4::float8[], $5::text[], $6::jsonb[], $7::jsonb[]) AS t(i, s, e, g, p, d)`,
         [
           collection,
           ids,
@@ -282,46 +281,32 @@ export class PostgresCatalog implements CatalogStore {
           items.map((it) => JSON.stringify({ ...it, collection })),
         ],
       );
-      await client.query('COMMIT');
-      const span = Math.max(0, ...times.map((t) => t[1] - t[0]));
-      if (this.maxSpan !== null && span > this.maxSpan) this.maxSpan = span;
-      this.sinceAnalyze += items.length;
-      // Fresh statistics once the table has doubled (autovacuum may come later than a bulk load),
-      // in the background: ANALYZE does not block writes.
-      if (this.analyzing === null && this.sinceAnalyze >= Math.max(10_000, this.rowsAtAnalyze)) {
-        this.rowsAtAnalyze += this.sinceAnalyze;
-        this.sinceAnalyze = 0;
-        this.analyzing = this.pool
-          .query('ANALYZE items')
-          .catch(() => {})
-          .finally(() => {
-            this.analyzing = null;
-          });
-      }
-      return items.length;
-    } catch (err) {
-      await client.query('ROLLBACK');
-      throw err;
-    } finally {
-      client.release();
+    });
+    const span = Math.max(0, ...times.map((t) => t[1] - t[0]));
+    if (this.maxSpan !== null && span > this.maxSpan) this.maxSpan = span;
+    this.sinceAnalyze += items.length;
+    // Fresh statistics once the table has doubled (autovacuum may come later than a bulk load),
+    // in the background: ANALYZE does not block writes.
+    if (this.analyzing === null && this.sinceAnalyze >= Math.max(10_000, this.rowsAtAnalyze)) {
+      this.rowsAtAnalyze += this.sinceAnalyze;
+      this.sinceAnalyze = 0;
+      this.analyzing = this.pool
+        .query('ANALYZE items')
+        .catch(() => {})
+        .finally(() => {
+          this.analyzing = null;
+        });
     }
+    return items.length;
   }
 
   async deleteItem(collection: string, id: string): Promise<boolean> {
     await this.ready;
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    return this.transaction(async (client) => {
       const r = await client.query('DELETE FROM items WHERE collection = $1 AND id = $2', [collection, id]);
       await client.query('DELETE FROM item_keys WHERE collection = $1 AND id = $2', [collection, id]);
-      await client.query('COMMIT');
       return (r.rowCount ?? 0) > 0;
-    } catch (err) {
-      await client.query('ROLLBACK');
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async search(q: SearchParams): Promise<SearchPage> {

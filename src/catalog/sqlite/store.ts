@@ -3,6 +3,7 @@ import booleanIntersects from '@turf/boolean-intersects';
 import booleanWithin from '@turf/boolean-within';
 import Database from 'better-sqlite3';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
+import { bboxPolygon } from '../../geo/geojson.js';
 import { Cql2Sql, compactParams, type SqlDialect } from '../cql2/sql.js';
 import { applyFields } from '../fields.js';
 import { decodeToken, encodeToken } from '../paging.js';
@@ -112,21 +113,6 @@ export function itemBbox(it: StacItem): [number, number, number, number] {
   if (b && b.length === 6) return [b[0], b[1], b[3], b[4]];
   if (b && b.length === 4) return [b[0], b[1], b[2], b[3]];
   return geometryBbox(it.geometry as GeoJsonGeometry);
-}
-
-export function bboxPolygon([w, s, e, n]: [number, number, number, number]): GeoJsonGeometry {
-  return {
-    type: 'Polygon',
-    coordinates: [
-      [
-        [w, s],
-        [e, s],
-        [e, n],
-        [w, n],
-        [w, s],
-      ],
-    ],
-  };
 }
 
 /**
