@@ -82,8 +82,9 @@ export function dilateDisc(mask: Uint8Array, W: number, H: number, radius: numbe
 }
 
 /**
- * Label the connected components of a mask (8- or 4-connected). Returns labels (0 = background,
- * 1..count) and the count.
+ * Label the connected components (8- or 4-connected) of a byte map: pixels of the same non-zero value
+ * (255 stands for nodata and is left out), so a 0/1 mask gives its components and a class map the
+ * components of each class apart. Returns labels (0 = background, 1..count) and the count.
  */
 export function labelComponents(
   mask: Uint8Array,
@@ -94,8 +95,12 @@ export function labelComponents(
   const labels = new Int32Array(W * H);
   let stack = new Int32Array(1024);
   let count = 0;
+  // Neighbour steps (dx, dy).
+  const steps =
+    connectivity === 4 ? [-1, 0, 1, 0, 0, -1, 0, 1] : [-1, -1, 0, -1, 1, -1, -1, 0, 1, 0, -1, 1, 0, 1, 1, 1];
   for (let p0 = 0; p0 < W * H; p0++) {
-    if (mask[p0] === 0 || labels[p0] !== 0) continue;
+    const value = mask[p0];
+    if (value === 0 || value === 255 || labels[p0] !== 0) continue;
     count++;
     labels[p0] = count;
     let top = 0;
@@ -104,24 +109,19 @@ export function labelComponents(
       const p = stack[--top];
       const x = p % W;
       const y = (p - x) / W;
-      for (let dy = -1; dy <= 1; dy++) {
-        const yy = y + dy;
-        if (yy < 0 || yy >= H) continue;
-        for (let dx = -1; dx <= 1; dx++) {
-          if (dx === 0 && dy === 0) continue;
-          if (connectivity === 4 && dx !== 0 && dy !== 0) continue;
-          const xx = x + dx;
-          if (xx < 0 || xx >= W) continue;
-          const q = yy * W + xx;
-          if (mask[q] === 0 || labels[q] !== 0) continue;
-          labels[q] = count;
-          if (top === stack.length) {
-            const bigger = new Int32Array(stack.length * 2);
-            bigger.set(stack);
-            stack = bigger;
-          }
-          stack[top++] = q;
+      for (let k = 0; k < steps.length; k += 2) {
+        const xx = x + steps[k];
+        const yy = y + steps[k + 1];
+        if (xx < 0 || xx >= W || yy < 0 || yy >= H) continue;
+        const q = yy * W + xx;
+        if (mask[q] !== value || labels[q] !== 0) continue;
+        labels[q] = count;
+        if (top === stack.length) {
+          const bigger = new Int32Array(stack.length * 2);
+          bigger.set(stack);
+          stack = bigger;
         }
+        stack[top++] = q;
       }
     }
   }
@@ -189,42 +189,9 @@ function morph3Words(mask: Uint8Array, W: number, H: number, op: 'erode' | 'dila
   return new Uint8Array(outW.buffer);
 }
 
-/**
- * Label the 4-connected components of equal values of a byte map (each class apart), leaving out
- * 0 and 255 (none, nodata). Returns labels (0 = none, 1..count) and the count.
- */
+/** The 4-connected components of each class of a class map (0 none, 255 nodata), see labelComponents. */
 export function labelClasses(map: Uint8Array, W: number, H: number): { labels: Int32Array; count: number } {
-  const labels = new Int32Array(W * H);
-  let stack = new Int32Array(1024);
-  let count = 0;
-  for (let p0 = 0; p0 < W * H; p0++) {
-    const v = map[p0];
-    if (v === 0 || v === 255 || labels[p0] !== 0) continue;
-    count++;
-    labels[p0] = count;
-    let top = 0;
-    stack[top++] = p0;
-    while (top > 0) {
-      const p = stack[--top];
-      const x = p % W;
-      for (let k = 0; k < 4; k++) {
-        let q: number;
-        if (k === 0) q = x > 0 ? p - 1 : -1;
-        else if (k === 1) q = x < W - 1 ? p + 1 : -1;
-        else if (k === 2) q = p - W;
-        else q = p + W;
-        if (q < 0 || q >= W * H || map[q] !== v || labels[q] !== 0) continue;
-        labels[q] = count;
-        if (top === stack.length) {
-          const bigger = new Int32Array(stack.length * 2);
-          bigger.set(stack);
-          stack = bigger;
-        }
-        stack[top++] = q;
-      }
-    }
-  }
-  return { labels, count };
+  return labelComponents(map, W, H, 4);
 }
 
 /**
