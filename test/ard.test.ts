@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeCog } from '../src/io/tiff/writer.js';
 import { ardSafe } from '../src/ops/ard.js';
 import { fillSafe } from '../src/ops/simulate.js';
 import { S1_ZIP as ZIP } from './helpers/data.js';
@@ -160,5 +161,62 @@ describe('sarbridge ard on a geocoded GeoTIFF with a STAC sidecar', () => {
         join(dir, 'x'),
       ),
     ).rejects.toThrow(/no metadata sidecar found/);
+  });
+
+  it('puts the output on the grid of --like, so two passes line up pixel for pixel', async () => {
+    const first = await ardSafe(safeDir, join(tmp.dir, 'like-a'), {
+      pol: 'VV',
+      spacingM: 20,
+      filter: 'none',
+      allowCrop: true,
+    });
+    const info = gdalinfoJson(first.cog.path) as { geoTransform: number[]; size: number[] };
+    // A reference grid two pixels east and south of the first, 20 pixels smaller.
+    const gt = info.geoTransform;
+    const ref = join(tmp.dir, 'like-ref.tif');
+    const [w, h] = [info.size[0] - 20, info.size[1] - 20];
+    await writeCog(
+      ref,
+      { data: new Float32Array(w * h), width: w, height: h, bands: 1, dataType: 'float32', nodata: null },
+      { epsg: 32736, geoTransform: [gt[0] + 2 * gt[1], gt[1], 0, gt[3] + 2 * gt[5], 0, gt[5]] },
+    );
+    const second = await ardSafe(safeDir, join(tmp.dir, 'like-b'), {
+      pol: 'VV',
+      filter: 'none',
+      allowCrop: true,
+      like: ref,
+    });
+    const got = gdalinfoJson(second.cog.path) as { geoTransform: number[]; size: number[] };
+    const want = gdalinfoJson(ref) as { geoTransform: number[]; size: number[] };
+    expect(got.size).toEqual(want.size);
+    got.geoTransform.forEach((v, i) => {
+      expect(v).toBeCloseTo(want.geoTransform[i], 6);
+    });
+    // Same pixels as the first pass where the grids overlap (the same scene geocoded twice).
+    const a = gdalRead(first.cog.path, 'float32').data[0] as Float32Array;
+    const b = gdalRead(second.cog.path, 'float32').data[0] as Float32Array;
+    // The inverse mapping is solved on a lattice every 8 output pixels and interpolated in between;
+    // shifted grids put the lattice elsewhere, so the samples move by a small fraction of a pixel.
+    let maxDiff = 0;
+    let sum = 0;
+    let n = 0;
+    for (let r = 0; r < h; r += 3)
+      for (let c = 0; c < w; c += 3) {
+        const va = a[(r + 2) * info.size[0] + c + 2];
+        const vb = b[r * w + c];
+        if (va !== va || vb !== vb) continue;
+        maxDiff = Math.max(maxDiff, Math.abs(va - vb));
+        sum += Math.abs(va - vb);
+        n++;
+      }
+    console.log(
+      `--like: ${n} pixels compared, mean |difference| ${(sum / n).toExponential(2)} dB, max ${maxDiff.toFixed(3)} dB`,
+    );
+    expect(n).toBeGreaterThan(1000);
+    expect(sum / n).toBeLessThan(0.01);
+    expect(maxDiff).toBeLessThan(0.2);
+    await expect(
+      ardSafe(safeDir, join(tmp.dir, 'like-c'), { like: ref, epsg: 32736, allowCrop: true }),
+    ).rejects.toThrow(/--like and --crs cannot be used together/);
   });
 });

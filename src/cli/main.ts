@@ -292,6 +292,12 @@ export function buildProgram(): Command {
     .addOption(new Option('--remove-noise', 'subtract thermal noise before calibration'))
     .addOption(
       new Option(
+        '--like <ref.tif>',
+        "the output takes this GeoTIFF's grid (e.g. an earlier pass, for change detection)",
+      ),
+    )
+    .addOption(
+      new Option(
         '--meta <json>',
         'sidecar of a geocoded GeoTIFF (a STAC item or JSON with sar/sat/view fields)',
       ),
@@ -306,6 +312,7 @@ export function buildProgram(): Command {
         spacingM: o.spacing as number,
         epsg: o.crs as number | undefined,
         removeNoise: Boolean(o.removeNoise),
+        like: o.like as string | undefined,
       });
       write({ cog: r.cog.path, quicklook: r.quicklook, item: r.itemPath });
     });

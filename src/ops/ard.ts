@@ -38,6 +38,43 @@ export interface ArdOptions {
   productLooks?: number;
   /** Accept a measurement cropped from the first line and sample (tests). */
   allowCrop?: boolean;
+  /**
+   * A GeoTIFF whose grid (CRS, geotransform and size) the output takes, e.g. an earlier pass's
+   * analysis-ready COG, so the two can be compared pixel for pixel (change detection).
+   */
+  like?: string;
+}
+
+/** The grid of a GeoTIFF, for ArdOptions.like. */
+export interface GridSpec {
+  epsg: number;
+  geoTransform: GeoTransform;
+  width: number;
+  height: number;
+}
+
+async function likeGrid(path: string): Promise<GridSpec> {
+  const tif = await GeoTiff.open(path);
+  try {
+    const info = tif.info();
+    if (info.epsg === null || info.geoTransform === null || !isKnownEpsg(info.epsg))
+      throw new ValidationError(`--like ${path}: not georeferenced in a CRS sarbridge knows`);
+    const gt = info.geoTransform;
+    if (gt[2] !== 0 || gt[4] !== 0 || !(gt[5] < 0))
+      throw new ValidationError(`--like ${path}: the grid must be north-up`);
+    return { epsg: info.epsg, geoTransform: gt, width: info.width, height: info.height };
+  } finally {
+    await tif.close();
+  }
+}
+
+/** The output spacing: the --like grid's, else the option's (checked). */
+async function spacingAndGrid(opts: ArdOptions): Promise<{ spacingM: number; like?: GridSpec }> {
+  if (opts.like === undefined) return { spacingM: checkedSpacing(opts) };
+  if (opts.epsg !== undefined)
+    throw new ValidationError('--like and --crs cannot be used together: --like sets the CRS');
+  const like = await likeGrid(opts.like);
+  return { spacingM: Math.abs(like.geoTransform[1]), like };
 }
 
 export interface ArdResult {
@@ -103,7 +140,7 @@ function quicklook(view: RasterView<Float32Array>): Buffer {
  */
 export async function ardSafe(safePath: string, outDir: string, opts: ArdOptions = {}): Promise<ArdResult> {
   const target = opts.target ?? 'sigma0';
-  const spacingM = checkedSpacing(opts);
+  const { spacingM, like } = await spacingAndGrid(opts);
   const filter = opts.filter ?? 'refined-lee';
   const safe = await SafeProduct.open(safePath);
   let ann: Awaited<ReturnType<SafeProduct['annotation']>>;
@@ -180,7 +217,7 @@ export async function ardSafe(safePath: string, outDir: string, opts: ArdOptions
       lineage: `calibrated to ${target}${opts.removeNoise ? ' with thermal noise removed' : ''}`,
     },
     outDir,
-    { spacingM, epsg: opts.epsg, filter },
+    { spacingM, epsg: opts.epsg, filter, like },
   );
 }
 
@@ -212,9 +249,9 @@ interface ImageGeometryProduct {
 async function finishArd(
   p: ImageGeometryProduct,
   outDir: string,
-  opts: { spacingM: number; epsg?: number; filter: SpeckleFilter | 'none' },
+  opts: { spacingM: number; epsg?: number; filter: SpeckleFilter | 'none'; like?: GridSpec },
 ): Promise<ArdResult> {
-  const { spacingM, filter } = opts;
+  const { spacingM, filter, like } = opts;
   const looksRange = p.looks.x;
   const looksAzimuth = p.looks.y;
   const sigma = p.image;
@@ -227,7 +264,7 @@ async function finishArd(
   if (filter !== 'none') img = await despeckleShared(img, filter, enl);
 
   const centre = p.ties[Math.floor(p.ties.length / 2)];
-  const epsg = opts.epsg ?? utmEpsgForLonLat(centre.lon, centre.lat);
+  const epsg = like?.epsg ?? opts.epsg ?? utmEpsgForLonLat(centre.lon, centre.lat);
   const ties = p.ties.map((g) => ({
     line: (g.line + 0.5) / looksAzimuth - 0.5,
     pixel: (g.pixel + 0.5) / looksRange - 0.5,
@@ -235,7 +272,7 @@ async function finishArd(
     lon: g.lon,
   }));
   const tieGrid = new TiePointGrid(ties, epsg);
-  const warpTarget = snappedGrid(tieGrid.bounds(img.width, img.height), spacingM);
+  const warpTarget = like ?? snappedGrid(tieGrid.bounds(img.width, img.height), spacingM);
   const geo = warpByTiePoints(img, tieGrid, warpTarget, 'bilinear');
   toDb(geo, geo);
 
@@ -423,7 +460,7 @@ export function frequencyBand(hz: number): string | null {
  * geocode, dB, COG, quick-look, STAC item).
  */
 export async function ardSicd(path: string, outDir: string, opts: ArdOptions = {}): Promise<ArdResult> {
-  const spacingM = checkedSpacing(opts);
+  const { spacingM, like } = await spacingAndGrid(opts);
   if ((opts.target ?? 'sigma0') !== 'sigma0')
     throw new ValidationError(`--to ${opts.target} is not available for a SICD (sigma0 only)`);
   const sicd = await Sicd.open(path);
@@ -478,7 +515,7 @@ export async function ardSicd(path: string, outDir: string, opts: ArdOptions = {
       lineage: 'sigma0 from the SICD radiometric polynomial',
     },
     outDir,
-    { spacingM, epsg: opts.epsg, filter: opts.filter ?? 'refined-lee' },
+    { spacingM, epsg: opts.epsg, filter: opts.filter ?? 'refined-lee', like },
   );
 }
 
@@ -531,6 +568,22 @@ export async function ardGeoTiff(
     throw new ValidationError(
       '--crs: reprojecting a geocoded product is not implemented; it keeps its own grid',
     );
+  if (opts.like !== undefined) {
+    const like = await likeGrid(opts.like);
+    const own = await likeGrid(path).catch(() => null);
+    const same =
+      own !== null &&
+      own.epsg === like.epsg &&
+      own.width === like.width &&
+      own.height === like.height &&
+      own.geoTransform.every(
+        (v, i) => Math.abs(v - like.geoTransform[i]) <= 1e-6 * Math.abs(like.geoTransform[1]),
+      );
+    if (!same)
+      throw new ValidationError(
+        `--like: ${path} is already geocoded on another grid; resampling a geocoded product onto another grid is not implemented`,
+      );
+  }
   const side = await readSidecar(path, opts.meta);
   const tif = await GeoTiff.open(path);
   let view: RasterView<Float32Array>;
