@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import type { ThresholdMethod } from '../src/exploit/change.js';
 import { detectChanges } from '../src/exploit/change.js';
 import { detectVessels } from '../src/exploit/detect.js';
+import { readIntensity } from '../src/exploit/intensity.js';
 import { readLandPolygons } from '../src/exploit/landmask.js';
 import { pixelScore, scoreDetections } from '../src/exploit/score.js';
-import { GeoTiff } from '../src/io/tiff/reader.js';
 import type { SceneOptions, SceneResult } from '../src/ops/simulate-scene.js';
 import { plantedChangeRasters, simulateScene } from '../src/ops/simulate-scene.js';
 import type { CfarMethod } from '../src/raster/cfar.js';
@@ -17,18 +17,9 @@ const SIZE = 2048;
 const SEEDS = [101, 202, 303];
 const ONE_DATE = ['2026-06-01T06:00:00Z'];
 
+/** A simulated scene's sigma0 in shared memory. */
 async function readShared(path: string): Promise<Float32Array> {
-  const tif = await GeoTiff.open(path);
-  try {
-    const out = new Float32Array(new SharedArrayBuffer(tif.width * tif.height * 4));
-    await tif.read(undefined, {
-      into: { data: out, width: tif.width, height: tif.height, bands: 1, dataType: 'float32' },
-      nodataToNaN: true,
-    });
-    return out;
-  } finally {
-    await tif.close();
-  }
+  return (await readIntensity(path, 0, 'the benchmark')).image;
 }
 
 const gridOf = (r: SceneResult) => ({

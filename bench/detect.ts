@@ -2,8 +2,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { detectChanges } from '../src/exploit/change.js';
 import { detectVessels } from '../src/exploit/detect.js';
+import { readIntensity } from '../src/exploit/intensity.js';
 import { rasterizeLand, readLandPolygons } from '../src/exploit/landmask.js';
-import { GeoTiff } from '../src/io/tiff/reader.js';
 import { simulateScene } from '../src/ops/simulate-scene.js';
 import type { CfarMethod } from '../src/raster/cfar.js';
 import { CfarScratch, cfarParams, cfarRows } from '../src/raster/cfar.js';
@@ -14,18 +14,9 @@ const SIZE = 4096;
 const RUNS = 3;
 const DATES = ['2026-06-01T06:00:00Z', '2026-06-13T06:00:00Z'];
 
+/** A simulated scene's sigma0 in shared memory. */
 async function readShared(path: string): Promise<Float32Array> {
-  const tif = await GeoTiff.open(path);
-  try {
-    const out = new Float32Array(new SharedArrayBuffer(SIZE * SIZE * 4));
-    await tif.read(undefined, {
-      into: { data: out, width: SIZE, height: SIZE, bands: 1, dataType: 'float32' },
-      nodataToNaN: true,
-    });
-    return out;
-  } finally {
-    await tif.close();
-  }
+  return (await readIntensity(path, 0, 'the benchmark')).image;
 }
 
 function copyShared(a: Float32Array): Float32Array {

@@ -24,3 +24,27 @@ export function decodeToken(token: string, length: number): unknown[] {
     throw new ValidationError('token does not belong to this search (its sort order differs)');
   return key;
 }
+
+/**
+ * The conditions that select the items after a token's key: for sort keys k0..kn (the last the
+ * insertion number), (k0 after v0) OR (k0 = v0 AND k1 after v1) OR ..., plus the same bound on k0
+ * alone so an index on it starts at the token's place. `param(i)` writes a placeholder bound to
+ * key[i]; `same` is the backend's null-safe equality (SQLite IS, PostgreSQL IS NOT DISTINCT FROM).
+ */
+export function keysetConditions(
+  sort: { expr: string; dir: 'asc' | 'desc' }[],
+  key: unknown[],
+  param: (i: number) => string,
+  same: string,
+): string[] {
+  const ors: string[] = [];
+  for (let i = 0; i < sort.length; i++) {
+    const ands: string[] = [];
+    for (let j = 0; j < i; j++) ands.push(`${sort[j].expr} ${same} ${param(j)}`);
+    ands.push(`${sort[i].expr} ${sort[i].dir === 'asc' ? '>' : '<'} ${param(i)}`);
+    ors.push(`(${ands.join(' AND ')})`);
+  }
+  const out = [`(${ors.join(' OR ')})`];
+  if (key[0] !== null) out.push(`${sort[0].expr} ${sort[0].dir === 'asc' ? '>=' : '<='} ${param(0)}`);
+  return out;
+}

@@ -55,6 +55,8 @@ interface OpenCog {
 export class Tiler {
   private readonly files: LruCache<string, Promise<OpenCog>>;
   private readonly blocks: LruCache<string, Uint8Array>;
+  /** Display ranges sampled from assets without statistics, by path, band and unit. */
+  private readonly ranges = new LruCache<string, Promise<[number, number]>>(256, () => 1);
   /** Value-to-colour tables by display range and unit. */
   private readonly luts = new LruCache<string, Uint16Array>(32, () => 1);
 
@@ -77,6 +79,7 @@ export class Tiler {
   async close(): Promise<void> {
     this.files.clear();
     this.blocks.clear();
+    this.ranges.clear();
     await this.pool?.close();
   }
 
@@ -235,6 +238,19 @@ export class Tiler {
       if (typeof s.maximum === 'number') hi = Math.min(hi, s.maximum);
       if (hi > lo) return [lo, hi];
     }
+    // The sampled range is the same for every tile of the asset: computed once, kept.
+    const key = `${asset.path}|${asset.band}|${asset.unit}`;
+    let range = this.ranges.get(key);
+    if (!range) {
+      range = this.sampledRange(asset);
+      this.ranges.set(key, range);
+      range.catch(() => this.ranges.delete(key));
+    }
+    return range;
+  }
+
+  /** The 2-98% range of an asset's smallest overview (in dB for linear power). */
+  private async sampledRange(asset: RasterAsset): Promise<[number, number]> {
     const cog = await this.open(asset.path);
     const level = cog.factors.length - 1;
     const view = await cog.tif.read(undefined, { level, bands: [asset.band], nodataToNaN: true });

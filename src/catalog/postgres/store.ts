@@ -3,7 +3,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import { bboxPolygon } from '../../geo/geojson.js';
 import { Cql2Sql, compactParams, type SqlDialect } from '../cql2/sql.js';
 import { applyFields } from '../fields.js';
-import { decodeToken, encodeToken } from '../paging.js';
+import { decodeToken, encodeToken, keysetConditions } from '../paging.js';
 import { INDEXED_PROPERTIES, itemTimes } from '../sqlite/store.js';
 import type { CatalogStore } from '../store.js';
 import type { SearchPage, SearchParams, StacCollection, StacItem } from '../types.js';
@@ -347,19 +347,8 @@ export class PostgresCatalog implements CatalogStore {
     ];
     if (q.token) {
       const key = decodeToken(q.token, sort.length);
-      const ors: string[] = [];
       const val = (i: number) => (sort[i].cast === 'jsonb' ? JSON.stringify(key[i]) : key[i]);
-      for (let i = 0; i < sort.length; i++) {
-        const ands: string[] = [];
-        for (let j = 0; j < i; j++)
-          ands.push(`${sort[j].expr} IS NOT DISTINCT FROM ${p(val(j), sort[j].cast)}`);
-        ands.push(`${sort[i].expr} ${sort[i].dir === 'asc' ? '>' : '<'} ${p(val(i), sort[i].cast)}`);
-        ors.push(`(${ands.join(' AND ')})`);
-      }
-      where.push(`(${ors.join(' OR ')})`);
-      // The same bound on the first key alone lets an index on it start at the token's place.
-      if (key[0] !== null)
-        where.push(`${sort[0].expr} ${sort[0].dir === 'asc' ? '>=' : '<='} ${p(val(0), sort[0].cast)}`);
+      where.push(...keysetConditions(sort, key, (i) => p(val(i), sort[i].cast), 'IS NOT DISTINCT FROM'));
     }
     const sql = `SELECT doc, ${sort.map((s, i) => `${s.expr} AS k${i}`).join(', ')} FROM items${
       where.length ? ` WHERE ${where.join(' AND ')}` : ''

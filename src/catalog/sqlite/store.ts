@@ -6,7 +6,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import { bboxPolygon } from '../../geo/geojson.js';
 import { Cql2Sql, compactParams, type SqlDialect } from '../cql2/sql.js';
 import { applyFields } from '../fields.js';
-import { decodeToken, encodeToken } from '../paging.js';
+import { decodeToken, encodeToken, keysetConditions } from '../paging.js';
 import type { CatalogStore } from '../store.js';
 import type { GeoJsonGeometry, SearchPage, SearchParams, StacCollection, StacItem } from '../types.js';
 import { geometryBbox, parseTimestamp } from '../validate.js';
@@ -307,16 +307,7 @@ export class SqliteCatalog implements CatalogStore {
     ];
     if (q.token) {
       const key = decodeToken(q.token, sort.length);
-      const ors: string[] = [];
-      for (let i = 0; i < sort.length; i++) {
-        const ands: string[] = [];
-        for (let j = 0; j < i; j++) ands.push(`${sort[j].expr} IS ${p(key[j])}`);
-        ands.push(`${sort[i].expr} ${sort[i].dir === 'asc' ? '>' : '<'} ${p(key[i])}`);
-        ors.push(`(${ands.join(' AND ')})`);
-      }
-      where.push(`(${ors.join(' OR ')})`);
-      // The same bound on the first key alone lets an index on it start at the token's place.
-      if (key[0] !== null) where.push(`${sort[0].expr} ${sort[0].dir === 'asc' ? '>=' : '<='} ${p(key[0])}`);
+      where.push(...keysetConditions(sort, key, (i) => p(key[i]), 'IS'));
     }
     const sql = `SELECT doc, ${sort.map((s, i) => `${s.expr} AS k${i}`).join(', ')} FROM items${
       where.length ? ` WHERE ${where.join(' AND ')}` : ''
