@@ -1,11 +1,16 @@
 import { ValidationError } from '../errors.js';
 import type { S1Annotation } from '../io/s1/safe.js';
 import { SafeProduct } from '../io/s1/safe.js';
-import type { CogOptions, CogWriteResult, StripSource } from '../io/tiff/writer.js';
+import type { GeoTiff } from '../io/tiff/reader.js';
+import type { CogMetadata, CogOptions, CogWriteResult, StripSource } from '../io/tiff/writer.js';
 import { writeCog } from '../io/tiff/writer.js';
 import type { CalibrationTarget } from '../raster/calibration.js';
-import { CalibrationGrid, calibrateRows, calibrateRowsDenoised, NoiseGrid } from '../raster/calibration.js';
-import { toDb } from '../raster/sar.js';
+import { CalibrationGrid, NoiseGrid } from '../raster/calibration.js';
+import { dataTypeInfo, pixelBytes } from '../raster/dtype.js';
+import { KernelPool } from '../raster/kernel-pool.js';
+import type { ValueStatistics } from '../raster/stats.js';
+import type { RasterView } from '../raster/view.js';
+import { rasterFrom } from '../raster/view.js';
 
 /** The polarisation to process: the one asked for, else VV when the product has it, else the first. */
 export function choosePolarisation(safe: SafeProduct, asked?: string): string {
@@ -62,6 +67,8 @@ export interface CalibrateOptions {
   allowCrop?: boolean;
   /** Subtract thermal noise (range x azimuth noise LUTs), clamped at 0. */
   removeNoise?: boolean;
+  /** Worker threads calibrating strips (default: one per core). */
+  workers?: number;
   /** Use the range noise LUT only (as Orfeo ToolBox 8.1 does), ignoring the azimuth LUT. */
   rangeNoiseOnly?: boolean;
 }
@@ -92,49 +99,99 @@ export async function calibrateFile(
         tif.width,
         opts.removeNoise ? (opts.rangeNoiseOnly ? 'range' : 'range-azimuth') : 'none',
       );
-      const lut = new Float64Array(tif.width);
-      const source: StripSource = {
-        width: tif.width,
-        height: tif.height,
-        bands: 1,
-        dataType: 'float32',
-        readRows: async (rowOff, rows) => {
-          const dn = await tif.read({ colOff: 0, rowOff, width: tif.width, height: rows }, { bands: [0] });
-          const out = {
-            data: new Float32Array(tif.width * rows),
-            width: tif.width,
-            height: rows,
-            bands: 1,
-            dataType: 'float32' as const,
-            nodata: Number.NaN,
-          };
-          if (noiseGrid) calibrateRowsDenoised(dn.data, rowOff, rows, grid, noiseGrid, out.data);
-          else calibrateRows(dn.data, rowOff, rows, grid, out.data, lut);
-          return opts.db ? toDb(out, out) : out;
-        },
-      };
-      const name = `${target}${opts.db ? '_dB' : ''}`;
-      return await writeCog(
-        output,
-        source,
-        {
-          nodata: opts.db ? Number.NaN : null,
-          bands: [{ description: `${name} ${pol}` }],
-          metadata: {
-            MISSION: ann.mission,
-            MODE: ann.mode,
-            PRODUCT_TYPE: ann.productType,
-            POLARISATION: pol,
-            CALIBRATION: target,
-            UNITS: opts.db ? 'dB' : 'linear',
-          },
-        },
-        opts.cog ?? {},
-      );
+      const pool = new KernelPool(opts.workers);
+      try {
+        const key = await pool.setCalibration(grid, noiseGrid);
+        const source = calibratedStrips(tif, pool, key, opts.db ?? false);
+        try {
+          return await writeCog(output, source, cogMetadata(ann, pol, target, opts.db ?? false), {
+            ...opts.cog,
+            pool,
+          });
+        } finally {
+          await source.settle();
+        }
+      } finally {
+        await pool.close();
+      }
     } finally {
       await tif.close();
     }
   } finally {
     await safe.close();
   }
+}
+
+function cogMetadata(ann: S1Annotation, pol: string, target: CalibrationTarget, db: boolean): CogMetadata {
+  const name = `${target}${db ? '_dB' : ''}`;
+  return {
+    nodata: db ? Number.NaN : null,
+    bands: [{ description: `${name} ${pol}` }],
+    metadata: {
+      MISSION: ann.mission,
+      MODE: ann.mode,
+      PRODUCT_TYPE: ann.productType,
+      POLARISATION: pol,
+      CALIBRATION: target,
+      UNITS: db ? 'dB' : 'linear',
+    },
+  };
+}
+
+/**
+ * The measurement calibrated strip by strip on the kernel pool's workers, one strip ahead of the
+ * writer: while the writer encodes strip k, the next strip is read and calibrated into the other of
+ * two shared buffers (the writer is done with a strip before it asks for the next).
+ */
+type StripView = RasterView & { statistics: ValueStatistics[] };
+
+function calibratedStrips(
+  tif: GeoTiff,
+  pool: KernelPool,
+  key: number,
+  db: boolean,
+): StripSource & { settle(): Promise<void> } {
+  const W = tif.width;
+  const dnType = tif.dataType;
+  const slots: { dn: SharedArrayBuffer; out: SharedArrayBuffer }[] = [];
+  let ahead: { rowOff: number; rows: number; strip: Promise<StripView> } | null = null;
+  let index = 0;
+  const produce = async (slot: number, rowOff: number, rows: number): Promise<StripView> => {
+    if (!slots[slot] || slots[slot].out.byteLength < W * rows * 4)
+      slots[slot] = {
+        dn: new SharedArrayBuffer(W * rows * pixelBytes(dnType)),
+        out: new SharedArrayBuffer(W * rows * 4),
+      };
+    const { dn, out } = slots[slot];
+    const into = rasterFrom(new (dataTypeInfo(dnType).array)(dn, 0, W * rows), W, rows, dnType, 1, null);
+    await tif.read({ colOff: 0, rowOff, width: W, height: rows }, { bands: [0], into });
+    const statistics = await pool.calibrateRows(key, dn, dnType, out, W, rowOff, rows, db);
+    const view = rasterFrom(new Float32Array(out, 0, W * rows), W, rows, 'float32', 1, Number.NaN);
+    return Object.assign(view, { statistics: [statistics] });
+  };
+  return {
+    width: W,
+    height: tif.height,
+    bands: 1,
+    dataType: 'float32',
+    readRows: async (rowOff, rows) => {
+      const slot = index++ % 2;
+      const hit = ahead !== null && ahead.rowOff === rowOff && ahead.rows === rows;
+      // A strip read ahead that is not the one asked for still writes into this slot: let it finish.
+      if (ahead && !hit) await ahead.strip.catch(() => {});
+      const strip = hit && ahead ? ahead.strip : produce(slot, rowOff, rows);
+      ahead = null;
+      const next = rowOff + rows;
+      if (next < tif.height) {
+        const nextRows = Math.min(rows, tif.height - next);
+        const pending = strip.then(() => produce(1 - slot, next, nextRows));
+        pending.catch(() => {});
+        ahead = { rowOff: next, rows: nextRows, strip: pending };
+      }
+      return strip;
+    },
+    settle: async () => {
+      await ahead?.strip.catch(() => {});
+    },
+  };
 }

@@ -3,6 +3,21 @@ import type { TypedArray } from './dtype.js';
 
 export type CalibrationTarget = 'sigma0' | 'beta0' | 'gamma0';
 
+/** A CalibrationGrid as plain data (see CalibrationGrid.spec). */
+export interface CalibrationGridSpec {
+  vectors: CalibrationLutVector[];
+  width: number;
+  numberOfLines: number;
+  firstLineTimeS: number;
+  lastLineTimeS: number;
+}
+
+/** A NoiseGrid as plain data. */
+export interface NoiseGridSpec {
+  range: CalibrationGridSpec;
+  blocks: AzimuthNoiseBlock[];
+}
+
 /** A calibration vector as the kernel needs it: line, azimuth time and the LUT at pixel positions. */
 export interface CalibrationLutVector {
   timeS: number;
@@ -22,6 +37,11 @@ export interface CalibrationLutVector {
 export class CalibrationGrid {
   private readonly rows = new Map<number, Float64Array>();
 
+  /** A grid rebuilt from `spec()` (in a worker thread). */
+  static fromSpec(s: CalibrationGridSpec): CalibrationGrid {
+    return new CalibrationGrid(s.vectors, s.width, s.numberOfLines, s.firstLineTimeS, s.lastLineTimeS);
+  }
+
   constructor(
     private readonly vectors: CalibrationLutVector[],
     readonly width: number,
@@ -38,6 +58,12 @@ export class CalibrationGrid {
           `calibration vector lines must increase (line ${vectors[k].line} after ${vectors[k - 1].line})`,
         );
     }
+  }
+
+  /** What the grid is built from, as plain data a worker thread can receive. */
+  spec(): CalibrationGridSpec {
+    const { vectors, width, numberOfLines, firstLineTimeS, lastLineTimeS } = this;
+    return { vectors, width, numberOfLines, firstLineTimeS, lastLineTimeS };
   }
 
   /** The vector's LUT interpolated at every pixel 0..width-1. */
@@ -57,16 +83,22 @@ export class CalibrationGrid {
     return row;
   }
 
-  /** A for every pixel of image line y, into `out`. */
-  lineLut(y: number, out: Float64Array): void {
+  /**
+   * The two expanded vectors image line y lies between and its weight: A(x) = a[x] + w (b[x] - a[x]).
+   */
+  lineBlend(y: number): { a: Float64Array; b: Float64Array; w: number } {
     const v = this.vectors;
     let k = 0;
     while (k < v.length - 2 && v[k + 1].line <= y) k++;
     const t =
       this.firstLineTimeS + (y * (this.lastLineTimeS - this.firstLineTimeS)) / (this.numberOfLines - 1);
     const w = (t - v[k].timeS) / (v[k + 1].timeS - v[k].timeS);
-    const a = this.expanded(k);
-    const b = this.expanded(k + 1);
+    return { a: this.expanded(k), b: this.expanded(k + 1), w };
+  }
+
+  /** A for every pixel of image line y, into `out`. */
+  lineLut(y: number, out: Float64Array<ArrayBufferLike>): void {
+    const { a, b, w } = this.lineBlend(y);
     for (let x = 0; x < this.width; x++) out[x] = a[x] + w * (b[x] - a[x]);
   }
 }
@@ -80,17 +112,17 @@ export function calibrateRows(
   rowOff: number,
   rows: number,
   grid: CalibrationGrid,
-  out: Float32Array,
-  lut = new Float64Array(grid.width),
+  out: Float32Array<ArrayBufferLike>,
 ): void {
   const W = grid.width;
   for (let r = 0; r < rows; r++) {
-    grid.lineLut(rowOff + r, lut);
+    // A is blended in the pixel loop (the same double arithmetic as lineLut, without the row store).
+    const { a, b, w } = grid.lineBlend(rowOff + r);
     const base = r * W;
     for (let x = 0; x < W; x++) {
       const d = dn[base + x];
-      const a = lut[x];
-      out[base + x] = (d * d) / (a * a);
+      const A = a[x] + w * (b[x] - a[x]);
+      out[base + x] = (d * d) / (A * A);
     }
   }
 }
@@ -111,10 +143,18 @@ export interface AzimuthNoiseBlock {
  * (linear in line; 1 where no block applies, as for products without azimuth noise vectors).
  */
 export class NoiseGrid {
+  static fromSpec(s: NoiseGridSpec): NoiseGrid {
+    return new NoiseGrid(CalibrationGrid.fromSpec(s.range), s.blocks);
+  }
+
   constructor(
     private readonly range: CalibrationGrid,
     private readonly blocks: AzimuthNoiseBlock[],
   ) {}
+
+  spec(): NoiseGridSpec {
+    return { range: this.range.spec(), blocks: this.blocks };
+  }
 
   lineNoise(y: number, out: Float64Array): void {
     this.range.lineLut(y, out);
@@ -142,7 +182,7 @@ export function calibrateRowsDenoised(
   rows: number,
   grid: CalibrationGrid,
   noise: NoiseGrid,
-  out: Float32Array,
+  out: Float32Array<ArrayBufferLike>,
 ): void {
   const W = grid.width;
   const lut = new Float64Array(W);

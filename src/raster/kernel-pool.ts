@@ -2,9 +2,15 @@ import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { SarbridgeError } from '../errors.js';
 import { siblingWorkerUrl, startWorker } from '../util/workers.js';
+import type { CalibrationGrid, NoiseGrid } from './calibration.js';
 import type { CfarParams } from './cfar.js';
-import type { CfarJob, KernelJob, LogRatioJob, SpeckleJob, TileJob } from './kernel-worker.js';
+import type { DataType } from './dtype.js';
+import type { CalibrateJob, CfarJob, KernelJob, LogRatioJob, SpeckleJob, TileJob } from './kernel-worker.js';
+import type { OverviewResampling } from './overview.js';
 import type { SpeckleParams } from './speckle.js';
+import type { ValueStatistics } from './stats.js';
+import { mergeValueStatistics } from './stats.js';
+import type { RasterView } from './view.js';
 
 /**
  * Worker threads for pixel kernels over shared memory: a strip of rows is split between the workers,
@@ -12,18 +18,21 @@ import type { SpeckleParams } from './speckle.js';
  */
 export class KernelPool {
   private readonly workers: Worker[];
-  private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (result?: unknown) => void; reject: (e: Error) => void }
+  >();
   private nextId = 0;
 
   constructor(readonly size = Math.max(1, availableParallelism())) {
     const url = siblingWorkerUrl(import.meta.url, 'kernel-worker');
     this.workers = Array.from({ length: size }, () => {
       const w = startWorker(url);
-      w.on('message', (m: { id: number; error?: string }) => {
+      w.on('message', (m: { id: number; error?: string; result?: unknown }) => {
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
         if (m.error !== undefined) p?.reject(new SarbridgeError(`kernel worker failed: ${m.error}`));
-        else p?.resolve();
+        else p?.resolve(m.result);
       });
       w.on('error', (err) => {
         for (const p of this.pending.values()) p.reject(err);
@@ -121,35 +130,158 @@ export class KernelPool {
     );
   }
 
+  private nextCalibration = 0;
+
+  /**
+   * Send a calibration grid (and noise grid) to every worker once; calibrateRows names it by the key
+   * returned. `dropCalibration` frees it.
+   */
+  async setCalibration(grid: CalibrationGrid, noise: NoiseGrid | null): Promise<number> {
+    const key = this.nextCalibration++;
+    await this.broadcast((id) => ({
+      kind: 'calibration-setup',
+      id,
+      key,
+      grid: grid.spec(),
+      noise: noise?.spec() ?? null,
+    }));
+    return key;
+  }
+
+  async dropCalibration(key: number): Promise<void> {
+    await this.broadcast((id) => ({ kind: 'calibration-setup', id, key, grid: null, noise: null }));
+  }
+
+  /**
+   * Calibrate a strip of `rows` DN rows (image lines from `rowOff`, `width` samples, in shared memory)
+   * to linear power, or dB with `db`, in `out` (shared float32), split between the workers:
+   * calibrateRows or, with a noise grid, calibrateRowsDenoised, with the grids of `key`. Returns the
+   * strip's statistics (finite values), computed by the workers while the rows are in their caches.
+   */
+  async calibrateRows(
+    key: number,
+    dn: SharedArrayBuffer,
+    dnType: DataType,
+    out: SharedArrayBuffer,
+    width: number,
+    rowOff: number,
+    rows: number,
+    db = false,
+  ): Promise<ValueStatistics> {
+    const parts = (await this.split(
+      0,
+      rows,
+      (a, b, id): CalibrateJob => ({
+        kind: 'calibrate',
+        id,
+        key,
+        dn,
+        dnType,
+        out,
+        width,
+        rowOff,
+        row0: a,
+        rows: b - a,
+        db,
+      }),
+    )) as ValueStatistics[];
+    return mergeValueStatistics(parts);
+  }
+
+  /**
+   * Overview rows [dstRow0, dstRow0 + dstRows) of a level `sizes` = [source width, source height,
+   * destination width, destination height], from `src` (image rows from `srcRowOff`) into `dst` from
+   * its first row, on the next worker; both rasters in shared memory.
+   */
+  async reduceRows(
+    method: OverviewResampling,
+    src: RasterView,
+    srcRowOff: number,
+    dst: RasterView,
+    dstRow0: number,
+    dstRows: number,
+    sizes: [number, number, number, number],
+    nodata: number | null,
+  ): Promise<void> {
+    const shared = (v: RasterView) => {
+      if (!(v.data.buffer instanceof SharedArrayBuffer))
+        throw new SarbridgeError('internal: reduceRows needs rasters in shared memory');
+      return {
+        buffer: v.data.buffer,
+        byteOffset: v.data.byteOffset,
+        width: v.width,
+        height: v.height,
+        bands: v.bands,
+      };
+    };
+    const job = {
+      kind: 'reduce' as const,
+      method,
+      src: shared(src),
+      dst: shared(dst),
+      dataType: src.dataType,
+      srcRowOff,
+      dstRowBase: 0,
+      dstRow0,
+      dstRows,
+      sizes,
+      nodata,
+    };
+    await this.onNextWorker((id) => ({ ...job, id }));
+  }
+
+  /** The same job on every worker (each gets its own id). */
+  private async broadcast(make: (id: number) => KernelJob): Promise<void> {
+    await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<unknown>((resolve, reject) => {
+            const id = this.nextId++;
+            this.pending.set(id, { resolve, reject });
+            w.postMessage(make(id));
+          }),
+      ),
+    );
+  }
+
   private nextWorker = 0;
 
   /** Warp and colour one map tile on the next worker in turn. */
   async renderTile(job: Omit<TileJob, 'kind' | 'id'>): Promise<void> {
+    await this.onNextWorker((id): TileJob => ({ ...job, kind: 'tile', id }));
+  }
+
+  /** One job on the next worker in turn. */
+  private async onNextWorker(make: (id: number) => KernelJob): Promise<unknown> {
     const id = this.nextId++;
     const k = this.nextWorker++ % this.workers.length;
-    await new Promise<void>((resolve, reject) => {
+    return await new Promise<unknown>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.workers[k].postMessage({ ...job, kind: 'tile', id } satisfies TileJob);
+      this.workers[k].postMessage(make(id));
     });
   }
 
   /** Split rows [row0, row0 + rows) into one job per worker and wait for all. */
-  private async split(row0: number, rows: number, make: (a: number, b: number, id: number) => KernelJob) {
+  private async split(
+    row0: number,
+    rows: number,
+    make: (a: number, b: number, id: number) => KernelJob,
+  ): Promise<unknown[]> {
     const parts = Math.min(this.workers.length, rows);
-    const jobs: Promise<void>[] = [];
+    const jobs: Promise<unknown>[] = [];
     for (let k = 0; k < parts; k++) {
       const a = row0 + Math.floor((k * rows) / parts);
       const b = row0 + Math.floor(((k + 1) * rows) / parts);
       const id = this.nextId++;
       const job = make(a, b, id);
       jobs.push(
-        new Promise<void>((resolve, reject) => {
+        new Promise<unknown>((resolve, reject) => {
           this.pending.set(id, { resolve, reject });
           this.workers[k].postMessage(job);
         }),
       );
     }
-    await Promise.all(jobs);
+    return await Promise.all(jobs);
   }
 
   async close(): Promise<void> {

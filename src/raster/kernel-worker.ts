@@ -1,10 +1,20 @@
 import { parentPort } from 'node:worker_threads';
+import type { CalibrationGridSpec, NoiseGridSpec } from './calibration.js';
+import { CalibrationGrid, calibrateRows, calibrateRowsDenoised, NoiseGrid } from './calibration.js';
 import type { CfarParams } from './cfar.js';
 import { CfarScratch, cfarRows } from './cfar.js';
 import { colorizeLut } from './colorize.js';
-import { logRatioDb } from './sar.js';
+import type { DataType } from './dtype.js';
+import { dataTypeInfo, pixelBytes } from './dtype.js';
+import type { AxisWindows, OverviewResampling } from './overview.js';
+import { reduceRows, reductionWindows } from './overview.js';
+import { logRatioDb, toDb } from './sar.js';
 import type { SpeckleParams } from './speckle.js';
 import { SpeckleScratch, speckleRows } from './speckle.js';
+import type { ValueStatistics } from './stats.js';
+import { valueStatistics } from './stats.js';
+import type { RasterView } from './view.js';
+import { rasterFrom } from './view.js';
 import type { TileWarp } from './warp-tile.js';
 import { warpTile } from './warp-tile.js';
 
@@ -70,7 +80,117 @@ export interface TileJob {
   rgba: SharedArrayBuffer;
 }
 
-export type KernelJob = SpeckleJob | CfarJob | LogRatioJob | TileJob;
+/** The calibration (and noise) grids later calibrate jobs name by `key` (see KernelPool.setCalibration). */
+export interface CalibrationSetupJob {
+  kind: 'calibration-setup';
+  id: number;
+  key: number;
+  grid: CalibrationGridSpec | null;
+  noise: NoiseGridSpec | null;
+}
+
+/** Rows [row0, row0 + rows) of a strip of DN calibrated to linear power (see KernelPool.calibrateRows). */
+export interface CalibrateJob {
+  kind: 'calibrate';
+  id: number;
+  key: number;
+  dn: SharedArrayBuffer;
+  dnType: DataType;
+  out: SharedArrayBuffer;
+  width: number;
+  /** Image line of the strip's first row. */
+  rowOff: number;
+  row0: number;
+  rows: number;
+  /** Write 10 log10 of the values (NaN where not positive). */
+  db: boolean;
+}
+
+/** Destination rows of an overview reduction between rasters in shared memory (see KernelPool.reduceRows). */
+export interface ReduceJob {
+  kind: 'reduce';
+  id: number;
+  method: OverviewResampling;
+  src: { buffer: SharedArrayBuffer; byteOffset: number; width: number; height: number; bands: number };
+  dst: { buffer: SharedArrayBuffer; byteOffset: number; width: number; height: number; bands: number };
+  dataType: DataType;
+  /** Image row of src's first row. */
+  srcRowOff: number;
+  dstRowBase: number;
+  dstRow0: number;
+  dstRows: number;
+  /** Source width and height, destination width and height of the whole level. */
+  sizes: [number, number, number, number];
+  nodata: number | null;
+}
+
+export type KernelJob =
+  | SpeckleJob
+  | CfarJob
+  | LogRatioJob
+  | TileJob
+  | CalibrationSetupJob
+  | CalibrateJob
+  | ReduceJob;
+
+let reduceWindows: { key: string; xw: AxisWindows; yw: AxisWindows } | null = null;
+
+function runReduce(job: ReduceJob): void {
+  const [sw, sh, dw, dh] = job.sizes;
+  const key = job.sizes.join(',');
+  if (reduceWindows?.key !== key)
+    reduceWindows = { key, xw: reductionWindows(sw, dw), yw: reductionWindows(sh, dh) };
+  const view = (r: ReduceJob['src']): RasterView => {
+    const { array, components } = dataTypeInfo(job.dataType);
+    const data = new array(r.buffer, r.byteOffset, r.width * r.height * r.bands * components);
+    return rasterFrom(data, r.width, r.height, job.dataType, r.bands, job.nodata);
+  };
+  reduceRows(
+    job.method,
+    view(job.src),
+    job.srcRowOff,
+    view(job.dst),
+    job.dstRowBase,
+    job.dstRow0,
+    job.dstRows,
+    reduceWindows.xw,
+    reduceWindows.yw,
+    job.nodata,
+  );
+}
+
+const calibrations = new Map<number, { grid: CalibrationGrid; noise: NoiseGrid | null }>();
+
+function runCalibrationSetup(job: CalibrationSetupJob): void {
+  if (job.grid === null) {
+    calibrations.delete(job.key);
+    return;
+  }
+  const grid = CalibrationGrid.fromSpec(job.grid);
+  calibrations.set(job.key, {
+    grid,
+    noise: job.noise ? NoiseGrid.fromSpec(job.noise) : null,
+  });
+}
+
+function runCalibrate(job: CalibrateJob): ValueStatistics {
+  const c = calibrations.get(job.key);
+  if (!c) throw new Error(`no calibration grid ${job.key} in this worker`);
+  const W = job.width;
+  const dn = new (dataTypeInfo(job.dnType).array)(
+    job.dn,
+    job.row0 * W * pixelBytes(job.dnType),
+    job.rows * W,
+  );
+  const out = new Float32Array(job.out, job.row0 * W * 4, job.rows * W);
+  if (c.noise) calibrateRowsDenoised(dn, job.rowOff + job.row0, job.rows, c.grid, c.noise, out);
+  else calibrateRows(dn, job.rowOff + job.row0, job.rows, c.grid, out);
+  if (job.db) {
+    const view = rasterFrom(out, W, job.rows, 'float32', 1, Number.NaN);
+    toDb(view, view);
+  }
+  return valueStatistics(out);
+}
 
 const speckleScratch = new SpeckleScratch();
 const cfarScratch = new CfarScratch();
@@ -137,6 +257,11 @@ function runLogRatio(job: LogRatioJob): void {
 parentPort?.on('message', (job: KernelJob) => {
   try {
     if (job.kind === 'cfar') runCfar(job);
+    else if (job.kind === 'calibrate') {
+      parentPort?.postMessage({ id: job.id, result: runCalibrate(job) });
+      return;
+    } else if (job.kind === 'calibration-setup') runCalibrationSetup(job);
+    else if (job.kind === 'reduce') runReduce(job);
     else if (job.kind === 'logratio') runLogRatio(job);
     else if (job.kind === 'tile') runTile(job);
     else runSpeckle(job);

@@ -44,6 +44,8 @@ export interface AxisWindows {
   /** Unweighted windows [floor(0.5 + i r), floor(0.5 + (i + 1) r)): GDAL's rule for complex data. */
   roundedStart: Int32Array;
   roundedEnd: Int32Array;
+  /** Sum of each window's weights (GDAL's "full line" weight). */
+  fullWeight: Float64Array;
 }
 
 /**
@@ -62,6 +64,7 @@ export function reductionWindows(srcSize: number, dstSize: number): AxisWindows 
   const nearest = new Int32Array(dstSize);
   const roundedStart = new Int32Array(dstSize);
   const roundedEnd = new Int32Array(dstSize);
+  const fullWeights = new Float64Array(dstSize);
   let spacingIsTwo = true;
   let lastEnd = -1;
   for (let i = 0; i < dstSize; i++) {
@@ -78,10 +81,21 @@ export function reductionWindows(srcSize: number, dstSize: number): AxisWindows 
     nearest[i] = Math.min(srcSize - 1, Math.floor(0.5 + a));
     roundedStart[i] = nearest[i];
     roundedEnd[i] = Math.min(srcSize, Math.max(roundedStart[i] + 1, Math.floor(0.5 + b)));
+    fullWeights[i] = fullWeight(e - s, firstWeight[i], lastWeight[i]);
     if (e - s !== 2 || (lastEnd >= 0 && lastEnd !== s)) spacingIsTwo = false;
     lastEnd = e;
   }
-  return { start, end, firstWeight, lastWeight, nearest, spacingIsTwo, roundedStart, roundedEnd };
+  return {
+    start,
+    end,
+    firstWeight,
+    lastWeight,
+    nearest,
+    spacingIsTwo,
+    roundedStart,
+    roundedEnd,
+    fullWeight: fullWeights,
+  };
 }
 
 /** Round half away from zero, as GDAL stores a real-valued average into an integer type. */
@@ -182,6 +196,25 @@ export function reduceRows(
       const wTop = yw.firstWeight[dy];
       const wBottom = yw.lastWeight[dy];
       const columnWeight = fullWeight(y1 - y0, wTop, wBottom);
+      if (!integer && !hasNodata && comps === 1 && !plainTwoByTwo) {
+        // Float without nodata, any window shape: line by line over the whole row, in GDAL's order.
+        const acc = (rowAcc.length >= dw ? rowAcc : (rowAcc = new Float64Array(dw))).subarray(0, dw);
+        const anyNaN = weightedFloatRow(
+          s as Float32Array | Float64Array,
+          b * sPlane,
+          rowStride,
+          y0,
+          y1,
+          wTop,
+          wBottom,
+          columnWeight,
+          xw,
+          acc,
+          d as Float32Array | Float64Array,
+          dBase,
+        );
+        if (!anyNaN) continue;
+      }
       for (let x = 0; x < dw; x++) {
         const x0 = xw.start[x];
         const x1 = xw.end[x];
@@ -238,6 +271,91 @@ export function reduceRows(
       }
     }
   }
+}
+
+/** A reusable row of double sums for weightedFloatRow. */
+let rowAcc = new Float64Array(0);
+
+/**
+ * One destination row of an area-weighted average of float data without nodata: the same sums in the
+ * same order as the pixel-by-pixel path (each line weighted along x, then the lines along y), swept a
+ * source line at a time. Returns true when some window held NaN (those pixels need the slow path).
+ */
+function weightedFloatRow(
+  s: Float32Array | Float64Array,
+  planeBase: number,
+  rowStride: number,
+  y0: number,
+  y1: number,
+  wTop: number,
+  wBottom: number,
+  columnWeight: number,
+  xw: AxisWindows,
+  acc: Float64Array,
+  d: Float32Array | Float64Array,
+  dBase: number,
+): boolean {
+  const dw = acc.length;
+  const { start, end, firstWeight, lastWeight, fullWeight: fw } = xw;
+  let anyNaN = false;
+  if (y1 - y0 === 2) {
+    // Two source lines (every 2:1 level): the loop GDAL's order allows, unrolled.
+    const r0 = planeBase + y0 * rowStride;
+    const r1 = r0 + rowStride;
+    for (let x = 0; x < dw; x++) {
+      const x0 = start[x];
+      const n = end[x] - x0;
+      const wl = firstWeight[x];
+      const wr = lastWeight[x];
+      const p = r0 + x0;
+      const q = r1 + x0;
+      let top: number;
+      let bottom: number;
+      if (n === 3) {
+        top = s[p] * wl + s[p + 1] + s[p + 2] * wr;
+        bottom = s[q] * wl + s[q + 1] + s[q + 2] * wr;
+      } else if (n === 2) {
+        top = s[p] * wl + s[p + 1] * wr;
+        bottom = s[q] * wl + s[q + 1] * wr;
+      } else {
+        top = s[p] * wl;
+        bottom = s[q] * wl;
+        if (n > 1) {
+          for (let k = 1; k + 1 < n; k++) {
+            top += s[p + k];
+            bottom += s[q + k];
+          }
+          top += s[p + n - 1] * wr;
+          bottom += s[q + n - 1] * wr;
+        }
+      }
+      const m = (top * wTop + bottom * wBottom) / (fw[x] * columnWeight);
+      d[dBase + x] = m;
+      if (m !== m) anyNaN = true;
+    }
+    return anyNaN;
+  }
+  acc.fill(0);
+  for (let y = y0; y < y1; y++) {
+    const wy = y === y0 ? wTop : y === y1 - 1 ? wBottom : 1;
+    const rowBase = planeBase + y * rowStride;
+    for (let x = 0; x < dw; x++) {
+      const x0 = start[x];
+      const x1 = end[x];
+      let line = s[rowBase + x0] * firstWeight[x];
+      if (x0 + 1 < x1) {
+        for (let xx = x0 + 1; xx + 1 < x1; xx++) line += s[rowBase + xx];
+        line += s[rowBase + x1 - 1] * lastWeight[x];
+      }
+      acc[x] += line * wy;
+    }
+  }
+  for (let x = 0; x < dw; x++) {
+    const m = acc[x] / (fw[x] * columnWeight);
+    d[dBase + x] = m;
+    if (m !== m) anyNaN = true;
+  }
+  return anyNaN;
 }
 
 /** Complex average, as GDAL does it: unweighted mean of I and of Q over rounded windows. */

@@ -6,8 +6,11 @@ import { ValidationError } from '../../errors.js';
 import type { GeoTransform } from '../../geo/transform.js';
 import type { DataType } from '../../raster/dtype.js';
 import { dataTypeInfo } from '../../raster/dtype.js';
+import type { KernelPool } from '../../raster/kernel-pool.js';
 import type { OverviewResampling } from '../../raster/overview.js';
 import { overviewSizes, reduceRows, reductionWindows } from '../../raster/overview.js';
+import type { ValueStatistics } from '../../raster/stats.js';
+import { emptyValueStatistics, mergeValueStatistics, valueStatistics } from '../../raster/stats.js';
 import type { RasterView } from '../../raster/view.js';
 import { createRaster, cropRaster, rasterFrom } from '../../raster/view.js';
 import { releaseShortLivedBuffers } from '../../util/memory.js';
@@ -46,6 +49,11 @@ export interface CogOptions {
   statistics?: boolean;
   /** Tiles compressed at once on the thread pool (default 4, libuv's pool size). */
   concurrency?: number;
+  /**
+   * Worker threads that share the first overview's reduction of strips in shared memory (as sources
+   * computing on the same pool produce them); without it, or for other strips, this thread reduces.
+   */
+  pool?: KernelPool;
   signal?: AbortSignal;
 }
 
@@ -76,8 +84,15 @@ export interface StripSource {
   /**
    * Rows [rowOff, rowOff + rows) of all bands, full width, band-sequential. Called in row order;
    * the writer is done with a returned view before it asks for the next, so sources may reuse it.
+   * A source that computed the strip's statistics per band (as valueStatistics would, with the
+   * raster's nodata) may attach them, saving the writer a pass over the pixels.
    */
-  readRows(rowOff: number, rows: number): Promise<RasterView> | RasterView;
+  readRows(
+    rowOff: number,
+    rows: number,
+  ):
+    | Promise<RasterView & { statistics?: ValueStatistics[] }>
+    | (RasterView & { statistics?: ValueStatistics[] });
 }
 
 export interface CogWriteResult {
@@ -116,74 +131,37 @@ export function stripSourceFromView(view: RasterView): StripSource {
 }
 
 class StatsAccumulator {
-  private readonly n: Float64Array;
-  private readonly sum: Float64Array;
-  private readonly sumSq: Float64Array;
-  private readonly min: Float64Array;
-  private readonly max: Float64Array;
-  private total = 0;
+  private readonly parts: ValueStatistics[];
 
   constructor(
     private readonly bands: number,
     private readonly nodata: number | null,
   ) {
-    this.n = new Float64Array(bands);
-    this.sum = new Float64Array(bands);
-    this.sumSq = new Float64Array(bands);
-    this.min = new Float64Array(bands).fill(Number.POSITIVE_INFINITY);
-    this.max = new Float64Array(bands).fill(Number.NEGATIVE_INFINITY);
+    this.parts = Array.from({ length: bands }, () => emptyValueStatistics());
   }
 
-  add(v: RasterView): void {
+  /** Add a strip: its own statistics when its source computed them, else a pass over its pixels. */
+  add(v: RasterView & { statistics?: ValueStatistics[] }): void {
     const plane = v.width * v.height;
-    const d = v.data;
-    const hasNd = this.nodata !== null && !Number.isNaN(this.nodata);
-    const nd = hasNd ? (this.nodata as number) : 0;
-    this.total += plane;
     for (let b = 0; b < this.bands; b++) {
-      let n = 0;
-      let s = 0;
-      let s2 = 0;
-      let mn = this.min[b];
-      let mx = this.max[b];
-      for (let i = b * plane, e = (b + 1) * plane; i < e; i++) {
-        const x = d[i];
-        if (
-          x !== x ||
-          (hasNd && x === nd) ||
-          x === Number.POSITIVE_INFINITY ||
-          x === Number.NEGATIVE_INFINITY
-        )
-          continue;
-        n++;
-        s += x;
-        s2 += x * x;
-        if (x < mn) mn = x;
-        if (x > mx) mx = x;
-      }
-      this.n[b] += n;
-      this.sum[b] += s;
-      this.sumSq[b] += s2;
-      this.min[b] = mn;
-      this.max[b] = mx;
+      const part = v.statistics?.[b] ?? valueStatistics(v.data, b * plane, (b + 1) * plane, this.nodata);
+      this.parts[b] = mergeValueStatistics([this.parts[b], part]);
     }
   }
 
   result(): BandStatistics[] {
-    const out: BandStatistics[] = [];
-    for (let b = 0; b < this.bands; b++) {
-      const n = this.n[b];
-      const mean = n > 0 ? this.sum[b] / n : Number.NaN;
-      const variance = n > 0 ? Math.max(0, this.sumSq[b] / n - mean * mean) : Number.NaN;
-      out.push({
-        min: this.min[b],
-        max: this.max[b],
+    return this.parts.map((p) => {
+      const n = p.valid;
+      const mean = n > 0 ? p.sum / n : Number.NaN;
+      const variance = n > 0 ? Math.max(0, p.sumSq / n - mean * mean) : Number.NaN;
+      return {
+        min: p.min,
+        max: p.max,
         mean,
         stdDev: Math.sqrt(variance),
-        validPercent: this.total > 0 ? (100 * n) / this.total : 0,
-      });
-    }
-    return out;
+        validPercent: p.total > 0 ? (100 * n) / p.total : 0,
+      };
+    });
   }
 }
 
@@ -248,8 +226,16 @@ function prepareTile(
   }
 }
 
-/** Appends a level's compressed tiles to a temporary file and remembers their sizes. */
-class TileStore {
+/** Where a level's encoded tiles go, in tile order; it remembers their sizes. */
+interface TileSink {
+  readonly byteCounts: number[];
+  readonly bytes: number;
+  append(tile: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Appends a level's compressed tiles to a temporary file, copied into the COG once all are known. */
+class TileStore implements TileSink {
   readonly byteCounts: number[] = [];
   bytes = 0;
   private constructor(
@@ -285,6 +271,28 @@ class TileStore {
 }
 
 /**
+ * Writes a level's uncompressed tiles straight into the COG at their final offsets: every tile has
+ * the same size, so the whole layout is known before the first pixel and nothing is copied.
+ */
+class DirectSink implements TileSink {
+  readonly byteCounts: number[] = [];
+  bytes = 0;
+  constructor(
+    private readonly out: FileHandle,
+    readonly base: number,
+  ) {}
+
+  append(tile: Uint8Array): Promise<void> {
+    const pos = this.base + this.bytes;
+    this.byteCounts.push(tile.length);
+    this.bytes += tile.length;
+    return this.out.write(tile, 0, tile.length, pos).then(() => {});
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
  * Compresses tiles in parallel and appends them to their store in submission order: DEFLATE on the
  * libuv thread pool (zlib), LZW inline. A fixed set of tile buffers bounds memory: a buffer is reused
  * once its tile is written.
@@ -312,7 +320,7 @@ class TileCompressor {
   }
 
   /** Compress the tile and append it to `store` after the tiles submitted before it. */
-  submit(tile: Uint8Array, store: TileStore): void {
+  submit(tile: Uint8Array, store: TileSink): void {
     const compressed = this.compress(tile);
     compressed.catch(() => {});
     this.chain = this.chain
@@ -352,7 +360,7 @@ class LevelWriter {
     readonly height: number,
     private readonly enc: Encoding,
     private readonly nodata: number | null,
-    readonly store: TileStore,
+    readonly store: TileSink,
     private readonly compressor: TileCompressor,
     private readonly tileBytes: number,
   ) {
@@ -438,13 +446,29 @@ class LevelReducer {
     readonly dstHeight: number,
     private readonly method: OverviewResampling,
     private readonly nodata: number | null,
+    private readonly pool: KernelPool | null = null,
   ) {
     this.xw = reductionWindows(srcWidth, dstWidth);
     this.yw = reductionWindows(srcHeight, dstHeight);
   }
 
+  private shared: SharedArrayBuffer | null = null;
+
+  /**
+   * Destination rows in shared memory, reused from push to push: whoever takes the rows a push
+   * returns (the next level's writer and reducer) copies what it keeps before the next push.
+   */
+  private sharedRows(rows: number, bands: number, dataType: DataType): RasterView {
+    const { array, components, componentBytes } = dataTypeInfo(dataType);
+    const length = this.dstWidth * rows * bands * components;
+    if (this.shared === null || this.shared.byteLength < length * componentBytes)
+      this.shared = new SharedArrayBuffer(length * componentBytes);
+    const data = new array(this.shared, 0, length);
+    return rasterFrom(data, this.dstWidth, rows, dataType, bands, this.nodata);
+  }
+
   /** Add source rows [rowOff, rowOff + rows.height); returns the destination rows now complete (or null). */
-  push(rows: RasterView, rowOff: number): { view: RasterView; rowOff: number } | null {
+  async push(rows: RasterView, rowOff: number): Promise<{ view: RasterView; rowOff: number } | null> {
     let src: RasterView;
     let srcOff: number;
     if (this.carry && this.carry.height > 0) {
@@ -469,8 +493,38 @@ class LevelReducer {
     while (last < this.dstHeight && Math.max(this.yw.end[last], this.yw.roundedEnd[last]) <= availEnd) last++;
     let out: { view: RasterView; rowOff: number } | null = null;
     if (last > first) {
-      const dst = createRaster(this.dstWidth, last - first, rows.bands, rows.dataType, this.nodata);
-      reduceRows(this.method, src, srcOff, dst, 0, first, last - first, this.xw, this.yw, this.nodata);
+      const n = last - first;
+      const shared = this.pool !== null && src.data.buffer instanceof SharedArrayBuffer && n >= 16;
+      const dst = shared
+        ? this.sharedRows(n, rows.bands, rows.dataType)
+        : createRaster(this.dstWidth, n, rows.bands, rows.dataType, this.nodata);
+      if (shared && this.pool) {
+        // A worker reduces the first half of the rows while this thread reduces the second.
+        const half = n >> 1;
+        const job = this.pool.reduceRows(
+          this.method,
+          src,
+          srcOff,
+          dst,
+          first,
+          half,
+          [this.srcWidth, this.srcHeight, this.dstWidth, this.dstHeight],
+          this.nodata,
+        );
+        reduceRows(
+          this.method,
+          src,
+          srcOff,
+          dst,
+          half,
+          first + half,
+          n - half,
+          this.xw,
+          this.yw,
+          this.nodata,
+        );
+        await job;
+      } else reduceRows(this.method, src, srcOff, dst, 0, first, n, this.xw, this.yw, this.nodata);
       out = { view: dst, rowOff: first };
       this.nextDstRow = last;
     }
@@ -684,26 +738,109 @@ export async function writeCog(
 
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const outPath = `${path}.${tag}.partial`;
+  const levelSizes: [number, number][] = [[width, height], ...sizes];
+  const info = dataTypeInfo(dataType);
+  const tileBytes = blockSize * blockSize * bands * info.components * info.componentBytes;
+  const tileCounts = levelSizes.map(([w, h]) => Math.ceil(w / blockSize) * Math.ceil(h / blockSize));
+  const extraFor = (statistics: BandStatistics[] | null) => {
+    const md = metadataItems(meta, statistics);
+    return georefEntries(meta, nodata, md);
+  };
+  const ghost = Buffer.from(ghostArea(), 'latin1');
+  // Layout: header, ghost area, IFDs (full resolution first), overview data (smallest first),
+  // full-resolution data; `dataStart` may leave a few zero bytes after the IFDs.
+  const plan = (bigTiff: boolean, byteCounts: number[][], extra: TagEntry[], dataStart = 0) => {
+    const header = bigTiff ? 16 : 8;
+    let pos = header + ghost.length;
+    pos += pos & 1;
+    const ifdOffsets: number[] = [];
+    const entryLists: TagEntry[][] = levelSizes.map(([w, h], i) => {
+      const placeholder = new Array(byteCounts[i].length).fill(0);
+      return [
+        ...levelEntries(enc, w, h, i > 0, placeholder, byteCounts[i], bigTiff),
+        ...(i === 0 ? extra : []),
+      ];
+    });
+    for (const entries of entryLists) {
+      ifdOffsets.push(pos);
+      pos += ifdSize(entries, bigTiff);
+      pos += pos & 1;
+    }
+    const headerBytes = pos;
+    pos = Math.max(pos, dataStart);
+    const levelStarts: number[] = new Array(levelSizes.length).fill(0);
+    const tileOffsets: number[][] = levelSizes.map(() => []);
+    for (let i = levelSizes.length - 1; i >= 0; i--) {
+      levelStarts[i] = pos;
+      for (const c of byteCounts[i]) {
+        tileOffsets[i].push(pos);
+        pos += c;
+      }
+    }
+    return {
+      headerBytes,
+      dataStart: Math.max(headerBytes, dataStart),
+      ifdOffsets,
+      entryLists,
+      tileOffsets,
+      levelStarts,
+      total: pos,
+    };
+  };
+  const chooseBigTiff = (layoutFor: (big: boolean) => { total: number }): boolean => {
+    if (opts.bigTiff === 'yes') return true;
+    if (layoutFor(false).total <= 0xffffffff) return false;
+    if (opts.bigTiff === 'no')
+      throw new ValidationError(
+        `the COG would be ${layoutFor(false).total} bytes, more than a classic TIFF holds; allow BigTIFF`,
+      );
+    return true;
+  };
+  // Uncompressed tiles all have the same size: the layout is known before the first pixel, so tiles
+  // go straight to their place in the file. The statistics come last; the header is planned with the
+  // longest text they can take.
+  const direct = compression === 'none';
+  const fixedCounts = tileCounts.map((n) => new Array<number>(n).fill(tileBytes));
+  const longest = 'x'.repeat(24);
+  const statsPlaceholder = stats
+    ? Array.from({ length: bands }, () => ({ min: 0, max: 0, mean: 0, stdDev: 0, validPercent: 0 }))
+    : null;
+  const reservedExtra = (): TagEntry[] => {
+    const md = metadataItems(meta, statsPlaceholder).map((item) =>
+      item.name.startsWith('STATISTICS_') ? { ...item, value: longest } : item,
+    );
+    return georefEntries(meta, nodata, md);
+  };
+  const directBig = direct ? chooseBigTiff((big) => plan(big, fixedCounts, reservedExtra())) : false;
+  const directLayout = direct ? plan(directBig, fixedCounts, reservedExtra()) : null;
+
+  const sinks: TileSink[] = [];
   const stores: TileStore[] = [];
   let out: FileHandle | null = null;
   try {
-    const levelSizes: [number, number][] = [[width, height], ...sizes];
-    for (let i = 0; i < levelSizes.length; i++)
-      stores.push(await TileStore.create(`${path}.${tag}.level${i}`));
-    const info = dataTypeInfo(dataType);
-    const tileBytes = blockSize * blockSize * bands * info.components * info.componentBytes;
+    if (directLayout) {
+      out = await open(outPath, 'w');
+      for (let i = 0; i < levelSizes.length; i++)
+        sinks.push(new DirectSink(out, directLayout.levelStarts[i]));
+    } else {
+      for (let i = 0; i < levelSizes.length; i++) {
+        const st = await TileStore.create(`${path}.${tag}.level${i}`);
+        stores.push(st);
+        sinks.push(st);
+      }
+    }
     const compressor = new TileCompressor(enc, tileBytes, concurrency);
     const writers = levelSizes.map(
-      ([w, h], i) => new LevelWriter(w, h, enc, nodata, stores[i], compressor, tileBytes),
+      ([w, h], i) => new LevelWriter(w, h, enc, nodata, sinks[i], compressor, tileBytes),
     );
     const reducers = sizes.map(([w, h], i) => {
       const [sw, sh] = levelSizes[i];
-      return new LevelReducer(sw, sh, w, h, resampling, nodata);
+      return new LevelReducer(sw, sh, w, h, resampling, nodata, i === 0 ? (opts.pool ?? null) : null);
     });
 
     const pushDown = async (levelIndex: number, rows: RasterView, rowOff: number): Promise<void> => {
       if (levelIndex >= reducers.length) return;
-      const produced = reducers[levelIndex].push(rows, rowOff);
+      const produced = await reducers[levelIndex].push(rows, rowOff);
       if (!produced) return;
       await writers[levelIndex + 1].addRows(produced.view, 0, produced.view.height);
       await pushDown(levelIndex + 1, produced.view, produced.rowOff);
@@ -729,51 +866,15 @@ export async function writeCog(
     }
     await compressor.drain();
     const statistics = stats?.result() ?? null;
-
-    // Layout: header, ghost area, IFDs (full resolution first), overview data (smallest first), full-resolution data.
-    const md = metadataItems(meta, statistics);
-    const extra = georefEntries(meta, nodata, md);
-    const ghost = Buffer.from(ghostArea(), 'latin1');
-    const plan = (bigTiff: boolean) => {
-      const header = bigTiff ? 16 : 8;
-      let pos = header + ghost.length;
-      pos += pos & 1;
-      const ifdOffsets: number[] = [];
-      const entryLists: TagEntry[][] = writers.map((wr, i) => {
-        const n = wr.byteCounts.length;
-        const placeholder = new Array(n).fill(0);
-        return [
-          ...levelEntries(enc, wr.width, wr.height, i > 0, placeholder, wr.byteCounts, bigTiff),
-          ...(i === 0 ? extra : []),
-        ];
-      });
-      for (const entries of entryLists) {
-        ifdOffsets.push(pos);
-        pos += ifdSize(entries, bigTiff);
-        pos += pos & 1;
-      }
-      const headerBytes = pos;
-      // Data offsets: overviews from the smallest, then full resolution.
-      const tileOffsets: number[][] = writers.map(() => []);
-      for (let i = writers.length - 1; i >= 0; i--) {
-        for (const c of writers[i].byteCounts) {
-          tileOffsets[i].push(pos);
-          pos += c;
-        }
-      }
-      return { headerBytes, ifdOffsets, entryLists, tileOffsets, total: pos };
-    };
-    let bigTiff = opts.bigTiff === 'yes';
-    let layout = plan(bigTiff);
-    if (!bigTiff && layout.total > 0xffffffff) {
-      if (opts.bigTiff === 'no')
-        throw new ValidationError(
-          `the COG would be ${layout.total} bytes, more than a classic TIFF holds; allow BigTIFF`,
-        );
-      bigTiff = true;
-      layout = plan(true);
-    }
-    const head = Buffer.alloc(layout.headerBytes);
+    const byteCounts = writers.map((w) => w.byteCounts);
+    const extra = extraFor(statistics);
+    const bigTiff = directLayout ? directBig : chooseBigTiff((big) => plan(big, byteCounts, extra));
+    const layout = plan(bigTiff, byteCounts, extra, directLayout?.dataStart ?? 0);
+    if (directLayout && (layout.dataStart !== directLayout.dataStart || layout.total !== directLayout.total))
+      throw new Error(
+        `internal: the header outgrew its reservation (${layout.headerBytes} > ${directLayout.dataStart})`,
+      );
+    const head = Buffer.alloc(layout.dataStart);
     const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
     head.write('II', 0, 'latin1');
     if (bigTiff) {
@@ -794,12 +895,14 @@ export async function writeCog(
       writeIfd(view, 0, layout.ifdOffsets[i], withOffsets, next, bigTiff);
     });
 
-    out = await open(outPath, 'w');
+    out ??= await open(outPath, 'w');
     await out.write(head, 0, head.length, 0);
-    let pos = head.length;
-    const chunk = Buffer.allocUnsafe(1024 * 1024);
-    for (let i = stores.length - 1; i >= 0; i--) pos += await stores[i].copyTo(out, pos, chunk);
-    if (pos !== layout.total) throw new Error(`internal: wrote ${pos} bytes, planned ${layout.total}`);
+    if (!directLayout) {
+      let pos = head.length;
+      const chunk = Buffer.allocUnsafe(1024 * 1024);
+      for (let i = stores.length - 1; i >= 0; i--) pos += await stores[i].copyTo(out, pos, chunk);
+      if (pos !== layout.total) throw new Error(`internal: wrote ${pos} bytes, planned ${layout.total}`);
+    }
     await out.close();
     out = null;
     await rename(outPath, path);
@@ -807,7 +910,7 @@ export async function writeCog(
       path,
       bytes: layout.total,
       bigTiff,
-      levels: writers.map((w) => ({ width: w.width, height: w.height })),
+      levels: levelSizes.map(([w, h]) => ({ width: w, height: h })),
       statistics,
     };
   } finally {
