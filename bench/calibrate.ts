@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GeoTiff } from '../src/io/tiff/reader.js';
 import { fillSafe } from '../src/ops/simulate.js';
@@ -63,11 +63,24 @@ export async function benchCalibrate(): Promise<void> {
     raw: [] as number[],
     rawRss: [] as number[],
   };
-  // Each run starts with no dirty pages: the 2-2.4 GB the run before wrote would otherwise be flushed
-  // to disk during the next run and slow it by seconds, whichever tool it is.
-  const settle = () => execFileSync('sync');
+  // Every run, of either tool, starts from the same state: its previous output deleted (truncating a
+  // cached 2 GB file costs seconds of kernel time, charged to whichever run overwrites it), no dirty
+  // pages (the 2-2.4 GB the run before wrote would otherwise be flushed during the next one), the page
+  // cache dropped where allowed (a full cache makes every new page a reclaim), and the input read
+  // once so that both tools find it cached.
+  const input = join(safe, MEAS);
+  const settle = (output: string) => {
+    rmSync(output, { force: true });
+    execFileSync('sync');
+    try {
+      writeFileSync('/proc/sys/vm/drop_caches', '3\n');
+    } catch {
+      // Not root: runs still start clean of dirty pages, with whatever else the cache holds.
+    }
+    readFileSync(input);
+  };
   for (let i = 0; i < RUNS; i++) {
-    settle();
+    settle(otbOut);
     const a = timed('otbcli_SARCalibration', [
       '-in',
       join(safe, MEAS),
@@ -79,11 +92,11 @@ export async function benchCalibrate(): Promise<void> {
     ]);
     t.otb.push(a.seconds);
     t.otbRss.push(a.peakMiB);
-    settle();
+    settle(ours);
     const b = timed(process.execPath, [CLI, 'calibrate', safe, ours, '--pol', 'VV', '--to', 'sigma0']);
     t.ours.push(b.seconds);
     t.oursRss.push(b.peakMiB);
-    settle();
+    settle(oursRaw);
     const c = timed(process.execPath, [
       CLI,
       'calibrate',

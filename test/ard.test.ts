@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,7 +7,7 @@ import { writeCog } from '../src/io/tiff/writer.js';
 import { ardSafe } from '../src/ops/ard.js';
 import { fillSafe } from '../src/ops/simulate.js';
 import { S1_ZIP as ZIP } from './helpers/data.js';
-import { gdalinfoJson, gdalRead, tempDir, validateCog } from './helpers/gdal.js';
+import { gdalinfoJson, gdalRead, PYTHON, tempDir, validateCog } from './helpers/gdal.js';
 import { validateStacItem } from './helpers/stac.js';
 
 const tmp = tempDir('ard-');
@@ -61,6 +62,23 @@ describe('sarbridge ard: calibrate, multilook, despeckle, geocode, COG + quick-l
     );
     expect(valid.length).toBeGreaterThan(1000);
     expect(Math.abs(median - 10 * Math.log10(0.02))).toBeLessThan(0.5);
+  });
+
+  it('--crs EPSG:4326 takes --spacing as ground metres: square pixels of that many metres of latitude', async () => {
+    const r = await ardSafe(safeDir, join(tmp.dir, 'ard-4326'), {
+      spacingM: 40,
+      epsg: 4326,
+      filter: 'none',
+      allowCrop: true,
+    });
+    const info = gdalinfoJson(r.cog.path) as { geoTransform: number[]; size: number[] };
+    const [, dx, , lat0, , dy] = info.geoTransform;
+    // A degree of latitude is 110.6 to 111.7 km; at the scene's latitude (17.7 S) about 110.65 km.
+    expect(dx).toBeCloseTo(40 / 110_650, 6);
+    expect(dy).toBeCloseTo(-dx, 12);
+    expect(lat0).toBeLessThan(0);
+    expect(info.size[0]).toBeGreaterThan(100);
+    expect(r.item.properties).toMatchObject({ 'proj:code': 'EPSG:4326' });
   });
 
   it('refuses a bad spacing or CRS by name', async () => {
@@ -161,6 +179,94 @@ describe('sarbridge ard on a geocoded GeoTIFF with a STAC sidecar', () => {
         join(dir, 'x'),
       ),
     ).rejects.toThrow(/no metadata sidecar found/);
+  });
+
+  it('--crs and --spacing resample a geocoded product as gdalwarp -r bilinear does (in linear power)', async () => {
+    const { ardGeoTiff } = await import('../src/ops/ard.js');
+    const { copyFileSync, mkdirSync, writeFileSync } = await import('node:fs');
+    const dir = join(tmp.dir, 'gec-warp');
+    mkdirSync(dir, { recursive: true });
+    const tif = join(dir, 'pyrosar_db.tif');
+    copyFileSync(join(import.meta.dirname, '..', '..', 'shared', 'data', 'real', 'pyrosar_db.tif'), tif);
+    writeFileSync(
+      join(dir, 'pyrosar_db.json'),
+      JSON.stringify({ type: 'Feature', properties: { datetime: '2015-03-09T17:30:17Z', unit: 'dB' } }),
+    );
+    const r = await ardGeoTiff(tif, join(dir, 'out'), { filter: 'none', epsg: 4326, spacingM: 30 });
+    const errors = validateStacItem(r.item);
+    expect(errors, errors.join('\n')).toEqual([]);
+    expect(r.item.properties).toMatchObject({ 'proj:code': 'EPSG:4326' });
+    const got = gdalinfoJson(r.cog.path) as { geoTransform: number[]; size: number[] };
+    // 30 m is about 2.7e-4 degrees of latitude at 43.5 N.
+    expect(got.geoTransform[1]).toBeCloseTo(30 / 111_100, 6);
+    // The reference: the same input in linear power, warped by gdalwarp onto our grid with an exact
+    // transformer (-et 0), NaN nodata.
+    const linear = join(dir, 'linear.tif');
+    execFileSync(PYTHON, [
+      '-c',
+      `
+from osgeo import gdal
+import numpy as np
+src = gdal.Open(${JSON.stringify(tif)})
+a = src.GetRasterBand(1).ReadAsArray().astype(np.float64)
+a = np.where(a == -99, np.nan, 10 ** (a / 10)).astype(np.float32)
+dst = gdal.GetDriverByName('GTiff').Create(${JSON.stringify(linear)}, src.RasterXSize, src.RasterYSize, 1, gdal.GDT_Float32)
+dst.SetGeoTransform(src.GetGeoTransform())
+dst.SetProjection(src.GetProjection())
+dst.GetRasterBand(1).SetNoDataValue(float('nan'))
+dst.GetRasterBand(1).WriteArray(a)
+dst = None
+`,
+    ]);
+    const ref = join(dir, 'gdalwarp.tif');
+    const gt = got.geoTransform;
+    const [w, h] = got.size;
+    execFileSync('gdalwarp', [
+      '-q',
+      '-overwrite',
+      '-t_srs',
+      'EPSG:4326',
+      '-r',
+      'bilinear',
+      '-et',
+      '0',
+      '-te',
+      String(gt[0]),
+      String(gt[3] + h * gt[5]),
+      String(gt[0] + w * gt[1]),
+      String(gt[3]),
+      '-ts',
+      String(w),
+      String(h),
+      '-dstnodata',
+      'nan',
+      linear,
+      ref,
+    ]);
+    const a = gdalRead(r.cog.path, 'float32').data[0] as Float32Array;
+    const b = gdalRead(ref, 'float32').data[0] as Float32Array;
+    let n = 0;
+    let far = 0;
+    let maxRel = 0;
+    let edge = 0;
+    for (let i = 0; i < b.length; i++) {
+      const va = a[i];
+      const vb = b[i];
+      if (va !== va || vb !== vb) {
+        if ((va !== va) !== (vb !== vb)) edge++;
+        continue;
+      }
+      const rel = Math.abs(10 ** (va / 10) - vb) / vb;
+      maxRel = Math.max(maxRel, rel);
+      if (rel > 1e-3) far++;
+      n++;
+    }
+    console.log(
+      `geocoded -> EPSG:4326 at 30 m: ${n} pixels against gdalwarp, max relative difference ${maxRel.toExponential(2)}, ${far} above 1e-3, ${edge} valid in one only`,
+    );
+    expect(n).toBeGreaterThan(30000);
+    expect(far / n).toBeLessThan(0.001);
+    expect(edge / n).toBeLessThan(0.01);
   });
 
   it('puts the output on the grid of --like, so two passes line up pixel for pixel', async () => {

@@ -278,9 +278,10 @@ export function buildProgram(): Command {
         .argParser(choice('--filter', [...SPECKLE_FILTERS, 'none'] as const)),
     )
     .addOption(
-      new Option('--spacing <m>', 'output pixel spacing in metres')
-        .default(10)
-        .argParser(positiveArg('--spacing')),
+      new Option(
+        '--spacing <m>',
+        'output pixel spacing in metres (default: 10; a geocoded product keeps its own)',
+      ).argParser(positiveArg('--spacing')),
     )
     .addOption(
       new Option('--crs <EPSG:code>', 'output CRS (default: UTM zone of the scene centre)').argParser((v) => {
@@ -309,7 +310,7 @@ export function buildProgram(): Command {
         pol: o.pol as string | undefined,
         target: o.to as 'sigma0' | 'beta0' | 'gamma0',
         filter: o.filter as SpeckleFilter | 'none',
-        spacingM: o.spacing as number,
+        spacingM: o.spacing as number | undefined,
         epsg: o.crs as number | undefined,
         removeNoise: Boolean(o.removeNoise),
         like: o.like as string | undefined,
@@ -403,8 +404,15 @@ export function buildProgram(): Command {
         .default(4)
         .argParser(positiveArg('--sea-order')),
     )
+    .addOption(
+      new Option(
+        '--safe',
+        'also write each date as a Sentinel-1-like GRD SAFE (image geometry, calibration and noise LUTs)',
+      ),
+    )
     .action(async (outDir: string, o: Record<string, unknown>) => {
       const r = await simulateScene(outDir, {
+        safe: Boolean(o.safe),
         seed: o.seed as number,
         size: o.size as number,
         spacingM: o.spacing as number,
@@ -415,7 +423,13 @@ export function buildProgram(): Command {
         seaOrder: o.seaOrder as number,
       });
       write({
-        scenes: r.scenes.map((x) => ({ date: x.date, scene: x.path, truth: x.truth, ships: x.ships.length })),
+        scenes: r.scenes.map((x) => ({
+          date: x.date,
+          scene: x.path,
+          truth: x.truth,
+          ships: x.ships.length,
+          ...(x.safe ? { safe: x.safe.safeDir, safeTruth: x.safe.truthPath } : {}),
+        })),
         changes: r.changesPath,
         land: r.landPath,
       });

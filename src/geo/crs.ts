@@ -42,6 +42,22 @@ export function isGeographic(epsg: number): boolean {
   return epsg === 4326 || epsg === 4258;
 }
 
+/**
+ * The grid spacing in a CRS's own units for `spacingM` metres on the ground at latitude `latDeg`:
+ * degrees of latitude for geographic CRSs (square pixels in degrees, as gdalwarp -tr takes them), map
+ * metres scaled by 1/cos(lat) for Web Mercator, metres for the conformal UTM and polar grids.
+ */
+export function mapSpacing(epsg: number, spacingM: number, latDeg: number): number {
+  if (isGeographic(epsg)) {
+    // Metres per degree of latitude on the WGS 84 ellipsoid (meridian arc).
+    const phi = (latDeg * Math.PI) / 180;
+    const perDegree = 111132.954 - 559.822 * Math.cos(2 * phi) + 1.175 * Math.cos(4 * phi);
+    return spacingM / perDegree;
+  }
+  if (epsg === 3857 || epsg === 900913) return spacingM / Math.cos((latDeg * Math.PI) / 180);
+  return spacingM;
+}
+
 /** True when sarbridge can transform coordinates in this CRS. */
 export function isKnownEpsg(epsg: number): boolean {
   return proj4Definition(epsg) !== null;
@@ -108,18 +124,30 @@ export function lonLatBounds(
   height: number,
   densify = 21,
 ): Bbox {
-  let west = Infinity;
-  let south = Infinity;
-  let east = -Infinity;
-  let north = -Infinity;
+  return transformedBounds(epsg, gt, width, height, EPSG_WGS84, densify);
+}
+
+/** The bounds of a raster in another CRS, from its edges densified with `densify` points each. */
+export function transformedBounds(
+  epsg: number,
+  gt: GeoTransform,
+  width: number,
+  height: number,
+  toEpsg: number,
+  densify = 21,
+): Bbox {
+  let minX = Infinity;
+  let minY = Infinity;
+  let maxX = -Infinity;
+  let maxY = -Infinity;
   const visit = (col: number, row: number) => {
-    const [x, y] = applyGeoTransform(gt, col, row);
-    const [lon, lat] = transformPoint(epsg, EPSG_WGS84, x, y);
-    if (!Number.isFinite(lon) || !Number.isFinite(lat)) return;
-    if (lon < west) west = lon;
-    if (lon > east) east = lon;
-    if (lat < south) south = lat;
-    if (lat > north) north = lat;
+    const [px, py] = applyGeoTransform(gt, col, row);
+    const [x, y] = transformPoint(epsg, toEpsg, px, py);
+    if (!Number.isFinite(x) || !Number.isFinite(y)) return;
+    if (x < minX) minX = x;
+    if (x > maxX) maxX = x;
+    if (y < minY) minY = y;
+    if (y > maxY) maxY = y;
   };
   for (let i = 0; i <= densify; i++) {
     const f = i / densify;
@@ -128,5 +156,5 @@ export function lonLatBounds(
     visit(0, f * height);
     visit(width, f * height);
   }
-  return [west, south, east, north];
+  return [minX, minY, maxX, maxY];
 }

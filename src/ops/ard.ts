@@ -1,7 +1,14 @@
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError, ValidationError } from '../errors.js';
-import { isKnownEpsg, transformPoint, utmEpsgForLonLat } from '../geo/crs.js';
+import {
+  isGeographic,
+  isKnownEpsg,
+  mapSpacing,
+  transformedBounds,
+  transformPoint,
+  utmEpsgForLonLat,
+} from '../geo/crs.js';
 import type { TiePoint } from '../geo/geolocation.js';
 import { TiePointGrid } from '../geo/geolocation.js';
 import type { GeoTransform } from '../geo/transform.js';
@@ -20,7 +27,7 @@ import { fromDb, multilook, percentiles, toDb } from '../raster/sar.js';
 import type { SpeckleFilter } from '../raster/speckle.js';
 import { speckleParams } from '../raster/speckle.js';
 import type { RasterView } from '../raster/view.js';
-import { snappedGrid, warpByTiePoints } from '../raster/warp.js';
+import { gridInverse, snappedGrid, warpByTiePoints } from '../raster/warp.js';
 import { sha256File } from '../util/hash.js';
 import { calibrationGrids, choosePolarisation } from './calibrate.js';
 
@@ -272,7 +279,8 @@ async function finishArd(
     lon: g.lon,
   }));
   const tieGrid = new TiePointGrid(ties, epsg);
-  const warpTarget = like ?? snappedGrid(tieGrid.bounds(img.width, img.height), spacingM);
+  const warpTarget =
+    like ?? snappedGrid(tieGrid.bounds(img.width, img.height), mapSpacing(epsg, spacingM, centre.lat));
   const geo = warpByTiePoints(img, tieGrid, warpTarget, 'bilinear');
   toDb(geo, geo);
 
@@ -552,38 +560,54 @@ async function readSidecar(path: string, explicit?: string): Promise<Record<stri
   );
 }
 
+/** A grid's pixel spacing in metres on the ground at latitude `lat` (inverse of mapSpacing). */
+function groundSpacing(g: GridSpec, lat: number): number {
+  return Math.abs(g.geoTransform[1]) / mapSpacing(g.epsg, 1, lat);
+}
+
+function fmtSpacing(g: GridSpec): string {
+  const d = Math.abs(g.geoTransform[1]);
+  return isGeographic(g.epsg) ? `${d.toPrecision(6)} degrees` : `${Number(d.toPrecision(6))} m`;
+}
+
+/**
+ * The output grid of a geocoded product: the --like grid; else, when --crs or --spacing asks for one,
+ * a grid in that CRS (default the product's) at that ground spacing (default the product's) covering
+ * the product; else (or when that is the product's own grid) `own` itself, and nothing is resampled.
+ */
+async function geocodedTarget(own: GridSpec, opts: ArdOptions, lat: number): Promise<GridSpec> {
+  const sameGrid = (g: GridSpec) =>
+    g.epsg === own.epsg &&
+    g.width === own.width &&
+    g.height === own.height &&
+    g.geoTransform.every((v, i) => Math.abs(v - own.geoTransform[i]) <= 1e-6 * Math.abs(own.geoTransform[1]));
+  let target = own;
+  if (opts.like !== undefined) target = await likeGrid(opts.like);
+  else if (opts.epsg !== undefined || opts.spacingM !== undefined) {
+    const epsg = opts.epsg ?? own.epsg;
+    const spacing = mapSpacing(epsg, opts.spacingM ?? groundSpacing(own, lat), lat);
+    const bounds = transformedBounds(own.epsg, own.geoTransform, own.width, own.height, epsg);
+    target = { epsg, ...snappedGrid(bounds, spacing) };
+  }
+  return sameGrid(target) ? own : target;
+}
+
 /**
  * The analysis-ready step for a geocoded product of a commercial provider (GEC/GTC-style GeoTIFF with a
  * STAC item or JSON sidecar carrying sar, sat and view fields): values in dB are recognised (from the
  * sidecar's or the file's units, or because linear power cannot be negative), the image is despeckled
- * in linear power on its own grid, and the same COG, quick-look and STAC item are written, with the
- * sidecar's acquisition fields carried over.
+ * in linear power on its own grid, resampled (bilinear, in linear power) when --crs, --spacing or --like
+ * ask for another grid, and the same COG, quick-look and STAC item are written, with the sidecar's
+ * acquisition fields carried over.
  */
 export async function ardGeoTiff(
   path: string,
   outDir: string,
   opts: ArdOptions & { meta?: string } = {},
 ): Promise<ArdResult> {
-  if (opts.epsg !== undefined)
-    throw new ValidationError(
-      '--crs: reprojecting a geocoded product is not implemented; it keeps its own grid',
-    );
-  if (opts.like !== undefined) {
-    const like = await likeGrid(opts.like);
-    const own = await likeGrid(path).catch(() => null);
-    const same =
-      own !== null &&
-      own.epsg === like.epsg &&
-      own.width === like.width &&
-      own.height === like.height &&
-      own.geoTransform.every(
-        (v, i) => Math.abs(v - like.geoTransform[i]) <= 1e-6 * Math.abs(like.geoTransform[1]),
-      );
-    if (!same)
-      throw new ValidationError(
-        `--like: ${path} is already geocoded on another grid; resampling a geocoded product onto another grid is not implemented`,
-      );
-  }
+  if (opts.like !== undefined && opts.epsg !== undefined)
+    throw new ValidationError('--like and --crs cannot be used together: --like sets the CRS');
+  checkedSpacing(opts);
   const side = await readSidecar(path, opts.meta);
   const tif = await GeoTiff.open(path);
   let view: RasterView<Float32Array>;
@@ -619,7 +643,12 @@ export async function ardGeoTiff(
   const enl = Number(side['sar:looks_equivalent_number'] ?? opts.productLooks ?? 1) || 1;
   let img = view;
   if (filter !== 'none') img = await despeckleShared(view, filter, enl);
-  toDb(img, img);
+  const base =
+    path
+      .replace(/\/+$/, '')
+      .split('/')
+      .pop()
+      ?.replace(/\.tiff?$/i, '') ?? 'product';
   const epsg = tif.epsg as number;
   const gt = tif.geoTransform as GeoTransform;
   const [minX, minY, maxX, maxY] = meta.bounds as [number, number, number, number];
@@ -629,14 +658,17 @@ export async function ardGeoTiff(
     [maxX, maxY],
     [minX, maxY],
   ].map(([x, y]) => transformPoint(epsg, 4326, x, y));
+  const own: GridSpec = { epsg, geoTransform: gt, width: img.width, height: img.height };
+  const centreLat = ring.reduce((a, p) => a + p[1], 0) / ring.length;
+  const target = await geocodedTarget(own, opts, centreLat);
+  let lineage = `geocoded product ${base} (${inDb ? 'dB' : 'linear'}), despeckled (${filter})`;
+  if (target !== own) {
+    img = warpByTiePoints(img, gridInverse(epsg, gt, target.epsg), target, 'bilinear');
+    lineage += `, resampled (bilinear) from EPSG:${epsg} to EPSG:${target.epsg} at ${fmtSpacing(target)}`;
+  }
+  toDb(img, img);
   const pols = Array.isArray(side['sar:polarizations']) ? (side['sar:polarizations'] as string[]) : [];
   const pol = opts.pol ?? pols[0] ?? 'XX';
-  const base =
-    path
-      .replace(/\/+$/, '')
-      .split('/')
-      .pop()
-      ?.replace(/\.tiff?$/i, '') ?? 'product';
   const acquisitionFields = Object.fromEntries(
     Object.entries(side).filter(([k]) =>
       /^(datetime|start_datetime|end_datetime|platform|constellation|instruments|sar:|sat:|view:)/.test(k),
@@ -646,8 +678,8 @@ export async function ardGeoTiff(
     throw new ValidationError(`${path}: the sidecar has no datetime (a STAC item needs one)`);
   return writeArdOutputs(
     img,
-    gt,
-    epsg,
+    target.geoTransform,
+    target.epsg,
     ring,
     {
       id: `${base}_ard`,
@@ -660,9 +692,9 @@ export async function ardGeoTiff(
       enl,
       properties: acquisitionFields,
       metadata: {},
-      lineage: `geocoded product ${base} (${inDb ? 'dB' : 'linear'}), despeckled (${filter}), in dB`,
+      lineage: `${lineage}, in dB`,
     },
     outDir,
-    { spacingM: Math.abs(gt[1]), filter, enl },
+    { spacingM: groundSpacing(target, centreLat), filter, enl },
   );
 }

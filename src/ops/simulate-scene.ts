@@ -5,6 +5,8 @@ import { isKnownEpsg, transformPoint } from '../geo/crs.js';
 import type { GeoTransform } from '../geo/transform.js';
 import { writeCog } from '../io/tiff/writer.js';
 import { gammaUnitMean, mulberry32 } from '../util/random.js';
+import type { SimulatedSafe } from './simulate-safe.js';
+import { writeSimulatedSafe } from './simulate-safe.js';
 
 export interface SceneOptions {
   seed?: number;
@@ -37,6 +39,8 @@ export interface SceneOptions {
   changeDb?: [number, number];
   /** Side of the changed squares, pixels (default 40-100). */
   changeSizePx?: [number, number];
+  /** Also write each date as a Sentinel-1-like GRD SAFE in image geometry (see writeSimulatedSafe). */
+  safe?: boolean;
 }
 
 export interface PlantedShip {
@@ -62,7 +66,15 @@ export interface PlantedChange {
 }
 
 export interface SceneResult {
-  scenes: { date: string; path: string; sidecar: string; truth: string; ships: PlantedShip[] }[];
+  scenes: {
+    date: string;
+    path: string;
+    sidecar: string;
+    truth: string;
+    ships: PlantedShip[];
+    /** The date as a SAFE-like GRD and its ships' truth in image positions (with `safe`). */
+    safe?: SimulatedSafe;
+  }[];
   changes: PlantedChange[];
   changesPath: string;
   /** The land as GeoJSON polygons (empty for open sea). */
@@ -88,7 +100,8 @@ function smoothField(rand: () => number, waves = 6): (x: number, y: number) => n
  * gamma speckle), textured land beyond a wavy coastline with bright built-up blocks, ships (20-300 m,
  * any heading, 10-25 dB above the clutter) on the sea only, and between dates ships that move, arrive
  * and leave and areas whose backscatter changes (construction +6 dB, flooding -8 dB). Ground truth:
- * a GeoJSON of the ships per date and of the changed areas.
+ * a GeoJSON of the ships per date and of the changed areas. With `safe`, each date is also written as a
+ * Sentinel-1-like GRD SAFE (image geometry, calibration and noise LUTs) sampling the same planted sigma0.
  */
 export async function simulateScene(outDir: string, opts: SceneOptions = {}): Promise<SceneResult> {
   const seed = opts.seed ?? 1;
@@ -242,7 +255,10 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
         const [lon, lat] = transformPoint(epsg, 4326, moved.x, moved.y);
         return { ...moved, lon, lat };
       });
+    // `mean`: the planted sigma0 before speckle (the sea's K-distribution texture included), which the
+    // SAFE-like products sample with speckle of their own; `sigma`: with this grid's speckle.
     const sigma = new Float32Array(size * size);
+    const mean = new Float32Array(size * size);
     for (let row = 0; row < size; row++) {
       for (let col = 0; col < size; col++) {
         let v: number;
@@ -256,9 +272,12 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
               if (x >= ch.box[0] && x < ch.box[2] && y >= ch.box[1] && y < ch.box[3])
                 v *= 10 ** (ch.changeDb / 10);
           }
+          mean[row * size + col] = v;
           v *= gammaUnitMean(drand, looks);
         } else {
-          v = sea * gammaUnitMean(drand, nu) * gammaUnitMean(drand, looks);
+          v = sea * gammaUnitMean(drand, nu);
+          mean[row * size + col] = v;
+          v *= gammaUnitMean(drand, looks);
         }
         sigma[row * size + col] = v;
       }
@@ -280,8 +299,10 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
           const dy = y0 - (row + 0.5) * s - q.y;
           const along = dx * ux + dy * uy;
           const across = -dx * uy + dy * ux;
-          if (Math.abs(along) <= q.lengthM / 2 && Math.abs(across) <= q.widthM / 2)
+          if (Math.abs(along) <= q.lengthM / 2 && Math.abs(across) <= q.widthM / 2) {
+            mean[row * size + col] = bright;
             sigma[row * size + col] = bright * gammaUnitMean(drand, looks);
+          }
         }
       }
     }
@@ -339,7 +360,19 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
         })),
       })}\n`,
     );
-    result.scenes.push({ date, path, sidecar, truth, ships: dateShips });
+    const safe = opts.safe
+      ? await writeSimulatedSafe(outDir, {
+          mean,
+          size,
+          geoTransform: gt,
+          epsg,
+          date,
+          seed,
+          looks,
+          ships: dateShips,
+        })
+      : undefined;
+    result.scenes.push({ date, path, sidecar, truth, ships: dateShips, safe });
   }
   const ringOf = (b: [number, number, number, number]) =>
     [

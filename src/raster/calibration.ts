@@ -1,5 +1,6 @@
 import { ValidationError } from '../errors.js';
 import type { TypedArray } from './dtype.js';
+import type { ValueStatistics } from './stats.js';
 
 export type CalibrationTarget = 'sigma0' | 'beta0' | 'gamma0';
 
@@ -105,7 +106,8 @@ export class CalibrationGrid {
 
 /**
  * Calibrate DN rows: out = DN^2 / A^2 (linear power). `dn` holds `rows` rows of `grid.width` samples
- * starting at image line `rowOff`; DN 0 (no data in GRD products) gives 0.
+ * starting at image line `rowOff`; DN 0 (no data in GRD products) gives 0. Returns the statistics of
+ * the values written (as valueStatistics would give over `out`), gathered in the same pass.
  */
 export function calibrateRows(
   dn: TypedArray,
@@ -113,8 +115,13 @@ export function calibrateRows(
   rows: number,
   grid: CalibrationGrid,
   out: Float32Array<ArrayBufferLike>,
-): void {
+): ValueStatistics {
   const W = grid.width;
+  let n = 0;
+  let s = 0;
+  let s2 = 0;
+  let mn = Number.POSITIVE_INFINITY;
+  let mx = Number.NEGATIVE_INFINITY;
   for (let r = 0; r < rows; r++) {
     // A is blended in the pixel loop (the same double arithmetic as lineLut, without the row store).
     const { a, b, w } = grid.lineBlend(rowOff + r);
@@ -122,9 +129,18 @@ export function calibrateRows(
     for (let x = 0; x < W; x++) {
       const d = dn[base + x];
       const A = a[x] + w * (b[x] - a[x]);
-      out[base + x] = (d * d) / (A * A);
+      const v = Math.fround((d * d) / (A * A));
+      out[base + x] = v;
+      // v - v is 0 for finite v and NaN for NaN and the infinities (A = 0).
+      if (v - v !== 0) continue;
+      n++;
+      s += v;
+      s2 += v * v;
+      if (v < mn) mn = v;
+      if (v > mx) mx = v;
     }
   }
+  return { valid: n, sum: s, sumSq: s2, min: mn, max: mx, total: rows * W };
 }
 
 /** An azimuth noise block: a LUT along lines, for lines and samples in its bounds (inclusive). */

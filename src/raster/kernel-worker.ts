@@ -183,6 +183,7 @@ function runCalibrate(job: CalibrateJob): ValueStatistics {
     job.rows * W,
   );
   const out = new Float32Array(job.out, job.row0 * W * 4, job.rows * W);
+  if (!c.noise && !job.db) return calibrateRows(dn, job.rowOff + job.row0, job.rows, c.grid, out);
   if (c.noise) calibrateRowsDenoised(dn, job.rowOff + job.row0, job.rows, c.grid, c.noise, out);
   else calibrateRows(dn, job.rowOff + job.row0, job.rows, c.grid, out);
   if (job.db) {

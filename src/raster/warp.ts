@@ -1,5 +1,5 @@
 import { ValidationError } from '../errors.js';
-import type { TiePointGrid } from '../geo/geolocation.js';
+import { converter } from '../geo/crs.js';
 import type { GeoTransform } from '../geo/transform.js';
 import type { RasterView } from './view.js';
 
@@ -22,17 +22,47 @@ export function snappedGrid(bounds: [number, number, number, number], spacingM: 
   return { geoTransform: [x0, spacingM, 0, y1, 0, -spacingM], width, height };
 }
 
+/**
+ * Where map coordinates of the output grid fall in the source image: (x, y) -> (line, pixel), pixel
+ * centres at integers; null where it cannot be found. A TiePointGrid is one (image geometry); gridInverse
+ * makes one for a raster already on a map grid.
+ */
+export interface InverseMapping {
+  inverse(x: number, y: number, guess: [number, number]): [number, number] | null;
+}
+
+/** The inverse mapping of a north-up raster on `geoTransform` in `srcEpsg`, seen from `dstEpsg`. */
+export function gridInverse(srcEpsg: number, geoTransform: GeoTransform, dstEpsg: number): InverseMapping {
+  const [x0, dx, , y0, , dy] = geoTransform;
+  if (geoTransform[2] !== 0 || geoTransform[4] !== 0)
+    throw new ValidationError('warp: the source grid must be north-up (no rotation terms)');
+  const conv = srcEpsg === dstEpsg ? null : converter(dstEpsg, srcEpsg);
+  return {
+    inverse(x, y) {
+      let sx = x;
+      let sy = y;
+      if (conv) {
+        const p = conv.forward([x, y]);
+        sx = p[0];
+        sy = p[1];
+        if (!Number.isFinite(sx) || !Number.isFinite(sy)) return null;
+      }
+      return [(sy - y0) / dy - 0.5, (sx - x0) / dx - 0.5];
+    },
+  };
+}
+
 const STEP = 8;
 
 /**
- * Warp a single-band float32 image in image geometry (ground range) to a map grid by inverse mapping:
- * each output pixel centre goes through the tie-point grid's inverse to an image position (solved by
- * Newton's method on a lattice every 8 output pixels and interpolated bilinearly in between, where the
- * mapping is smooth), and the image is sampled there. Outside the image: NaN (nodata).
+ * Warp a single-band float32 image to a map grid by inverse mapping: each output pixel centre goes
+ * through the mapping's inverse to a source image position (for a tie-point grid of an image in ground
+ * range, solved by Newton's method) on a lattice every 8 output pixels, interpolated bilinearly in
+ * between where the mapping is smooth, and the image is sampled there. Outside the image: NaN (nodata).
  */
 export function warpByTiePoints(
   src: RasterView,
-  grid: TiePointGrid,
+  grid: InverseMapping,
   target: WarpTarget,
   resampling: WarpResampling = 'bilinear',
 ): RasterView<Float32Array> {
