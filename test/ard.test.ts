@@ -192,13 +192,14 @@ describe('sarbridge ard on a geocoded GeoTIFF with a STAC sidecar', () => {
       join(dir, 'pyrosar_db.json'),
       JSON.stringify({ type: 'Feature', properties: { datetime: '2015-03-09T17:30:17Z', unit: 'dB' } }),
     );
-    const r = await ardGeoTiff(tif, join(dir, 'out'), { filter: 'none', epsg: 4326, spacingM: 30 });
+    // 10 m from the 20 m product: gdalwarp widens its bilinear kernel when it reduces, not when it enlarges.
+    const r = await ardGeoTiff(tif, join(dir, 'out'), { filter: 'none', epsg: 4326, spacingM: 10 });
     const errors = validateStacItem(r.item);
     expect(errors, errors.join('\n')).toEqual([]);
     expect(r.item.properties).toMatchObject({ 'proj:code': 'EPSG:4326' });
     const got = gdalinfoJson(r.cog.path) as { geoTransform: number[]; size: number[] };
-    // 30 m is about 2.7e-4 degrees of latitude at 43.5 N.
-    expect(got.geoTransform[1]).toBeCloseTo(30 / 111_100, 6);
+    // 10 m is about 9.0e-5 degrees of latitude at 43.5 N.
+    expect(got.geoTransform[1]).toBeCloseTo(10 / 111_100, 7);
     // The reference: the same input in linear power, warped by gdalwarp onto our grid with an exact
     // transformer (-et 0), NaN nodata.
     const linear = join(dir, 'linear.tif');
@@ -262,11 +263,67 @@ dst = None
       n++;
     }
     console.log(
-      `geocoded -> EPSG:4326 at 30 m: ${n} pixels against gdalwarp, max relative difference ${maxRel.toExponential(2)}, ${far} above 1e-3, ${edge} valid in one only`,
+      `geocoded -> EPSG:4326 at 10 m: ${n} pixels against gdalwarp, max relative difference ${maxRel.toExponential(2)}, ${far} above 1e-3, ${edge} valid in one only`,
     );
-    expect(n).toBeGreaterThan(30000);
+    expect(n).toBeGreaterThan(100000);
     expect(far / n).toBeLessThan(0.001);
     expect(edge / n).toBeLessThan(0.01);
+
+    // Reducing 20 m to 60 m averages 3 x 3 blocks before sampling. On a --like grid aligned with the
+    // product's pixels, that is gdalwarp -r average of the same linear values.
+    const like60 = join(dir, 'grid60.tif');
+    const src = gdalinfoJson(tif) as { geoTransform: number[]; size: number[] };
+    const [w60, h60] = [Math.floor(src.size[0] / 3), Math.floor(src.size[1] / 3)];
+    const g0 = src.geoTransform;
+    await writeCog(
+      like60,
+      {
+        data: new Float32Array(w60 * h60),
+        width: w60,
+        height: h60,
+        bands: 1,
+        dataType: 'float32',
+        nodata: null,
+      },
+      { epsg: 32631, geoTransform: [g0[0], 60, 0, g0[3], 0, -60] },
+    );
+    const coarse = await ardGeoTiff(tif, join(dir, 'out60'), { filter: 'none', like: like60 });
+    expect(String((coarse.item.properties as Record<string, unknown>)['processing:lineage'])).toMatch(
+      /averaged 3 x 3/,
+    );
+    const ref60 = join(dir, 'gdalwarp-average.tif');
+    execFileSync('gdalwarp', [
+      '-q',
+      '-overwrite',
+      '-r',
+      'average',
+      '-te',
+      String(g0[0]),
+      String(g0[3] - h60 * 60),
+      String(g0[0] + w60 * 60),
+      String(g0[3]),
+      '-ts',
+      String(w60),
+      String(h60),
+      '-dstnodata',
+      'nan',
+      linear,
+      ref60,
+    ]);
+    const c = gdalRead(coarse.cog.path, 'float32').data[0] as Float32Array;
+    const d = gdalRead(ref60, 'float32').data[0] as Float32Array;
+    let m = 0;
+    let maxRel60 = 0;
+    for (let i = 0; i < d.length; i++) {
+      if (c[i] !== c[i] || d[i] !== d[i]) continue;
+      maxRel60 = Math.max(maxRel60, Math.abs(10 ** (c[i] / 10) - d[i]) / d[i]);
+      m++;
+    }
+    console.log(
+      `20 m -> 60 m: ${m} pixels against gdalwarp -r average, max relative difference ${maxRel60.toExponential(2)}`,
+    );
+    expect(m).toBeGreaterThan(0.9 * w60 * h60 * 0.9);
+    expect(maxRel60).toBeLessThan(1e-4);
   });
 
   it('puts the output on the grid of --like, so two passes line up pixel for pixel', async () => {

@@ -663,7 +663,17 @@ export async function ardGeoTiff(
   const target = await geocodedTarget(own, opts, centreLat);
   let lineage = `geocoded product ${base} (${inDb ? 'dB' : 'linear'}), despeckled (${filter})`;
   if (target !== own) {
-    img = warpByTiePoints(img, gridInverse(epsg, gt, target.epsg), target, 'bilinear');
+    // Reducing by 2 or more: average looks x looks blocks first (as the SAFE path multilooks), so that
+    // bilinear sampling does not alias the speckle.
+    const looks = Math.floor(groundSpacing(target, centreLat) / groundSpacing(own, centreLat) + 1e-9);
+    let src = img;
+    let srcGt = gt;
+    if (looks >= 2) {
+      src = multilook(img, { range: looks, azimuth: looks });
+      srcGt = [gt[0], gt[1] * looks, 0, gt[3], 0, gt[5] * looks];
+      lineage += `, averaged ${looks} x ${looks}`;
+    }
+    img = warpByTiePoints(src, gridInverse(epsg, srcGt, target.epsg), target, 'bilinear');
     lineage += `, resampled (bilinear) from EPSG:${epsg} to EPSG:${target.epsg} at ${fmtSpacing(target)}`;
   }
   toDb(img, img);
