@@ -499,31 +499,17 @@ class LevelReducer {
         ? this.sharedRows(n, rows.bands, rows.dataType)
         : createRaster(this.dstWidth, n, rows.bands, rows.dataType, this.nodata);
       if (shared && this.pool) {
-        // A worker reduces the first half of the rows while this thread reduces the second.
-        const half = n >> 1;
-        const job = this.pool.reduceRows(
+        // A worker reduces the rows while the caller goes on (writing the source rows' tiles).
+        await this.pool.reduceRows(
           this.method,
           src,
           srcOff,
           dst,
           first,
-          half,
+          n,
           [this.srcWidth, this.srcHeight, this.dstWidth, this.dstHeight],
           this.nodata,
         );
-        reduceRows(
-          this.method,
-          src,
-          srcOff,
-          dst,
-          half,
-          first + half,
-          n - half,
-          this.xw,
-          this.yw,
-          this.nodata,
-        );
-        await job;
       } else reduceRows(this.method, src, srcOff, dst, 0, first, n, this.xw, this.yw, this.nodata);
       out = { view: dst, rowOff: first };
       this.nextDstRow = last;
@@ -861,8 +847,16 @@ export async function writeCog(
         );
       }
       stats?.add(strip);
+      // The first overview level's rows are started before this strip's tiles are written: with a
+      // pool, a worker reduces them meanwhile (without one, push has reduced them already).
+      const reduced = reducers.length > 0 ? reducers[0].push(strip, rowOff) : null;
+      reduced?.catch(() => {});
       await writers[0].addRows(strip, 0, rows);
-      await pushDown(0, strip, rowOff);
+      const produced = await reduced;
+      if (produced) {
+        await writers[1].addRows(produced.view, 0, produced.view.height);
+        await pushDown(1, produced.view, produced.rowOff);
+      }
     }
     await compressor.drain();
     const statistics = stats?.result() ?? null;
