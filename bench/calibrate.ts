@@ -127,6 +127,9 @@ export async function benchCalibrate(): Promise<void> {
     );
   }
   console.log(
+    `  every run, s: OTB ${t.otb.map((x) => fmt(x, 1)).join(', ')}; DEFLATE ${t.ours.map((x) => fmt(x, 1)).join(', ')}; none ${t.raw.map((x) => fmt(x, 1)).join(', ')}`,
+  );
+  console.log(
     `  max relative difference from OTB (5 strips of 256 rows): ${(await maxRelDiffSampled(ours, otbOut)).toExponential(2)} (target <= 1e-5)`,
   );
 }

@@ -1,12 +1,21 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FormatError } from '../src/errors.js';
 import { parseNitf } from '../src/io/nitf/nitf.js';
+import { writeSicdNitf } from '../src/io/nitf/nitf-writer.js';
 import { detect, parseSicdXml, Sicd } from '../src/io/nitf/sicd.js';
 import { MemorySource } from '../src/io/source.js';
 import { runCapture } from './helpers/cli.js';
 import { SICD_CHIP as CHIP } from './helpers/data.js';
-import { gdalRead } from './helpers/gdal.js';
+import { gdalRead, tempDir } from './helpers/gdal.js';
+
+function writeTemp(name: string, bytes: Uint8Array): { tmp: ReturnType<typeof tempDir>; path: string } {
+  const tmp = tempDir('sicd-pixel-');
+  const path = join(tmp.dir, name);
+  writeFileSync(path, bytes);
+  return { tmp, path };
+}
 
 describe('SICD reader on the real RCM chip', () => {
   it('reads the metadata GDAL and the file state', async () => {
@@ -40,6 +49,91 @@ describe('SICD reader on the real RCM chip', () => {
     const amp = detect(c, 'amplitude');
     expect(inten.data[0]).toBeCloseTo(ref[0] ** 2 + ref[2500] ** 2, 6);
     expect(amp.data[0]).toBeCloseTo(Math.hypot(ref[0], ref[2500]), 6);
+  });
+});
+
+describe('SICD pixel types RE16I_IM16I and AMP8I_PHS8I', () => {
+  // The real chip's XML (50 x 50) with another PixelType (and, for AMP8I_PHS8I, an AmpTable), over pixels
+  // written by sarbridge's NITF writer; GDAL's NITF driver reads the two raw bands independently.
+  const withPixelType = (xml: string, type: string, ampTable?: number[]) =>
+    xml.replace(
+      /<PixelType>RE32F_IM32F<\/PixelType>/,
+      `<PixelType>${type}</PixelType>${
+        ampTable
+          ? `<AmpTable size="256">${ampTable.map((v, i) => `<Amplitude index="${i}">${v}</Amplitude>`).join('')}</AmpTable>`
+          : ''
+      }`,
+    );
+
+  it('RE16I_IM16I: I and Q equal the int16 bands GDAL reads', async () => {
+    const chip = await Sicd.open(CHIP);
+    const xml = withPixelType(chip.xml, 'RE16I_IM16I');
+    await chip.close();
+    expect(xml).toContain('<PixelType>RE16I_IM16I</PixelType>');
+    const rows = 50;
+    const cols = 50;
+    const px = Int16Array.from({ length: rows * cols * 2 }, (_, i) => ((i * 7919) % 65536) - 32768);
+    const { tmp, path } = writeTemp(
+      're16.nitf',
+      writeSicdNitf({
+        title: 't',
+        dateTime: '20260101000000',
+        rows,
+        cols,
+        pixels: px,
+        pixelType: 'RE16I_IM16I',
+        xml,
+      }),
+    );
+    try {
+      const s = await Sicd.open(path);
+      const c = await s.readComplex();
+      await s.close();
+      const ref = gdalRead(path, 'int16').data[0];
+      for (let i = 0; i < rows * cols; i++) {
+        expect(c.data[2 * i], `I at pixel ${i}`).toBe(ref[i]);
+        expect(c.data[2 * i + 1], `Q at pixel ${i}`).toBe(ref[rows * cols + i]);
+      }
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('AMP8I_PHS8I: amplitude from the AmpTable and phase in 1/256 cycles of the byte bands GDAL reads', async () => {
+    const chip = await Sicd.open(CHIP);
+    const table = Array.from({ length: 256 }, (_, i) => (i * i) / 37 + 0.5);
+    const xml = withPixelType(chip.xml, 'AMP8I_PHS8I', table);
+    await chip.close();
+    const rows = 50;
+    const cols = 50;
+    const px = Uint8Array.from({ length: rows * cols * 2 }, (_, i) => (i * 131 + (i >> 3)) % 256);
+    const { tmp, path } = writeTemp(
+      'amp8.nitf',
+      writeSicdNitf({
+        title: 't',
+        dateTime: '20260101000000',
+        rows,
+        cols,
+        pixels: px,
+        pixelType: 'AMP8I_PHS8I',
+        xml,
+      }),
+    );
+    try {
+      const s = await Sicd.open(path);
+      expect(s.meta.pixelType).toBe('AMP8I_PHS8I');
+      const c = await s.readComplex();
+      await s.close();
+      const ref = gdalRead(path, 'uint8').data[0];
+      for (let i = 0; i < rows * cols; i++) {
+        const amp = table[ref[i]];
+        const phase = (2 * Math.PI * ref[rows * cols + i]) / 256;
+        expect(c.data[2 * i], `I at pixel ${i}`).toBeCloseTo(amp * Math.cos(phase), 3);
+        expect(c.data[2 * i + 1], `Q at pixel ${i}`).toBeCloseTo(amp * Math.sin(phase), 3);
+      }
+    } finally {
+      tmp.cleanup();
+    }
   });
 });
 

@@ -1,4 +1,12 @@
 import { ValidationError } from '../../errors.js';
+import type { SicdPixelType } from './sicd.js';
+
+/** The NITF pixel value type and bits per band of each SICD pixel type (SICD Volume 2). */
+const PIXEL: Record<SicdPixelType, { pvtype: string; nbpp: number }> = {
+  RE32F_IM32F: { pvtype: 'R', nbpp: 32 },
+  RE16I_IM16I: { pvtype: 'SI', nbpp: 16 },
+  AMP8I_PHS8I: { pvtype: 'INT', nbpp: 8 },
+};
 
 /** Left-justified, space-padded ASCII field of exactly `len` characters. */
 function a(v: string, len: number, name: string): string {
@@ -20,19 +28,29 @@ function security(): string {
 }
 
 /**
- * A NITF 2.1 file holding one complex SAR image segment (two float32 bands, I and Q, pixel-interleaved,
- * one block per row) and one XML_DATA_CONTENT DES, as SICD files are laid out.
- * `pixels` holds rows of interleaved I, Q float32 values (host order; written big-endian).
+ * A NITF 2.1 file holding one complex SAR image segment (two bands, I and Q or amplitude and phase
+ * indices, pixel-interleaved, one block per row) and one XML_DATA_CONTENT DES, as SICD files are laid
+ * out. `pixels` holds rows of interleaved band values (host order; written big-endian): float32 for
+ * RE32F_IM32F (the default), int16 for RE16I_IM16I, bytes for AMP8I_PHS8I. The XML must name the same
+ * ImageData.PixelType.
  */
 export function writeSicdNitf(opts: {
   title: string;
   dateTime: string;
   rows: number;
   cols: number;
-  pixels: Float32Array;
+  pixels: Float32Array | Int16Array | Uint8Array;
+  pixelType?: SicdPixelType;
   xml: string;
 }): Buffer {
   const { rows, cols, pixels } = opts;
+  const pixelType = opts.pixelType ?? 'RE32F_IM32F';
+  const { pvtype, nbpp } = PIXEL[pixelType];
+  const want = { RE32F_IM32F: Float32Array, RE16I_IM16I: Int16Array, AMP8I_PHS8I: Uint8Array }[pixelType];
+  if (!(pixels instanceof want))
+    throw new ValidationError(
+      `SICD ${pixelType} pixels must be a ${want.name}, got ${pixels.constructor.name}`,
+    );
   if (pixels.length !== rows * cols * 2)
     throw new ValidationError(`SICD pixels hold ${pixels.length} values, expected ${rows * cols * 2}`);
   if (rows > 99999999 || cols > 99999999)
@@ -46,16 +64,16 @@ export function writeSicdNitf(opts: {
     a(opts.title, 80, 'IID2');
   ish += security() + '0' + a('', 42, 'ISORCE') + n(rows, 8, 'NROWS') + n(cols, 8, 'NCOLS');
   ish +=
-    a('R', 3, 'PVTYPE') +
+    a(pvtype, 3, 'PVTYPE') +
     a('NODISPLY', 8, 'IREP') +
     a('SAR', 8, 'ICAT') +
-    n(32, 2, 'ABPP') +
+    n(nbpp, 2, 'ABPP') +
     'R' +
     ' ' +
     '0' +
     'NC' +
     '2';
-  for (const sub of ['I', 'Q'])
+  for (const sub of pixelType === 'AMP8I_PHS8I' ? ['M', 'P'] : ['I', 'Q'])
     ish += a('', 2, 'IREPBAND') + a(sub, 6, 'ISUBCAT') + 'N' + a('', 3, 'IMFLT') + '0';
   const blockRows = 1;
   const blocksPerCol = Math.ceil(rows / blockRows);
@@ -70,7 +88,7 @@ export function writeSicdNitf(opts: {
     n(blocksPerCol, 4, 'NBPC') +
     n(cols, 4, 'NPPBH') +
     n(blockRows, 4, 'NPPBV') +
-    n(32, 2, 'NBPP');
+    n(nbpp, 2, 'NBPP');
   ish +=
     n(1, 3, 'IDLVL') +
     n(0, 3, 'IALVL') +
@@ -78,8 +96,12 @@ export function writeSicdNitf(opts: {
     a('1.0', 4, 'IMAG') +
     n(0, 5, 'UDIDL') +
     n(0, 5, 'IXSHDL');
-  const data = Buffer.alloc(rows * cols * 8);
-  for (let i = 0; i < pixels.length; i++) data.writeFloatBE(pixels[i], i * 4);
+  const data = Buffer.alloc(rows * cols * 2 * (nbpp / 8));
+  if (pixels instanceof Float32Array)
+    for (let i = 0; i < pixels.length; i++) data.writeFloatBE(pixels[i], i * 4);
+  else if (pixels instanceof Int16Array)
+    for (let i = 0; i < pixels.length; i++) data.writeInt16BE(pixels[i], i * 2);
+  else data.set(pixels);
   // DES subheader for the XML.
   const desshf = '';
   const des =
