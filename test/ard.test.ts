@@ -10,6 +10,40 @@ import { S1_ZIP as ZIP } from './helpers/data.js';
 import { gdalinfoJson, gdalRead, PYTHON, tempDir, validateCog } from './helpers/gdal.js';
 import { validateStacItem } from './helpers/stac.js';
 
+/** gdalwarp `src` onto the north-up grid (geotransform gt, w x h) in EPSG `epsg`, NaN outside. */
+function gdalwarpOnto(
+  src: string,
+  dst: string,
+  epsg: number,
+  gt: number[],
+  w: number,
+  h: number,
+  resampling: string,
+): void {
+  execFileSync('gdalwarp', [
+    '-q',
+    '-overwrite',
+    '-t_srs',
+    `EPSG:${epsg}`,
+    '-r',
+    resampling,
+    '-et',
+    '0',
+    '-te',
+    String(gt[0]),
+    String(gt[3] + h * gt[5]),
+    String(gt[0] + w * gt[1]),
+    String(gt[3]),
+    '-ts',
+    String(w),
+    String(h),
+    '-dstnodata',
+    'nan',
+    src,
+    dst,
+  ]);
+}
+
 const tmp = tempDir('ard-');
 afterAll(() => tmp.cleanup());
 let safeDir = '';
@@ -222,28 +256,7 @@ dst = None
     const ref = join(dir, 'gdalwarp.tif');
     const gt = got.geoTransform;
     const [w, h] = got.size;
-    execFileSync('gdalwarp', [
-      '-q',
-      '-overwrite',
-      '-t_srs',
-      'EPSG:4326',
-      '-r',
-      'bilinear',
-      '-et',
-      '0',
-      '-te',
-      String(gt[0]),
-      String(gt[3] + h * gt[5]),
-      String(gt[0] + w * gt[1]),
-      String(gt[3]),
-      '-ts',
-      String(w),
-      String(h),
-      '-dstnodata',
-      'nan',
-      linear,
-      ref,
-    ]);
+    gdalwarpOnto(linear, ref, 4326, gt, w, h, 'bilinear');
     const a = gdalRead(r.cog.path, 'float32').data[0] as Float32Array;
     const b = gdalRead(ref, 'float32').data[0] as Float32Array;
     let n = 0;
@@ -292,24 +305,7 @@ dst = None
       /averaged 3 x 3/,
     );
     const ref60 = join(dir, 'gdalwarp-average.tif');
-    execFileSync('gdalwarp', [
-      '-q',
-      '-overwrite',
-      '-r',
-      'average',
-      '-te',
-      String(g0[0]),
-      String(g0[3] - h60 * 60),
-      String(g0[0] + w60 * 60),
-      String(g0[3]),
-      '-ts',
-      String(w60),
-      String(h60),
-      '-dstnodata',
-      'nan',
-      linear,
-      ref60,
-    ]);
+    gdalwarpOnto(linear, ref60, 32631, [g0[0], 60, 0, g0[3], 0, -60], w60, h60, 'average');
     const c = gdalRead(coarse.cog.path, 'float32').data[0] as Float32Array;
     const d = gdalRead(ref60, 'float32').data[0] as Float32Array;
     let m = 0;

@@ -65,74 +65,59 @@ describe('SICD pixel types RE16I_IM16I and AMP8I_PHS8I', () => {
       }`,
     );
 
-  it('RE16I_IM16I: I and Q equal the int16 bands GDAL reads', async () => {
+  /**
+   * Write the chip's XML with `pixelType` over `pixels` (50 x 50, the chip's size), read it back with
+   * sarbridge, and return our complex pixels beside GDAL's two raw bands.
+   */
+  async function roundTrip(
+    pixelType: 'RE16I_IM16I' | 'AMP8I_PHS8I',
+    pixels: Int16Array | Uint8Array,
+    ampTable?: number[],
+  ): Promise<{ ours: Float32Array; gdal: ArrayLike<number> }> {
     const chip = await Sicd.open(CHIP);
-    const xml = withPixelType(chip.xml, 'RE16I_IM16I');
+    const xml = withPixelType(chip.xml, pixelType, ampTable);
     await chip.close();
-    expect(xml).toContain('<PixelType>RE16I_IM16I</PixelType>');
-    const rows = 50;
-    const cols = 50;
-    const px = Int16Array.from({ length: rows * cols * 2 }, (_, i) => ((i * 7919) % 65536) - 32768);
-    const { tmp, path } = writeTemp(
-      're16.nitf',
-      writeSicdNitf({
-        title: 't',
-        dateTime: '20260101000000',
-        rows,
-        cols,
-        pixels: px,
-        pixelType: 'RE16I_IM16I',
-        xml,
-      }),
-    );
+    expect(xml).toContain(`<PixelType>${pixelType}</PixelType>`);
+    const bytes = writeSicdNitf({
+      title: 't',
+      dateTime: '20260101000000',
+      rows: 50,
+      cols: 50,
+      pixels,
+      pixelType,
+      xml,
+    });
+    const { tmp, path } = writeTemp(`${pixelType}.nitf`, bytes);
     try {
       const s = await Sicd.open(path);
+      expect(s.meta.pixelType).toBe(pixelType);
       const c = await s.readComplex();
       await s.close();
-      const ref = gdalRead(path, 'int16').data[0];
-      for (let i = 0; i < rows * cols; i++) {
-        expect(c.data[2 * i], `I at pixel ${i}`).toBe(ref[i]);
-        expect(c.data[2 * i + 1], `Q at pixel ${i}`).toBe(ref[rows * cols + i]);
-      }
+      return { ours: c.data, gdal: gdalRead(path, pixelType === 'RE16I_IM16I' ? 'int16' : 'uint8').data[0] };
     } finally {
       tmp.cleanup();
+    }
+  }
+  const N = 2500;
+
+  it('RE16I_IM16I: I and Q equal the int16 bands GDAL reads', async () => {
+    const px = Int16Array.from({ length: N * 2 }, (_, i) => ((i * 7919) % 65536) - 32768);
+    const { ours, gdal } = await roundTrip('RE16I_IM16I', px);
+    for (let i = 0; i < N; i++) {
+      expect(ours[2 * i], `I at pixel ${i}`).toBe(gdal[i]);
+      expect(ours[2 * i + 1], `Q at pixel ${i}`).toBe(gdal[N + i]);
     }
   });
 
   it('AMP8I_PHS8I: amplitude from the AmpTable and phase in 1/256 cycles of the byte bands GDAL reads', async () => {
-    const chip = await Sicd.open(CHIP);
     const table = Array.from({ length: 256 }, (_, i) => (i * i) / 37 + 0.5);
-    const xml = withPixelType(chip.xml, 'AMP8I_PHS8I', table);
-    await chip.close();
-    const rows = 50;
-    const cols = 50;
-    const px = Uint8Array.from({ length: rows * cols * 2 }, (_, i) => (i * 131 + (i >> 3)) % 256);
-    const { tmp, path } = writeTemp(
-      'amp8.nitf',
-      writeSicdNitf({
-        title: 't',
-        dateTime: '20260101000000',
-        rows,
-        cols,
-        pixels: px,
-        pixelType: 'AMP8I_PHS8I',
-        xml,
-      }),
-    );
-    try {
-      const s = await Sicd.open(path);
-      expect(s.meta.pixelType).toBe('AMP8I_PHS8I');
-      const c = await s.readComplex();
-      await s.close();
-      const ref = gdalRead(path, 'uint8').data[0];
-      for (let i = 0; i < rows * cols; i++) {
-        const amp = table[ref[i]];
-        const phase = (2 * Math.PI * ref[rows * cols + i]) / 256;
-        expect(c.data[2 * i], `I at pixel ${i}`).toBeCloseTo(amp * Math.cos(phase), 3);
-        expect(c.data[2 * i + 1], `Q at pixel ${i}`).toBeCloseTo(amp * Math.sin(phase), 3);
-      }
-    } finally {
-      tmp.cleanup();
+    const px = Uint8Array.from({ length: N * 2 }, (_, i) => (i * 131 + (i >> 3)) % 256);
+    const { ours, gdal } = await roundTrip('AMP8I_PHS8I', px, table);
+    for (let i = 0; i < N; i++) {
+      const amp = table[gdal[i]];
+      const phase = (2 * Math.PI * gdal[N + i]) / 256;
+      expect(ours[2 * i], `I at pixel ${i}`).toBeCloseTo(amp * Math.cos(phase), 3);
+      expect(ours[2 * i + 1], `Q at pixel ${i}`).toBeCloseTo(amp * Math.sin(phase), 3);
     }
   });
 });

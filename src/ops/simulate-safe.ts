@@ -6,6 +6,7 @@ import type { GeoTransform } from '../geo/transform.js';
 import type { StripSource } from '../io/tiff/writer.js';
 import { writeCog } from '../io/tiff/writer.js';
 import { gammaUnitMean, mulberry32 } from '../util/random.js';
+import type { PlantedShip } from './simulate-scene.js';
 
 /**
  * The geometry of a simulated ground-range image over a map grid: a descending pass (heading 193
@@ -160,15 +161,7 @@ export async function writeSimulatedSafe(
     date: string;
     seed: number;
     looks: number;
-    ships: {
-      id: string;
-      x: number;
-      y: number;
-      lon: number;
-      lat: number;
-      lengthM: number;
-      headingDeg: number;
-    }[];
+    ships: Pick<PlantedShip, 'id' | 'x' | 'y' | 'lon' | 'lat' | 'lengthM' | 'headingDeg'>[];
   },
 ): Promise<SimulatedSafe> {
   const { mean, size, geoTransform: gt, epsg } = scene;
