@@ -410,9 +410,16 @@ export function buildProgram(): Command {
         'also write each date as a Sentinel-1-like GRD SAFE (image geometry, calibration and noise LUTs)',
       ),
     )
+    .addOption(
+      new Option(
+        '--sicd <template.nitf>',
+        "also write each date as a SICD with this real SICD's collection geometry (the scene is centred on its SCP)",
+      ),
+    )
     .action(async (outDir: string, o: Record<string, unknown>) => {
       const r = await simulateScene(outDir, {
         safe: Boolean(o.safe),
+        sicdTemplate: o.sicd as string | undefined,
         seed: o.seed as number,
         size: o.size as number,
         spacingM: o.spacing as number,
@@ -429,6 +436,7 @@ export function buildProgram(): Command {
           truth: x.truth,
           ships: x.ships.length,
           ...(x.safe ? { safe: x.safe.safeDir, safeTruth: x.safe.truthPath } : {}),
+          ...(x.sicd ? { sicd: x.sicd.path, sicdTruth: x.sicd.truthPath } : {}),
         })),
         changes: r.changesPath,
         land: r.landPath,

@@ -1,12 +1,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ValidationError } from '../errors.js';
-import { isKnownEpsg, transformPoint } from '../geo/crs.js';
+import { isKnownEpsg, transformPoint, utmEpsgForLonLat } from '../geo/crs.js';
 import type { GeoTransform } from '../geo/transform.js';
 import { writeCog } from '../io/tiff/writer.js';
 import { gammaUnitMean, mulberry32 } from '../util/random.js';
 import type { SimulatedSafe } from './simulate-safe.js';
 import { writeSimulatedSafe } from './simulate-safe.js';
+import { openSicdTemplate, writeSceneSicd } from './simulate-scene-sicd.js';
 
 export interface SceneOptions {
   seed?: number;
@@ -41,6 +42,11 @@ export interface SceneOptions {
   changeSizePx?: [number, number];
   /** Also write each date as a Sentinel-1-like GRD SAFE in image geometry (see writeSimulatedSafe). */
   safe?: boolean;
+  /**
+   * A real SICD: also write each date as a SICD with its collection geometry (see writeSceneSicd). The
+   * scene is then centred on its SCP, in the SCP's UTM zone, unless `epsg` and `origin` say otherwise.
+   */
+  sicdTemplate?: string;
 }
 
 export interface PlantedShip {
@@ -74,6 +80,8 @@ export interface SceneResult {
     ships: PlantedShip[];
     /** The date as a SAFE-like GRD and its ships' truth in image positions (with `safe`). */
     safe?: SimulatedSafe;
+    /** The date as a SICD and the truth of the ships inside it (with `sicdTemplate`). */
+    sicd?: { path: string; truthPath: string; rows: number; cols: number };
   }[];
   changes: PlantedChange[];
   changesPath: string;
@@ -107,12 +115,19 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
   const seed = opts.seed ?? 1;
   const size = opts.size ?? 2048;
   const s = opts.spacingM ?? 10;
-  const epsg = opts.epsg ?? 32631;
+  const template = opts.sicdTemplate === undefined ? null : await openSicdTemplate(opts.sicdTemplate);
+  const scp = template?.meta.scpLlh;
+  const epsg = opts.epsg ?? (scp ? utmEpsgForLonLat(scp[1], scp[0]) : 32631);
   if (!Number.isInteger(size) || size < 64 || size > 16384)
     throw new ValidationError(`size must be an integer from 64 to 16384, got ${size}`);
   if (!(s > 0)) throw new ValidationError(`spacing must be positive, got ${s}`);
   if (!isKnownEpsg(epsg)) throw new ValidationError(`EPSG:${epsg} is not a CRS sarbridge can write`);
-  const [x0, y0] = opts.origin ?? [640000, 4760000];
+  let defaultOrigin: [number, number] = [640000, 4760000];
+  if (scp) {
+    const [cx, cy] = transformPoint(4326, epsg, scp[1], scp[0]);
+    defaultOrigin = [Math.round(cx - (size * s) / 2), Math.round(cy + (size * s) / 2)];
+  }
+  const [x0, y0] = opts.origin ?? defaultOrigin;
   const gt: GeoTransform = [x0, s, 0, y0, 0, -s];
   const dates = opts.dates ?? ['2026-06-01T06:00:00Z', '2026-06-13T06:00:00Z'];
   const looks = opts.looks ?? 4.4;
@@ -372,7 +387,18 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
           ships: dateShips,
         })
       : undefined;
-    result.scenes.push({ date, path, sidecar, truth, ships: dateShips, safe });
+    const sicd = template
+      ? await writeSceneSicd(outDir, template, {
+          mean,
+          size,
+          geoTransform: gt,
+          epsg,
+          date,
+          seed,
+          ships: dateShips,
+        })
+      : undefined;
+    result.scenes.push({ date, path, sidecar, truth, ships: dateShips, safe, sicd });
   }
   const ringOf = (b: [number, number, number, number]) =>
     [
