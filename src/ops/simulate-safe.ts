@@ -6,7 +6,7 @@ import type { GeoTransform } from '../geo/transform.js';
 import type { StripSource } from '../io/tiff/writer.js';
 import { writeCog } from '../io/tiff/writer.js';
 import { gammaUnitMean, mulberry32 } from '../util/random.js';
-import type { PlantedShip } from './simulate-scene.js';
+import type { PlantedDate } from './simulate-scene.js';
 
 /**
  * The geometry of a simulated ground-range image over a map grid: a descending pass (heading 193
@@ -153,16 +153,7 @@ export interface SimulatedSafe {
  */
 export async function writeSimulatedSafe(
   outDir: string,
-  scene: {
-    mean: Float32Array;
-    size: number;
-    geoTransform: GeoTransform;
-    epsg: number;
-    date: string;
-    seed: number;
-    looks: number;
-    ships: Pick<PlantedShip, 'id' | 'x' | 'y' | 'lon' | 'lat' | 'lengthM' | 'headingDeg'>[];
-  },
+  scene: PlantedDate & { looks: number },
 ): Promise<SimulatedSafe> {
   const { mean, size, geoTransform: gt, epsg } = scene;
   const g = grdGeometry(gt, size);

@@ -3,13 +3,12 @@ import { join } from 'node:path';
 import { ValidationError } from '../errors.js';
 import { transformPoint } from '../geo/crs.js';
 import { add, geodeticToEcf, norm } from '../geo/ecef.js';
-import type { GeoTransform } from '../geo/transform.js';
 import { writeSicdNitf } from '../io/nitf/nitf-writer.js';
 import type { SicdMetadata } from '../io/nitf/sicd.js';
 import { Sicd } from '../io/nitf/sicd.js';
 import { polyval2, sicdImageToGround } from '../io/nitf/sicd-projection.js';
-import { mulberry32 } from '../util/random.js';
-import type { PlantedShip } from './simulate-scene.js';
+import { complexGaussian, mulberry32 } from '../util/random.js';
+import type { PlantedDate } from './simulate-scene.js';
 
 /** A real SICD whose collection geometry and radiometry simulated SICDs take. */
 export interface SicdTemplate {
@@ -81,6 +80,37 @@ function groundSpacing(m: SicdMetadata): { row: number; col: number } {
 }
 
 /**
+ * The SICD XML of `xml` for the image `m` describes (its size and offset in the full image): ImageData
+ * NumRows, NumCols, FirstRow and FirstCol, and GeoData.ImageCorners, the image's corner pixels
+ * projected at the SCP height (or `corners`, already projected).
+ */
+export function resizedSicdXml(
+  xml: string,
+  m: SicdMetadata,
+  corners: [number, number, number][] = sicdImageToGround(m, [
+    [0, 0],
+    [0, m.numCols - 1],
+    [m.numRows - 1, m.numCols - 1],
+    [m.numRows - 1, 0],
+  ]),
+): string {
+  const imageData = (x: string, tag: string, v: number) =>
+    x.replace(new RegExp(`(<(?:\\w+:)?ImageData>[\\s\\S]*?<(?:\\w+:)?${tag}>)\\d+(<)`), `$1${v}$2`);
+  let out = imageData(xml, 'NumRows', m.numRows);
+  out = imageData(out, 'NumCols', m.numCols);
+  out = imageData(out, 'FirstRow', m.firstRow);
+  out = imageData(out, 'FirstCol', m.firstCol);
+  let k = 0;
+  return out.replace(
+    /(<(?:\w+:)?ICP\b[^>]*>\s*<(?:\w+:)?Lat>)[^<]*(<\/(?:\w+:)?Lat>\s*<(?:\w+:)?Lon>)[^<]*(<)/g,
+    (_s, p1, p2, p3) => {
+      const [lat, lon] = corners[k++] ?? [Number.NaN, Number.NaN];
+      return `${p1}${lat.toPrecision(17)}${p2}${lon.toPrecision(17)}${p3}`;
+    },
+  );
+}
+
+/**
  * One acquisition of a simulated scene as a SICD: the template's collection geometry and radiometry,
  * an image centred on its SCP and small enough to lie inside the scene at any orientation (at most
  * 8192 columns), CollectStart set to the date, ImageData and ImageCorners rewritten; single-look
@@ -91,15 +121,7 @@ function groundSpacing(m: SicdMetadata): { row: number; col: number } {
 export async function writeSceneSicd(
   outDir: string,
   template: SicdTemplate,
-  scene: {
-    mean: Float32Array;
-    size: number;
-    geoTransform: GeoTransform;
-    epsg: number;
-    date: string;
-    seed: number;
-    ships: PlantedShip[];
-  },
+  scene: PlantedDate,
 ): Promise<{ path: string; truthPath: string; rows: number; cols: number }> {
   const t = template.meta;
   const { mean, size, geoTransform: gt, epsg } = scene;
@@ -132,24 +154,10 @@ export async function writeSceneSicd(
     [rows - 1, cols - 1],
     [rows - 1, 0],
   ]);
-  let k = 0;
-  const imageData = (tag: string, v: number) => (xml: string) =>
-    xml.replace(new RegExp(`(<(?:\\w+:)?ImageData>[\\s\\S]*?<(?:\\w+:)?${tag}>)\\d+(<)`), `$1${v}$2`);
-  let xml = [
-    imageData('NumRows', rows),
-    imageData('NumCols', cols),
-    imageData('FirstRow', firstRow),
-    imageData('FirstCol', firstCol),
-  ].reduce((x, f) => f(x), template.xml);
-  xml = xml
-    .replace(
-      /(<(?:\w+:)?ICP\b[^>]*>\s*<(?:\w+:)?Lat>)[^<]*(<\/(?:\w+:)?Lat>\s*<(?:\w+:)?Lon>)[^<]*(<)/g,
-      (_s, p1, p2, p3) => {
-        const [lat, lon] = corners[k++] ?? [Number.NaN, Number.NaN];
-        return `${p1}${lat.toPrecision(17)}${p2}${lon.toPrecision(17)}${p3}`;
-      },
-    )
-    .replace(/(<(?:\w+:)?CollectStart>)[^<]*(<)/, `$1${new Date(scene.date).toISOString()}$2`);
+  const xml = resizedSicdXml(template.xml, m, corners).replace(
+    /(<(?:\w+:)?CollectStart>)[^<]*(<)/,
+    `$1${new Date(scene.date).toISOString()}$2`,
+  );
 
   const { x, y } = pixelMap(m, epsg);
   const sf = t.sigmaZeroSfPoly as number[][];
@@ -163,12 +171,7 @@ export async function writeSceneSicd(
       const gr = Math.min(size - 1, Math.max(0, Math.floor((gt[3] - y[i]) / s)));
       const ycol = (c + firstCol - scpCol) * t.grid.col.ssM;
       const amp = Math.sqrt(mean[gr * size + gc] / polyval2(sf, xrow, ycol) / 2);
-      // Box-Muller: two independent standard normals.
-      const u1 = rand() || 1e-12;
-      const u2 = rand();
-      const rr = Math.sqrt(-2 * Math.log(u1));
-      pixels[2 * i] = amp * rr * Math.cos(2 * Math.PI * u2);
-      pixels[2 * i + 1] = amp * rr * Math.sin(2 * Math.PI * u2);
+      complexGaussian(rand, amp, pixels, 2 * i);
     }
   }
   const tag = scene.date.slice(0, 10);

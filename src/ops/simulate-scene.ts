@@ -63,6 +63,18 @@ export interface PlantedShip {
   scrDb: number;
 }
 
+/** One date of a scene as the product writers take it: the planted sigma0 before speckle, and the ships. */
+export interface PlantedDate {
+  /** Planted sigma0 (the sea's texture included, no speckle), size x size on geoTransform in epsg. */
+  mean: Float32Array;
+  size: number;
+  geoTransform: GeoTransform;
+  epsg: number;
+  date: string;
+  seed: number;
+  ships: PlantedShip[];
+}
+
 export interface PlantedChange {
   id: string;
   kind: 'construction' | 'flooding';
@@ -375,29 +387,9 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
         })),
       })}\n`,
     );
-    const safe = opts.safe
-      ? await writeSimulatedSafe(outDir, {
-          mean,
-          size,
-          geoTransform: gt,
-          epsg,
-          date,
-          seed,
-          looks,
-          ships: dateShips,
-        })
-      : undefined;
-    const sicd = template
-      ? await writeSceneSicd(outDir, template, {
-          mean,
-          size,
-          geoTransform: gt,
-          epsg,
-          date,
-          seed,
-          ships: dateShips,
-        })
-      : undefined;
+    const planted: PlantedDate = { mean, size, geoTransform: gt, epsg, date, seed, ships: dateShips };
+    const safe = opts.safe ? await writeSimulatedSafe(outDir, { ...planted, looks }) : undefined;
+    const sicd = template ? await writeSceneSicd(outDir, template, planted) : undefined;
     result.scenes.push({ date, path, sidecar, truth, ships: dateShips, safe, sicd });
   }
   const ringOf = (b: [number, number, number, number]) =>

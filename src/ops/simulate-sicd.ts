@@ -3,7 +3,8 @@ import { ValidationError } from '../errors.js';
 import { writeSicdNitf } from '../io/nitf/nitf-writer.js';
 import { Sicd } from '../io/nitf/sicd.js';
 import { polyval2, sicdImageToGround } from '../io/nitf/sicd-projection.js';
-import { gammaUnitMean, mulberry32 } from '../util/random.js';
+import { complexGaussian, gammaUnitMean, mulberry32 } from '../util/random.js';
+import { resizedSicdXml } from './simulate-scene-sicd.js';
 
 export interface FillSicdOptions {
   rows?: number;
@@ -53,23 +54,7 @@ export async function fillSicd(
   const m = { ...sicd.meta, numRows: rows, numCols: cols };
   if (!m.sigmaZeroSfPoly)
     throw new ValidationError(`${template}: the template has no Radiometric.SigmaZeroSFPoly`);
-  const corners = sicdImageToGround(m, [
-    [0, 0],
-    [0, cols - 1],
-    [rows - 1, cols - 1],
-    [rows - 1, 0],
-  ]);
-  let k = 0;
-  xml = xml
-    .replace(/(<(?:\w+:)?ImageData>[\s\S]*?<(?:\w+:)?NumRows>)\d+(<)/, `$1${rows}$2`)
-    .replace(/(<(?:\w+:)?ImageData>[\s\S]*?<(?:\w+:)?NumCols>)\d+(<)/, `$1${cols}$2`)
-    .replace(
-      /(<(?:\w+:)?ICP\b[^>]*>\s*<(?:\w+:)?Lat>)[^<]*(<\/(?:\w+:)?Lat>\s*<(?:\w+:)?Lon>)[^<]*(<)/g,
-      (_s, p1, p2, p3) => {
-        const [lat, lon] = corners[k++] ?? [Number.NaN, Number.NaN];
-        return `${p1}${lat.toPrecision(17)}${p2}${lon.toPrecision(17)}${p3}`;
-      },
-    );
+  xml = resizedSicdXml(xml, m);
   const seed = opts.seed ?? 1;
   const rand = mulberry32(seed);
   const sea = opts.seaSigma0 ?? 0.02;
@@ -104,12 +89,7 @@ export async function fillSicd(
       const sf = polyval2(m.sigmaZeroSfPoly, xrow, ycol);
       const s0 = bright.get(r * cols + c) ?? sea * gammaUnitMean(rand, 4);
       const amp = Math.sqrt(s0 / sf / 2);
-      // Box-Muller: two independent standard normals.
-      const u1 = rand() || 1e-12;
-      const u2 = rand();
-      const rr = Math.sqrt(-2 * Math.log(u1));
-      pixels[2 * (r * cols + c)] = amp * rr * Math.cos(2 * Math.PI * u2);
-      pixels[2 * (r * cols + c) + 1] = amp * rr * Math.sin(2 * Math.PI * u2);
+      complexGaussian(rand, amp, pixels, 2 * (r * cols + c));
     }
   }
   const nitf = writeSicdNitf({

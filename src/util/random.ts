@@ -13,6 +13,18 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
+/**
+ * A circular complex Gaussian draw of mean power 2 amp^2 into out[i], out[i + 1] (Box-Muller):
+ * single-look complex speckle, amp = sqrt(power / 2).
+ */
+export function complexGaussian(rand: () => number, amp: number, out: Float32Array, i: number): void {
+  const u1 = rand() || 1e-12;
+  const u2 = rand();
+  const r = amp * Math.sqrt(-2 * Math.log(u1));
+  out[i] = r * Math.cos(2 * Math.PI * u2);
+  out[i + 1] = r * Math.sin(2 * Math.PI * u2);
+}
+
 /** Exponential(1) draws: single-look intensity speckle (gamma with L = 1). */
 export function exponential(rand: () => number): number {
   return -Math.log(1 - rand());
