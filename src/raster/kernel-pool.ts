@@ -134,7 +134,7 @@ export class KernelPool {
 
   /**
    * Send a calibration grid (and noise grid) to every worker once; calibrateRows names it by the key
-   * returned. `dropCalibration` frees it.
+   * returned. The grids live as long as the pool.
    */
   async setCalibration(grid: CalibrationGrid, noise: NoiseGrid | null): Promise<number> {
     const key = this.nextCalibration++;
@@ -146,10 +146,6 @@ export class KernelPool {
       noise: noise?.spec() ?? null,
     }));
     return key;
-  }
-
-  async dropCalibration(key: number): Promise<void> {
-    await this.broadcast((id) => ({ kind: 'calibration-setup', id, key, grid: null, noise: null }));
   }
 
   /**
@@ -230,18 +226,18 @@ export class KernelPool {
     await this.onNextWorker((id) => ({ ...job, id }));
   }
 
+  /** Post a job (made with its id) to a worker; resolves with the worker's result. */
+  private post(worker: Worker, make: (id: number) => KernelJob): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise<unknown>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.postMessage(make(id));
+    });
+  }
+
   /** The same job on every worker (each gets its own id). */
   private async broadcast(make: (id: number) => KernelJob): Promise<void> {
-    await Promise.all(
-      this.workers.map(
-        (w) =>
-          new Promise<unknown>((resolve, reject) => {
-            const id = this.nextId++;
-            this.pending.set(id, { resolve, reject });
-            w.postMessage(make(id));
-          }),
-      ),
-    );
+    await Promise.all(this.workers.map((w) => this.post(w, make)));
   }
 
   private nextWorker = 0;
@@ -252,13 +248,8 @@ export class KernelPool {
   }
 
   /** One job on the next worker in turn. */
-  private async onNextWorker(make: (id: number) => KernelJob): Promise<unknown> {
-    const id = this.nextId++;
-    const k = this.nextWorker++ % this.workers.length;
-    return await new Promise<unknown>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.workers[k].postMessage(make(id));
-    });
+  private onNextWorker(make: (id: number) => KernelJob): Promise<unknown> {
+    return this.post(this.workers[this.nextWorker++ % this.workers.length], make);
   }
 
   /** Split rows [row0, row0 + rows) into one job per worker and wait for all. */
@@ -272,14 +263,7 @@ export class KernelPool {
     for (let k = 0; k < parts; k++) {
       const a = row0 + Math.floor((k * rows) / parts);
       const b = row0 + Math.floor(((k + 1) * rows) / parts);
-      const id = this.nextId++;
-      const job = make(a, b, id);
-      jobs.push(
-        new Promise<unknown>((resolve, reject) => {
-          this.pending.set(id, { resolve, reject });
-          this.workers[k].postMessage(job);
-        }),
-      );
+      jobs.push(this.post(this.workers[k], (id) => make(a, b, id)));
     }
     return await Promise.all(jobs);
   }

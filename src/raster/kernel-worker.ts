@@ -85,7 +85,7 @@ export interface CalibrationSetupJob {
   kind: 'calibration-setup';
   id: number;
   key: number;
-  grid: CalibrationGridSpec | null;
+  grid: CalibrationGridSpec;
   noise: NoiseGridSpec | null;
 }
 
@@ -162,13 +162,8 @@ function runReduce(job: ReduceJob): void {
 const calibrations = new Map<number, { grid: CalibrationGrid; noise: NoiseGrid | null }>();
 
 function runCalibrationSetup(job: CalibrationSetupJob): void {
-  if (job.grid === null) {
-    calibrations.delete(job.key);
-    return;
-  }
-  const grid = CalibrationGrid.fromSpec(job.grid);
   calibrations.set(job.key, {
-    grid,
+    grid: CalibrationGrid.fromSpec(job.grid),
     noise: job.noise ? NoiseGrid.fromSpec(job.noise) : null,
   });
 }

@@ -824,12 +824,18 @@ export async function writeCog(
       return new LevelReducer(sw, sh, w, h, resampling, nodata, i === 0 ? (opts.pool ?? null) : null);
     });
 
-    const pushDown = async (levelIndex: number, rows: RasterView, rowOff: number): Promise<void> => {
-      if (levelIndex >= reducers.length) return;
-      const produced = await reducers[levelIndex].push(rows, rowOff);
+    // Rows a reducer of `levelIndex` produced: written to the next level and reduced further down.
+    const passOn = async (
+      levelIndex: number,
+      produced: { view: RasterView; rowOff: number } | null,
+    ): Promise<void> => {
       if (!produced) return;
       await writers[levelIndex + 1].addRows(produced.view, 0, produced.view.height);
       await pushDown(levelIndex + 1, produced.view, produced.rowOff);
+    };
+    const pushDown = async (levelIndex: number, rows: RasterView, rowOff: number): Promise<void> => {
+      if (levelIndex < reducers.length)
+        await passOn(levelIndex, await reducers[levelIndex].push(rows, rowOff));
     };
 
     for (let rowOff = 0; rowOff < height; rowOff += blockSize) {
@@ -852,11 +858,7 @@ export async function writeCog(
       const reduced = reducers.length > 0 ? reducers[0].push(strip, rowOff) : null;
       reduced?.catch(() => {});
       await writers[0].addRows(strip, 0, rows);
-      const produced = await reduced;
-      if (produced) {
-        await writers[1].addRows(produced.view, 0, produced.view.height);
-        await pushDown(1, produced.view, produced.rowOff);
-      }
+      await passOn(0, await reduced);
     }
     await compressor.drain();
     const statistics = stats?.result() ?? null;
