@@ -140,6 +140,12 @@ export class ZipArchive {
         this.source.name,
         `ZIP entry '${entry.name}' is ${entry.size} bytes, more than the ${maxBytes} read into memory`,
       );
+    // Deflate adds at most 5 bytes per 16 KiB stored block: more compressed bytes than that is a lie.
+    if (entry.compressedSize > entry.size + Math.ceil(entry.size / 16384) * 5 + 1024)
+      throw new FormatError(
+        this.source.name,
+        `ZIP entry '${entry.name}' claims ${entry.compressedSize} compressed bytes for ${entry.size} bytes of content`,
+      );
     const start = await this.dataOffset(entry);
     const raw = await this.source.read(start, entry.compressedSize, `ZIP entry ${entry.name}`);
     if (entry.method === 0) return raw;

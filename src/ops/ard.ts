@@ -12,6 +12,8 @@ import {
 import type { TiePoint } from '../geo/geolocation.js';
 import { TiePointGrid } from '../geo/geolocation.js';
 import type { GeoTransform } from '../geo/transform.js';
+import type { CommandBudgetOptions } from '../io/budget.js';
+import { assertCommandBudget, commandBudgets } from '../io/budget.js';
 import { detect, Sicd } from '../io/nitf/sicd.js';
 import { sicdImageToGround } from '../io/nitf/sicd-projection.js';
 import { encodePng } from '../io/png.js';
@@ -22,6 +24,7 @@ import { writeCog } from '../io/tiff/writer.js';
 import { acquisitionFromSicd } from '../products/acquisition.js';
 import type { CalibrationTarget } from '../raster/calibration.js';
 import { calibrateRows, calibrateRowsDenoised } from '../raster/calibration.js';
+import { dataTypeInfo } from '../raster/dtype.js';
 import { KernelPool } from '../raster/kernel-pool.js';
 import { fromDb, multilook, percentiles, toDb } from '../raster/sar.js';
 import type { SpeckleFilter } from '../raster/speckle.js';
@@ -31,7 +34,7 @@ import { gridInverse, snappedGrid, warpByTiePoints } from '../raster/warp.js';
 import { sha256File } from '../util/hash.js';
 import { calibrationGrids, choosePolarisation } from './calibrate.js';
 
-export interface ArdOptions {
+export interface ArdOptions extends CommandBudgetOptions {
   pol?: string;
   target?: CalibrationTarget;
   /** Speckle filter, or 'none' (default refined-lee). */
@@ -50,6 +53,17 @@ export interface ArdOptions {
    * analysis-ready COG, so the two can be compared pixel for pixel (change detection).
    */
   like?: string;
+  /** Bytes of one metadata file (SAFE annotation, SICD XML) read into memory (default 64 MiB). */
+  maxMetadataBytes?: number;
+}
+
+/**
+ * Bytes an image-geometry ard holds at once (estimate): the full-resolution image at `fullBytes` per
+ * pixel (as read plus calibrated), then the multilooked image (`looks` pixels each) with the
+ * despeckle's two shared copies and the geocoded output.
+ */
+function ardBytes(width: number, height: number, fullBytes: number, looks: number): number {
+  return width * height * fullBytes + Math.ceil((width * height) / looks) * 16;
 }
 
 /** The grid of a GeoTIFF, for ArdOptions.like. */
@@ -149,7 +163,8 @@ export async function ardSafe(safePath: string, outDir: string, opts: ArdOptions
   const target = opts.target ?? 'sigma0';
   const { spacingM, like } = await spacingAndGrid(opts);
   const filter = opts.filter ?? 'refined-lee';
-  const safe = await SafeProduct.open(safePath);
+  const { memoryBytes, decodeBytes } = commandBudgets(opts);
+  const safe = await SafeProduct.open(safePath, { maxMetadataBytes: opts.maxMetadataBytes });
   let ann: Awaited<ReturnType<SafeProduct['annotation']>>;
   let sigma: RasterView<Float32Array>;
   let productName: string;
@@ -157,10 +172,20 @@ export async function ardSafe(safePath: string, outDir: string, opts: ArdOptions
   try {
     pol = choosePolarisation(safe, opts.pol);
     ann = await safe.annotation(pol);
-    const tif = await safe.measurement(pol, ann, opts.allowCrop);
+    const tif = await safe.measurement(pol, ann, opts.allowCrop, { decodeBudgetBytes: decodeBytes });
     try {
       const W = tif.width;
       const H = tif.height;
+      const dnBytes = dataTypeInfo(tif.dataType).componentBytes * dataTypeInfo(tif.dataType).components;
+      const ml =
+        Math.max(1, Math.floor(spacingM / ann.rangePixelSpacingM)) *
+        Math.max(1, Math.floor(spacingM / ann.azimuthPixelSpacingM));
+      assertCommandBudget(
+        `${safePath} (${pol})`,
+        `ard on ${W} x ${H} ${tif.dataType} pixels`,
+        ardBytes(W, H, dnBytes + 4, ml),
+        memoryBytes,
+      );
       const { grid, noise } = await calibrationGrids(
         safe,
         pol,
@@ -169,7 +194,7 @@ export async function ardSafe(safePath: string, outDir: string, opts: ArdOptions
         W,
         opts.removeNoise ? 'range-azimuth' : 'none',
       );
-      const dn = await tif.read(undefined, { bands: [0], maxBytes: 4 * 1024 ** 3 });
+      const dn = await tif.read(undefined, { bands: [0], maxBytes: memoryBytes });
       const data = new Float32Array(W * H);
       if (noise) calibrateRowsDenoised(dn.data, 0, H, grid, noise, data);
       else calibrateRows(dn.data, 0, H, grid, data);
@@ -471,9 +496,19 @@ export async function ardSicd(path: string, outDir: string, opts: ArdOptions = {
   const { spacingM, like } = await spacingAndGrid(opts);
   if ((opts.target ?? 'sigma0') !== 'sigma0')
     throw new ValidationError(`--to ${opts.target} is not available for a SICD (sigma0 only)`);
-  const sicd = await Sicd.open(path);
+  const { memoryBytes } = commandBudgets(opts);
+  const sicd = await Sicd.open(path, { maxXmlBytes: opts.maxMetadataBytes });
   let complex: RasterView<Float32Array>;
   try {
+    const ml =
+      Math.max(1, Math.floor(spacingM / sicd.meta.grid.col.ssM)) *
+      Math.max(1, Math.floor(spacingM / sicd.meta.grid.row.ssM));
+    assertCommandBudget(
+      path,
+      `ard on a ${sicd.width} x ${sicd.height} SICD`,
+      ardBytes(sicd.width, sicd.height, 8 + 4, ml),
+      memoryBytes,
+    );
     complex = await sicd.readComplex();
   } finally {
     await sicd.close();
@@ -609,7 +644,8 @@ export async function ardGeoTiff(
     throw new ValidationError('--like and --crs cannot be used together: --like sets the CRS');
   checkedSpacing(opts);
   const side = await readSidecar(path, opts.meta);
-  const tif = await GeoTiff.open(path);
+  const { memoryBytes, decodeBytes } = commandBudgets(opts);
+  const tif = await GeoTiff.open(path, { decodeBudgetBytes: decodeBytes });
   let view: RasterView<Float32Array>;
   let meta: ReturnType<GeoTiff['info']>;
   try {
@@ -618,7 +654,15 @@ export async function ardGeoTiff(
         `${path}: is not georeferenced (no EPSG CRS or geotransform); use the product's own reader`,
       );
     meta = tif.info();
-    const raw = await tif.read(undefined, { bands: [0] });
+    const info = dataTypeInfo(tif.dataType);
+    // The band as read, as float32, the despeckle's two shared copies and the resampled output.
+    assertCommandBudget(
+      path,
+      `ard on ${tif.width} x ${tif.height} ${tif.dataType} pixels`,
+      tif.width * tif.height * (info.componentBytes * info.components + 16),
+      memoryBytes,
+    );
+    const raw = await tif.read(undefined, { bands: [0], maxBytes: memoryBytes });
     const data = new Float32Array(raw.data.length);
     const nd = tif.nodata;
     for (let i = 0; i < data.length; i++) data[i] = raw.data[i] === nd ? Number.NaN : raw.data[i];

@@ -4,7 +4,9 @@ import { converter, EPSG_WGS84, isKnownEpsg } from '../geo/crs.js';
 import type { TileMatrixSetDef } from '../geo/tms.js';
 import { tileBounds } from '../geo/tms.js';
 import type { Window } from '../geo/window.js';
+import { checkBudget, DEFAULT_DECODE_BUDGET_BYTES } from '../io/budget.js';
 import { GeoTiff } from '../io/tiff/reader.js';
+import { dataTypeInfo } from '../raster/dtype.js';
 import { KernelPool } from '../raster/kernel-pool.js';
 import { type TileWarp, warpTile } from '../raster/warp-tile.js';
 import { LruCache } from '../util/lru.js';
@@ -61,9 +63,26 @@ export class Tiler {
   private readonly luts = new LruCache<string, Uint16Array>(32, () => 1);
 
   private readonly pool: KernelPool | null;
+  /** Bytes one request may decode (per block, and the window it reads). */
+  readonly decodeBudgetBytes: number;
 
-  /** `renderWorkers` threads warp and colour tiles (0: on the calling thread). */
-  constructor(opts: { maxOpenFiles?: number; blockCacheBytes?: number; renderWorkers?: number } = {}) {
+  /**
+   * `renderWorkers` threads warp and colour tiles (0: on the calling thread). `decodeBudgetBytes`
+   * (default 256 MiB) bounds each request: a block that decodes to more, or a tile, preview or point
+   * window larger than that, is refused (FormatError / ValidationError naming the file and budget).
+   */
+  constructor(
+    opts: {
+      maxOpenFiles?: number;
+      blockCacheBytes?: number;
+      renderWorkers?: number;
+      decodeBudgetBytes?: number;
+    } = {},
+  ) {
+    this.decodeBudgetBytes = checkBudget(
+      'decodeBudgetBytes',
+      opts.decodeBudgetBytes ?? DEFAULT_DECODE_BUDGET_BYTES,
+    );
     const workers = opts.renderWorkers ?? 0;
     this.pool = workers > 0 ? new KernelPool(workers) : null;
     this.files = new LruCache(
@@ -90,7 +109,7 @@ export class Tiler {
       p = (async () => {
         let tif: GeoTiff;
         try {
-          tif = await GeoTiff.open(path);
+          tif = await GeoTiff.open(path, { decodeBudgetBytes: this.decodeBudgetBytes });
         } catch (err) {
           if ((err as { code?: string }).code === 'ENOENT')
             throw new NotFoundError(`asset file ${path} does not exist`);
@@ -216,6 +235,7 @@ export class Tiler {
       level: plan.level,
       bands: [asset.band],
       nodataToNaN: true,
+      maxBytes: this.decodeBudgetBytes,
     });
     const out = new Float32Array(TILE * TILE);
     warpTile(
@@ -253,7 +273,12 @@ export class Tiler {
   private async sampledRange(asset: RasterAsset): Promise<[number, number]> {
     const cog = await this.open(asset.path);
     const level = cog.factors.length - 1;
-    const view = await cog.tif.read(undefined, { level, bands: [asset.band], nodataToNaN: true });
+    const view = await cog.tif.read(undefined, {
+      level,
+      bands: [asset.band],
+      nodataToNaN: true,
+      maxBytes: this.decodeBudgetBytes,
+    });
     const vals: number[] = [];
     const data = view.data as ArrayLike<number>;
     for (let i = 0; i < data.length; i++) {
@@ -352,6 +377,13 @@ export class Tiler {
     const plan = await this.plan(asset, tms, z, x, y, resampling);
     if (!plan) return null;
     const { win } = plan;
+    // The window is checked against the budget before its shared buffer is taken.
+    const info = dataTypeInfo(plan.cog.tif.dataType);
+    const winBytes = win.width * win.height * Math.max(4, info.componentBytes * info.components);
+    if (winBytes > this.decodeBudgetBytes)
+      throw new ValidationError(
+        `${asset.path}: tile ${z}/${x}/${y} reads a ${win.width} x ${win.height} window at level ${plan.level} (${winBytes} bytes), more than the ${this.decodeBudgetBytes}-byte decode budget; add overviews (sarbridge cog)`,
+      );
     const srcBuf = this.takeShared(win.width * win.height * 4);
     const rgbaBuf = this.takeShared(TILE * TILE * 4);
     try {
@@ -362,11 +394,17 @@ export class Tiler {
           level: plan.level,
           bands: [asset.band],
           nodataToNaN: true,
+          maxBytes: this.decodeBudgetBytes,
           into: { data: src, width: win.width, height: win.height, bands: 1, dataType: 'float32' },
         });
         nodata = v.nodata ?? null;
       } else {
-        const v = await plan.cog.tif.read(win, { level: plan.level, bands: [asset.band], nodataToNaN: true });
+        const v = await plan.cog.tif.read(win, {
+          level: plan.level,
+          bands: [asset.band],
+          nodataToNaN: true,
+          maxBytes: this.decodeBudgetBytes,
+        });
         src.set(v.data as ArrayLike<number>);
         nodata = v.nodata ?? null;
       }
@@ -393,7 +431,12 @@ export class Tiler {
     let level = 0;
     for (let l = 1; l < cog.factors.length; l++)
       if (Math.max(cog.width, cog.height) / cog.factors[l] >= maxSize) level = l;
-    const view = await cog.tif.read(undefined, { level, bands: [asset.band], nodataToNaN: true });
+    const view = await cog.tif.read(undefined, {
+      level,
+      bands: [asset.band],
+      nodataToNaN: true,
+      maxBytes: this.decodeBudgetBytes,
+    });
     const w = view.width;
     const h = view.height;
     const scale = Math.min(1, maxSize / Math.max(w, h));
@@ -421,7 +464,7 @@ export class Tiler {
     if (!(col >= 0 && row >= 0 && col < cog.width && row < cog.height)) return null;
     const view = await cog.tif.read(
       { colOff: col, rowOff: row, width: 1, height: 1 },
-      { bands: [asset.band], nodataToNaN: true },
+      { bands: [asset.band], nodataToNaN: true, maxBytes: this.decodeBudgetBytes },
     );
     const v = view.data[0] as number;
     return v !== v || v === view.nodata ? null : v;

@@ -3,6 +3,7 @@ import { FormatError, UnsupportedError, ValidationError } from '../../errors.js'
 import type { Window } from '../../geo/window.js';
 import { assertWindowInside, fullWindow } from '../../geo/window.js';
 import type { RasterView } from '../../raster/view.js';
+import { checkBudget, DEFAULT_METADATA_LIMIT_BYTES, fmtMiB } from '../budget.js';
 import type { ByteSource } from '../source.js';
 import { FileSource } from '../source.js';
 import type { NitfFile, NitfImageSegment } from './nitf.js';
@@ -277,7 +278,11 @@ export class Sicd {
     private readonly segments: { seg: NitfImageSegment; row0: number }[],
   ) {}
 
-  static async open(src: string | ByteSource): Promise<Sicd> {
+  /**
+   * Open a SICD (NITF). `maxXmlBytes` (default 64 MiB) bounds the SICD XML segment read into memory.
+   */
+  static async open(src: string | ByteSource, opts: { maxXmlBytes?: number } = {}): Promise<Sicd> {
+    const maxXml = checkBudget('maxXmlBytes', opts.maxXmlBytes ?? DEFAULT_METADATA_LIMIT_BYTES);
     const source = typeof src === 'string' ? await FileSource.open(src) : src;
     try {
       const file = source.name;
@@ -285,6 +290,11 @@ export class Sicd {
       const des = nitf.des.find((d) => d.desid === 'XML_DATA_CONTENT' || d.desid === 'SICD_XML');
       if (!des)
         throw new FormatError(file, 'has no SICD XML data extension segment (DESID XML_DATA_CONTENT)');
+      if (des.dataLength > maxXml)
+        throw new FormatError(
+          file,
+          `SICD XML segment is ${fmtMiB(des.dataLength)} (${des.dataLength} bytes), over the ${fmtMiB(maxXml)} limit for metadata`,
+        );
       const xml = Buffer.from(await source.read(des.dataOffset, des.dataLength, 'SICD XML')).toString('utf8');
       const meta = parseSicdXml(file, xml);
       const images = nitf.images.filter((im) => im.icat === 'SAR' || im.bands.length === 2);

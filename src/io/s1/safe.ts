@@ -3,8 +3,10 @@ import { join, relative } from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { FormatError, NotFoundError } from '../../errors.js';
 import type { AzimuthNoiseBlock } from '../../raster/calibration.js';
+import { assertMetadataSize, checkBudget, DEFAULT_METADATA_LIMIT_BYTES } from '../budget.js';
 import type { ByteSource } from '../source.js';
 import { FileSource } from '../source.js';
+import type { GeoTiffOpenOptions } from '../tiff/reader.js';
 import { GeoTiff } from '../tiff/reader.js';
 import type { ZipArchive } from '../zip.js';
 import { ZipArchive as Zip, ZipEntrySource } from '../zip.js';
@@ -281,7 +283,16 @@ async function listDir(root: string): Promise<string[]> {
   return out;
 }
 
-async function openFiles(path: string): Promise<SafeFiles> {
+/** Options of SafeProduct.open. */
+export interface SafeOpenOptions {
+  /**
+   * Bytes of one metadata file (manifest, annotation, calibration, noise) read into memory (default
+   * 64 MiB): checked by stat in a folder, from the central directory in a zip and while inflating.
+   */
+  maxMetadataBytes?: number;
+}
+
+async function openFiles(path: string, maxMetadataBytes: number): Promise<SafeFiles> {
   let st: Awaited<ReturnType<typeof stat>>;
   try {
     st = await stat(path);
@@ -297,6 +308,7 @@ async function openFiles(path: string): Promise<SafeFiles> {
       read: async (p) => {
         const src = await FileSource.open(join(path, p));
         try {
+          assertMetadataSize(join(path, p), src.size, maxMetadataBytes);
           return await src.read(0, src.size);
         } finally {
           await src.close();
@@ -320,7 +332,12 @@ async function openFiles(path: string): Promise<SafeFiles> {
   );
   return {
     list: () => [...byPath.keys()],
-    read: async (p) => zip.read(byPath.get(p) as NonNullable<ReturnType<typeof byPath.get>>),
+    read: async (p) => {
+      const e = byPath.get(p) as NonNullable<ReturnType<typeof byPath.get>>;
+      // The central directory's size first; inflating stops at it, so a lying entry cannot pass it.
+      assertMetadataSize(`${path}!${e.name}`, e.size, maxMetadataBytes);
+      return zip.read(e, maxMetadataBytes);
+    },
     source: async (p) => {
       const e = byPath.get(p) as NonNullable<ReturnType<typeof byPath.get>>;
       if (e.method !== 0)
@@ -341,8 +358,9 @@ export class SafeProduct {
     private readonly files: SafeFiles,
   ) {}
 
-  static async open(path: string): Promise<SafeProduct> {
-    const files = await openFiles(path);
+  static async open(path: string, opts: SafeOpenOptions = {}): Promise<SafeProduct> {
+    const limit = checkBudget('maxMetadataBytes', opts.maxMetadataBytes ?? DEFAULT_METADATA_LIMIT_BYTES);
+    const files = await openFiles(path, limit);
     if (!files.list().includes('manifest.safe')) {
       await files.close();
       throw new FormatError(path, 'is not a SAFE product (no manifest.safe)');
@@ -408,12 +426,17 @@ export class SafeProduct {
    * The measurement TIFF of a polarisation, opened; its size must equal the annotation's (or, with
    * `allowCrop`, fit inside it from the first line and sample, for tests on cropped rasters).
    */
-  async measurement(pol: string, annotation?: S1Annotation, allowCrop = false): Promise<GeoTiff> {
+  async measurement(
+    pol: string,
+    annotation?: S1Annotation,
+    allowCrop = false,
+    open: GeoTiffOpenOptions = {},
+  ): Promise<GeoTiff> {
     const f = this.find(
       new RegExp(`^measurement/${this.polRe(pol)}.*\\.tiff?$`),
       `measurement TIFF for ${pol} (measurement/ is empty)`,
     );
-    const tif = await GeoTiff.open(await this.files.source(f));
+    const tif = await GeoTiff.open(await this.files.source(f), open);
     const mismatch =
       annotation &&
       (allowCrop

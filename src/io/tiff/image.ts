@@ -254,6 +254,37 @@ export class TiffImage {
     }
     if (buf.length < size)
       throw new FormatError(file, `block ${index} decodes to ${buf.length} bytes, expected ${size}`);
+    return this.finishRows(buf, rows, size, scratch);
+  }
+
+  /**
+   * Rows `row0` to `row0 + rows` of uncompressed strip `index`, decoded: only those rows' bytes are
+   * read, so a strip larger than the decode budget can still be read by window.
+   */
+  async decodeStripRows(
+    src: ByteSource,
+    index: number,
+    row0: number,
+    rows: number,
+    scratch?: BlockScratch,
+  ): Promise<Uint8Array> {
+    if (this.compression !== Compression.None || this.tiled)
+      throw new Error('internal: decodeStripRows reads uncompressed strips only');
+    const rowBytes = this.blockBytes(1);
+    const size = rowBytes * rows;
+    const off = this.offsets[index] + row0 * rowBytes;
+    let buf: Uint8Array;
+    if (scratch) {
+      if (scratch.raw === null || scratch.raw.length < size) scratch.raw = new Uint8Array(size);
+      buf = await src.readInto(off, size, scratch.raw, `rows ${row0}+${rows} of strip ${index}`);
+    } else buf = await src.read(off, size, `rows ${row0}+${rows} of strip ${index}`);
+    return this.finishRows(buf, rows, size, scratch);
+  }
+
+  /** Host byte order and predictor undone, in place or into the scratch's second buffer. */
+  private finishRows(b: Uint8Array, rows: number, size: number, scratch?: BlockScratch): Uint8Array {
+    const file = this.file;
+    let buf = b;
     if ((buf.byteOffset & 7) !== 0) buf = new Uint8Array(buf.subarray(0, size));
     const rowSamples = this.blockWidth * this.blockSamples * this.components;
     if (this.predictor === 3) {

@@ -9,6 +9,7 @@ import type { DataType, TypedArray } from '../../raster/dtype.js';
 import { dataTypeInfo, gdalTypeName, isFloat } from '../../raster/dtype.js';
 import type { RasterView } from '../../raster/view.js';
 import { createRaster } from '../../raster/view.js';
+import { checkBudget, DEFAULT_DECODE_BUDGET_BYTES, fmtMiB, MiB } from '../budget.js';
 import { forEachLimit } from '../concurrency.js';
 import type { ByteSource } from '../source.js';
 import { FileSource } from '../source.js';
@@ -18,7 +19,7 @@ import { epsgFromGeoKeys, geoTransformFromTags, parseGeoKeys } from './geokeys.j
 import { parseTiffStructure } from './ifd.js';
 import type { BlockScratch } from './image.js';
 import { TiffImage } from './image.js';
-import { compressionName, Tag } from './tags.js';
+import { Compression, compressionName, Tag } from './tags.js';
 
 /** Band-level facts, from GDAL_METADATA and GDAL_NODATA. */
 export interface BandInfo {
@@ -65,6 +66,11 @@ export interface ReadOptions {
   nodataToNaN?: boolean;
   /** Refuse to allocate more than this many bytes (default 2 GiB). */
   maxBytes?: number;
+  /**
+   * Bytes one block may decode to, and all blocks decoded at once together (default: the file's
+   * decode budget, see GeoTiffOpenOptions). A larger block is refused with a FormatError.
+   */
+  decodeBudgetBytes?: number;
   /** Blocks decoded at once (default 4). */
   concurrency?: number;
   /** A raster of the window's size, bands and type to read into instead of allocating one. */
@@ -73,6 +79,18 @@ export interface ReadOptions {
 }
 
 const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
+
+export interface GeoTiffOpenOptions {
+  /**
+   * Bytes one block (tile or strip) may decode to, and the blocks one read decodes at once together
+   * (default 256 MiB). A file whose blocks decode to more (a "decompression bomb", or a huge single
+   * strip) cannot be read at all: read() refuses before decoding.
+   */
+  decodeBudgetBytes?: number;
+}
+
+/** Decode buffers larger than this are not kept between reads. */
+const MAX_POOLED_SCRATCH_BYTES = 32 * MiB;
 
 function parseNodata(file: string, v: unknown): number | null {
   if (typeof v !== 'string') return null;
@@ -117,12 +135,17 @@ export class GeoTiff {
     this.blockCache = cache;
   }
 
+  /** Bytes one block may decode to (and one read's concurrent decodes together). */
+  readonly decodeBudgetBytes: number;
+
   private constructor(
     readonly source: ByteSource,
     readonly bigTiff: boolean,
     levels: TiffImage[],
+    decodeBudgetBytes: number,
   ) {
     this.levels = levels;
+    this.decodeBudgetBytes = decodeBudgetBytes;
     const tags = levels[0].ifd.tags;
     const gk = parseGeoKeys(tags);
     this.epsg = epsgFromGeoKeys(gk);
@@ -139,7 +162,8 @@ export class GeoTiff {
   }
 
   /** Open a file path or a byte source. Throws FormatError for anything that is not a readable TIFF. */
-  static async open(src: string | ByteSource): Promise<GeoTiff> {
+  static async open(src: string | ByteSource, opts: GeoTiffOpenOptions = {}): Promise<GeoTiff> {
+    const budget = checkBudget('decodeBudgetBytes', opts.decodeBudgetBytes ?? DEFAULT_DECODE_BUDGET_BYTES);
     const source = typeof src === 'string' ? await FileSource.open(src) : src;
     try {
       const structure = await parseTiffStructure(source);
@@ -158,7 +182,7 @@ export class GeoTiff {
             im.width < main.width,
         )
         .sort((a, b) => b.width - a.width);
-      return new GeoTiff(source, structure.bigTiff, [main, ...overviews]);
+      return new GeoTiff(source, structure.bigTiff, [main, ...overviews], budget);
     } catch (err) {
       await source.close();
       throw err;
@@ -268,9 +292,63 @@ export class GeoTiff {
     const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
     if (bytes > maxBytes) {
       throw new ValidationError(
-        `reading ${w.width} x ${w.height} x ${bands.length} ${im.dataType} needs ${bytes} bytes, more than the ${maxBytes}-byte limit; read by window`,
+        `${this.source.name}: reading ${w.width} x ${w.height} x ${bands.length} ${im.dataType} at level ${level} needs ${bytes} bytes, more than the ${maxBytes}-byte limit; read by window`,
       );
     }
+    const c0 = Math.floor(w.colOff / im.blockWidth);
+    const c1 = Math.floor((w.colOff + w.width - 1) / im.blockWidth);
+    const r0 = Math.floor(w.rowOff / im.blockHeight);
+    const r1 = Math.floor((w.rowOff + w.height - 1) / im.blockHeight);
+    const perBand = im.blocksAcross * im.blocksDown;
+    // row0/rows: the part of the block to decode (rows within it), all of it unless split below.
+    const jobs: { index: number; bx: number; by: number; bandSlot: number; row0: number; rows: number }[] =
+      [];
+    for (let by = r0; by <= r1; by++) {
+      for (let bx = c0; bx <= c1; bx++) {
+        if (im.planar === 1)
+          jobs.push({
+            index: by * im.blocksAcross + bx,
+            bx,
+            by,
+            bandSlot: -1,
+            row0: 0,
+            rows: im.blockHeight,
+          });
+        else {
+          for (let slot = 0; slot < bands.length; slot++) {
+            jobs.push({
+              index: bands[slot] * perBand + by * im.blocksAcross + bx,
+              bx,
+              by,
+              bandSlot: slot,
+              row0: 0,
+              rows: im.blockHeight,
+            });
+          }
+        }
+      }
+    }
+    // Every block must decode within the budget, and the blocks decoded at once together.
+    const budget = checkBudget('decodeBudgetBytes', opts.decodeBudgetBytes ?? this.decodeBudgetBytes);
+    let largest = 1;
+    for (const job of jobs) {
+      const stripRow0 = job.by * im.blockHeight;
+      const full = im.blockBytes(im.blockRows(job.index % perBand));
+      if (full > budget && im.compression === Compression.None && !im.tiled) {
+        // An uncompressed strip is read by rows: only the window's rows of it.
+        job.row0 = Math.max(w.rowOff, stripRow0) - stripRow0;
+        job.rows =
+          Math.min(w.rowOff + w.height, stripRow0 + im.blockRows(job.index % perBand)) - stripRow0 - job.row0;
+        const cost = im.blockBytes(job.rows) * (im.predictor === 3 ? 2 : 1);
+        if (cost > budget)
+          throw new FormatError(
+            this.source.name,
+            `${job.rows} rows of strip ${job.index} decode to ${fmtMiB(cost)}, over the ${fmtMiB(budget)} decode budget; read a smaller window`,
+          );
+        largest = Math.max(largest, cost);
+      } else largest = Math.max(largest, this.blockCost(im, job.index, budget));
+    }
+    const concurrency = Math.max(1, Math.min(opts.concurrency ?? 4, Math.floor(budget / largest)));
     const into = opts.into;
     const out =
       into &&
@@ -282,23 +360,6 @@ export class GeoTiff {
         : createRaster(w.width, w.height, bands.length, im.dataType, this.nodata);
     const fill = this.nodata ?? 0;
 
-    const c0 = Math.floor(w.colOff / im.blockWidth);
-    const c1 = Math.floor((w.colOff + w.width - 1) / im.blockWidth);
-    const r0 = Math.floor(w.rowOff / im.blockHeight);
-    const r1 = Math.floor((w.rowOff + w.height - 1) / im.blockHeight);
-    const perBand = im.blocksAcross * im.blocksDown;
-    const jobs: { index: number; bx: number; by: number; bandSlot: number }[] = [];
-    for (let by = r0; by <= r1; by++) {
-      for (let bx = c0; bx <= c1; bx++) {
-        if (im.planar === 1) jobs.push({ index: by * im.blocksAcross + bx, bx, by, bandSlot: -1 });
-        else {
-          for (let slot = 0; slot < bands.length; slot++) {
-            jobs.push({ index: bands[slot] * perBand + by * im.blocksAcross + bx, bx, by, bandSlot: slot });
-          }
-        }
-      }
-    }
-    const concurrency = Math.max(1, opts.concurrency ?? 4);
     const scratches: BlockScratch[] = [];
     for (let i = 0; i < Math.min(concurrency, jobs.length); i++)
       scratches.push(this.scratchPool.pop() ?? { raw: null, out: null });
@@ -308,18 +369,28 @@ export class GeoTiff {
         concurrency,
         async (job, _i, worker) => {
           const key = `${level}/${job.index}`;
-          let blk = this.blockCache?.get(key);
-          if (blk === undefined) {
+          const partial = job.row0 !== 0 || job.rows < im.blockRows(job.index % perBand);
+          let blk = partial ? undefined : this.blockCache?.get(key);
+          if (partial) {
+            blk = await im.decodeStripRows(this.source, job.index, job.row0, job.rows, scratches[worker]);
+          } else if (blk === undefined) {
             blk = await im.decodeBlock(this.source, job.index, scratches[worker]);
             // The scratch buffer is reused by the next block: the cache keeps a copy.
             this.blockCache?.set(key, blk.slice());
           }
-          copyBlock(im, blk, job.bx, job.by, job.bandSlot, bands, w, out.data, fill);
+          const row0 = job.by * im.blockHeight + job.row0;
+          copyBlock(im, blk, job.bx, row0, row0 + job.rows, job.bandSlot, bands, w, out.data, fill);
         },
         opts.signal,
       );
     } finally {
-      this.scratchPool.push(...scratches);
+      // Keep small decode buffers for the next read; a large one goes back to the garbage collector.
+      for (const s of scratches)
+        if (
+          (s.raw?.length ?? 0) <= MAX_POOLED_SCRATCH_BYTES &&
+          (s.out?.length ?? 0) <= MAX_POOLED_SCRATCH_BYTES
+        )
+          this.scratchPool.push(s);
     }
     if (opts.nodataToNaN && isFloat(im.dataType) && this.nodata !== null && !Number.isNaN(this.nodata)) {
       const d = out.data;
@@ -329,17 +400,45 @@ export class GeoTiff {
     return out;
   }
 
+  /**
+   * Bytes decoding block `index` of `im` holds (its compressed bytes, its decoded bytes, and the
+   * predictor's output for floating-point prediction); throws a FormatError over `budget`.
+   */
+  private blockCost(im: TiffImage, index: number, budget: number): number {
+    const count = im.byteCounts[index];
+    if (im.offsets[index] === 0 && count === 0) return 1; // sparse
+    const decoded = im.blockBytes(im.blockRows(index % (im.blocksAcross * im.blocksDown)));
+    const kind = im.tiled ? 'tile' : 'strip';
+    const file = this.source.name;
+    if (decoded > budget)
+      throw new FormatError(
+        file,
+        `${kind} ${index} decodes to ${fmtMiB(decoded)}, over the ${fmtMiB(budget)} decode budget (${im.blockWidth} x ${im.blockRows(index % (im.blocksAcross * im.blocksDown))} pixels of ${im.dataType} in one ${kind}; rewrite it tiled, e.g. with gdal_translate -co TILED=YES)`,
+      );
+    if (count > budget)
+      throw new FormatError(
+        file,
+        `${kind} ${index} holds ${fmtMiB(count)} of compressed data, over the ${fmtMiB(budget)} decode budget`,
+      );
+    const compressed = im.compression === Compression.None ? 0 : count;
+    return compressed + decoded * (im.predictor === 3 ? 2 : 1);
+  }
+
   async close(): Promise<void> {
     await this.source.close();
   }
 }
 
-/** Copy the part of a decoded block that falls in the window into the band-sequential output. */
+/**
+ * Copy the part of a decoded block that falls in the window into the band-sequential output; `blk`
+ * holds image rows blockRow0 to blockRow1 (all of the block, or the rows of a strip read by rows).
+ */
 function copyBlock(
   im: TiffImage,
   blk: Uint8Array,
   bx: number,
-  by: number,
+  blockRow0: number,
+  blockRow1: number,
   bandSlot: number,
   bands: number[],
   w: Window,
@@ -350,8 +449,8 @@ function copyBlock(
   const spp = im.blockSamples;
   const x0 = Math.max(w.colOff, bx * im.blockWidth);
   const x1 = Math.min(w.colOff + w.width, (bx + 1) * im.blockWidth);
-  const y0 = Math.max(w.rowOff, by * im.blockHeight);
-  const y1 = Math.min(w.rowOff + w.height, (by + 1) * im.blockHeight);
+  const y0 = Math.max(w.rowOff, blockRow0);
+  const y1 = Math.min(w.rowOff + w.height, blockRow1);
   const planeLen = w.width * w.height * comps;
   const slots = bandSlot >= 0 ? [bandSlot] : bands.map((_, i) => i);
   if (blk.length === 0) {
@@ -370,7 +469,7 @@ function copyBlock(
     const sampleIdx = bandSlot >= 0 ? 0 : bands[slot];
     const planeBase = slot * planeLen;
     for (let y = y0; y < y1; y++) {
-      const srcRow = (y - by * im.blockHeight) * rowStride;
+      const srcRow = (y - blockRow0) * rowStride;
       const dstRow = planeBase + ((y - w.rowOff) * w.width + (x0 - w.colOff)) * comps;
       const xs = x0 - bx * im.blockWidth;
       if (spp === 1) {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import zlib from 'node:zlib';
 import { ValidationError } from '../../errors.js';
 import type { GeoTransform } from '../../geo/transform.js';
@@ -243,8 +244,19 @@ class TileStore implements TileSink {
     private readonly handle: FileHandle,
   ) {}
 
+  /**
+   * A temporary file at `path`, unlinked as soon as it is open: only the handle keeps it, so the
+   * system reclaims it however the process ends (even killed with SIGKILL).
+   */
   static async create(path: string): Promise<TileStore> {
-    return new TileStore(path, await open(path, 'w+'));
+    const handle = await open(path, 'wx+');
+    try {
+      await unlink(path);
+    } catch (err) {
+      await handle.close().catch(() => {});
+      throw err;
+    }
+    return new TileStore(path, handle);
   }
 
   async append(tile: Uint8Array): Promise<void> {
@@ -266,8 +278,43 @@ class TileStore implements TileSink {
 
   async close(): Promise<void> {
     await this.handle.close().catch(() => {});
-    await rm(this.path, { force: true });
   }
+}
+
+/** The process with this id is running (or exists under another user). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Remove what an earlier writeCog of `path` left behind when it was killed: `<path>.<pid>-<hex>.partial`
+ * (and the `.level<i>` files of earlier versions) of processes that no longer run.
+ */
+export async function removeStaleCogTemporaries(path: string): Promise<string[]> {
+  const dir = dirname(path);
+  const base = basename(path);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(`${base}.`)) continue;
+    const m = /^(\d+)-[0-9a-f]{8}\.(partial|level\d+)$/.exec(name.slice(base.length + 1));
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || processAlive(pid)) continue;
+    await rm(join(dir, name), { force: true });
+    removed.push(join(dir, name));
+  }
+  return removed;
 }
 
 /**
@@ -722,6 +769,8 @@ export async function writeCog(
   const isComplex = dataTypeInfo(dataType).components === 2;
   const stats = opts.statistics !== false && !isComplex ? new StatsAccumulator(bands, nodata) : null;
 
+  // A run killed before its rename left its .partial file: it goes now.
+  await removeStaleCogTemporaries(path);
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const outPath = `${path}.${tag}.partial`;
   const levelSizes: [number, number][] = [[width, height], ...sizes];
