@@ -119,7 +119,7 @@ const badHrefs: { name: string; href: unknown; why: RegExp }[] = [
 ];
 
 describe('AssetStorage.checkHref', () => {
-  it.each(badHrefs)('refuses $name', ({ href, why }) => {
+  it.each(badHrefs.map((row) => [row.name, row] as const))('refuses %s', (_name, { href, why }) => {
     let err: unknown;
     try {
       storage.checkHref(href, FIELD);
