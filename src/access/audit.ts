@@ -433,7 +433,8 @@ function loadSigningKey(logPath: string, given: KeyObject | string | undefined):
 
 /** A public key from a KeyObject (a private one gives its public half), PEM text or a PEM path. */
 export function loadPublicKey(key: KeyObject | string): KeyObject {
-  if (typeof key === 'object') return requireEd25519(createPublicKey(key), 'audit public key');
+  if (typeof key === 'object')
+    return requireEd25519(key.type === 'public' ? key : createPublicKey(key), 'audit public key');
   const pem = key.startsWith('-----BEGIN') ? key : readPem(key, 'audit public key');
   try {
     return requireEd25519(createPublicKey(pem), 'audit public key');
