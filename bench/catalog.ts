@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import { testAccess } from '../src/access/testing.js';
 import { PostgresCatalog } from '../src/catalog/postgres/store.js';
 import { SqliteCatalog } from '../src/catalog/sqlite/store.js';
 import type { CatalogStore } from '../src/catalog/store.js';
@@ -55,7 +56,9 @@ async function run(name: string, store: CatalogStore): Promise<string[]> {
   if (batch.length) await store.putItems('bench', batch, 'create');
   const loadS = (performance.now() - t0) / 1000;
   console.log(`${name}: loaded ${N} items in ${fmt(loadS, 1)} s (${fmt(N / loadS, 0)} items/s)`);
-  const app = await buildServer({ store, maxLimit: 10_000 });
+  const access = testAccess();
+  const app = await buildServer({ store, maxLimit: 10_000, access: access.services });
+  const headers = { authorization: `Bearer ${access.adminKey}` };
   const qs = queries();
   // One warm-up pass (caches, query plans), then three timed passes; each query's median.
   const times: number[][] = qs.map(() => []);
@@ -63,7 +66,7 @@ async function run(name: string, store: CatalogStore): Promise<string[]> {
   for (let pass = 0; pass < 4; pass++)
     for (let i = 0; i < qs.length; i++) {
       const t = performance.now();
-      const r = await app.inject({ method: 'POST', url: '/search', payload: qs[i] });
+      const r = await app.inject({ method: 'POST', url: '/search', payload: qs[i], headers });
       if (r.statusCode !== 200) throw new Error(`${name}: query ${i} failed: ${r.body}`);
       if (pass > 0) times[i].push(performance.now() - t);
       if (pass === 1) returned += r.json().features.length;
@@ -82,7 +85,7 @@ async function run(name: string, store: CatalogStore): Promise<string[]> {
     const t = performance.now();
     const r: {
       json(): { features: { id: string }[]; links: { rel: string; body?: Record<string, unknown> }[] };
-    } = await app.inject({ method: 'POST', url: '/search', payload: body });
+    } = await app.inject({ method: 'POST', url: '/search', payload: body, headers });
     pageTimes.push(performance.now() - t);
     const doc = r.json();
     for (const f of doc.features) seen.add(f.id);

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { ALL } from '../src/access/scope.js';
 import { SqliteCatalog } from '../src/catalog/sqlite/store.js';
 import { syntheticCollection } from '../src/catalog/synthetic.js';
 import { lonLatBounds } from '../src/geo/crs.js';
@@ -44,7 +45,7 @@ export async function benchTiles(): Promise<void> {
   const [w, s, e, n] = lonLatBounds(r.epsg, r.gt, SIZE, SIZE);
   const dbPath = join(dir, 'catalog.db');
   const store = new SqliteCatalog(dbPath);
-  if (!(await store.getCollection('bench'))) {
+  if (!(await store.getCollection('bench', ALL))) {
     await store.putCollection(syntheticCollection('bench'), 'create');
     await store.putItems(
       'bench',

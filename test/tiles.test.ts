@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,16 +10,20 @@ import { bboxPolygon } from '../src/geo/geojson.js';
 import { TILE_MATRIX_SETS, tileBounds, webMercatorTileAt } from '../src/geo/tms.js';
 import type { SceneResult } from '../src/ops/simulate-scene.js';
 import { simulateScene } from '../src/ops/simulate-scene.js';
-import { buildServer } from '../src/server/app.js';
 import { colorize, colorizeLut, colormap, float16Lut } from '../src/tiler/colormap.js';
 import { Tiler } from '../src/tiler/tiler.js';
 import { mulberry32 } from '../src/util/random.js';
 import { gdalRead, tempDir } from './helpers/gdal.js';
+import { testServer } from './helpers/server.js';
 
 const tmp = tempDir('tiles-');
 let scene: SceneResult;
 let store: SqliteCatalog;
 let app: FastifyInstance;
+let server: Awaited<ReturnType<typeof testServer>>;
+/** A GET as the provider-admin. */
+const get = (url: string, headers: Record<string, string> = {}) =>
+  app.inject({ url, headers: { ...server.admin, ...headers } });
 let bbox: number[];
 
 beforeAll(async () => {
@@ -31,12 +35,15 @@ beforeAll(async () => {
   });
   bbox = lonLatBounds(scene.epsg, scene.geoTransform, scene.size, scene.size);
   store = new SqliteCatalog(join(tmp.dir, 'c.db'));
-  app = await buildServer({ store });
-  await app.inject({ method: 'POST', url: '/collections', payload: syntheticCollection('sim') });
+  server = await testServer(store, { assetRoot: tmp.dir });
+  app = server.app;
+  const headers = server.admin;
+  await app.inject({ method: 'POST', url: '/collections', payload: syntheticCollection('sim'), headers });
   const [w, s, e, n] = bbox;
   const r = await app.inject({
     method: 'POST',
     url: '/collections/sim/items',
+    headers,
     payload: {
       type: 'Feature',
       stac_version: '1.0.0',
@@ -47,7 +54,7 @@ beforeAll(async () => {
       links: [],
       assets: {
         data: {
-          href: scene.scenes[0].path,
+          href: relative(tmp.dir, scene.scenes[0].path),
           type: 'image/tiff; application=geotiff; profile=cloud-optimized',
           roles: ['data'],
         },
@@ -57,28 +64,28 @@ beforeAll(async () => {
   expect(r.statusCode, r.body).toBe(201);
 });
 afterAll(async () => {
-  await app.close();
+  await server.close();
   await store.close();
   tmp.cleanup();
 });
 
 describe('tile matrix sets', () => {
   it('define WebMercatorQuad and WorldCRS84Quad as OGC 17-083r4 does', async () => {
-    const list = (await app.inject('/tileMatrixSets')).json();
+    const list = (await get('/tileMatrixSets')).json();
     expect(list.tileMatrixSets.map((t: { id: string }) => t.id)).toEqual([
       'WebMercatorQuad',
       'WorldCRS84Quad',
     ]);
-    const wm = (await app.inject('/tileMatrixSets/WebMercatorQuad')).json();
+    const wm = (await get('/tileMatrixSets/WebMercatorQuad')).json();
     // The standard's table: level 0 cell size 156543.0339280410 m, scale denominator 559082264.0287178.
     expect(wm.tileMatrices[0].cellSize).toBeCloseTo(156543.033928041, 6);
     expect(wm.tileMatrices[0].scaleDenominator).toBeCloseTo(559082264.0287178, 3);
     expect(wm.tileMatrices[3].matrixWidth).toBe(8);
-    const geo = (await app.inject('/tileMatrixSets/WorldCRS84Quad')).json();
+    const geo = (await get('/tileMatrixSets/WorldCRS84Quad')).json();
     expect(geo.tileMatrices[0].matrixWidth).toBe(2);
     expect(geo.tileMatrices[0].cellSize).toBeCloseTo(0.703125, 12);
     expect(geo.tileMatrices[0].scaleDenominator).toBeCloseTo(279541132.0143589, 3);
-    expect((await app.inject('/tileMatrixSets/Nope')).statusCode).toBe(404);
+    expect((await get('/tileMatrixSets/Nope')).statusCode).toBe(404);
   });
 });
 
@@ -161,7 +168,7 @@ describe('tile endpoints', () => {
   it('serves PNG tiles with ETag, Cache-Control and transparency outside the image; 304 on a matching ETag', async () => {
     const [x, y] = webMercatorTileAt(bbox[0], bbox[3], 12);
     const url = `/tiles/sim/scene-1/data/WebMercatorQuad/12/${x}/${y}.png?colormap=viridis&rescale=-25,0`;
-    const r = await app.inject(url);
+    const r = await get(url);
     expect(r.statusCode).toBe(200);
     expect(r.headers['content-type']).toBe('image/png');
     expect(r.headers['cache-control']).toContain('max-age');
@@ -173,19 +180,19 @@ describe('tile endpoints', () => {
     // The scene's north-west corner lies inside this tile: part of it is outside the image.
     expect(transparent).toBeGreaterThan(0);
     expect(opaque).toBeGreaterThan(0);
-    const again = await app.inject({ url, headers: { 'if-none-match': String(r.headers.etag) } });
+    const again = await get(url, { 'if-none-match': String(r.headers.etag) });
     expect(again.statusCode).toBe(304);
-    const webp = await app.inject(url.replace('.png', '.webp'));
+    const webp = await get(url.replace('.png', '.webp'));
     expect(webp.headers['content-type']).toBe('image/webp');
     expect((await sharp(webp.rawPayload).metadata()).format).toBe('webp');
   });
 
   it('answers 204 for a tile of the matrix outside the item and 404 for a tile outside the matrix', async () => {
-    expect((await app.inject('/tiles/sim/scene-1/data/WebMercatorQuad/10/0/0.png')).statusCode).toBe(204);
-    const r = await app.inject('/tiles/sim/scene-1/data/WebMercatorQuad/3/8/1.png');
+    expect((await get('/tiles/sim/scene-1/data/WebMercatorQuad/10/0/0.png')).statusCode).toBe(204);
+    const r = await get('/tiles/sim/scene-1/data/WebMercatorQuad/3/8/1.png');
     expect(r.statusCode).toBe(404);
     expect(r.json().description).toMatch(/tile 3\/8\/1 is outside WebMercatorQuad .*x 0-7 and y 0-7/);
-    expect((await app.inject('/tiles/sim/scene-1/data/WebMercatorQuad/25/0/0.png')).statusCode).toBe(404);
+    expect((await get('/tiles/sim/scene-1/data/WebMercatorQuad/25/0/0.png')).statusCode).toBe(404);
   });
 
   const bad: [string, number, RegExp][] = [
@@ -215,21 +222,21 @@ describe('tile endpoints', () => {
     ],
   ];
   it.each(bad)('%s -> %i with a JSON error', async (url, status, msg) => {
-    const r = await app.inject(url);
+    const r = await get(url);
     expect(r.statusCode).toBe(status);
     expect(r.json().description).toMatch(msg);
     expect(typeof r.json().code).toBe('string');
   });
 
   it('returns TileJSON, a preview and point values (equal to the pixel GDAL reads there)', async () => {
-    const tj = (await app.inject('/collections/sim/items/scene-1/tilejson.json?colormap=magma')).json();
+    const tj = (await get('/collections/sim/items/scene-1/tilejson.json?colormap=magma')).json();
     expect(tj.tilejson).toBe('3.0.0');
     expect(tj.tiles[0]).toMatch(
       /\/tiles\/sim\/scene-1\/data\/WebMercatorQuad\/\{z\}\/\{x\}\/\{y\}\.png\?colormap=magma$/,
     );
     expect(tj.maxzoom).toBeGreaterThanOrEqual(13);
     expect(tj.maxzoom).toBeLessThanOrEqual(15);
-    const pv = await app.inject('/collections/sim/items/scene-1/preview.png?max_size=256');
+    const pv = await get('/collections/sim/items/scene-1/preview.png?max_size=256');
     expect(pv.statusCode).toBe(200);
     const meta = await sharp(pv.rawPayload).metadata();
     expect([meta.width, meta.height]).toEqual([256, 256]);
@@ -242,10 +249,10 @@ describe('tile endpoints', () => {
       scene.geoTransform[0] + (col + 0.5) * 10,
       scene.geoTransform[3] - (row + 0.5) * 10,
     );
-    const pt = (await app.inject(`/collections/sim/items/scene-1/point/${lon},${lat}`)).json();
+    const pt = (await get(`/collections/sim/items/scene-1/point/${lon},${lat}`)).json();
     const ref = gdalRead(scene.scenes[0].path, 'float32').data[0] as Float32Array;
     expect(pt.values.data).toBe(ref[row * scene.size + col]);
-    expect((await app.inject('/collections/sim/items/scene-1/point/0,0')).json().values.data).toBeNull();
+    expect((await get('/collections/sim/items/scene-1/point/0,0')).json().values.data).toBeNull();
   });
 
   it('the float16 colour table gives the colour of the exact stretch within one step', () => {

@@ -1,21 +1,30 @@
+import type { Scope } from '../access/scope.js';
 import type { SearchPage, SearchParams, StacCollection, StacItem } from './types.js';
 
 /**
  * The catalog's storage, one interface for the embedded SQLite backend and the PostgreSQL/PostGIS
  * one; the STAC API runs on either and the same test suite runs against both.
+ *
+ * Every read takes the caller's scope and applies it inside its SQL: what is outside the scope is
+ * not fetched, not counted and not paged over, so hidden looks exactly like missing. Writes are the
+ * provider's; their callers check roles and labels first.
+ *
+ * Labels: a collection's `sarbridge:label` member and an item's `sarbridge:label` property (see
+ * src/access/labels.ts); an item without one has its collection's; a collection without one is
+ * provider-only. An item's `sarbridge:release_datetime` property holds it back from partners until then.
  */
 export interface CatalogStore {
   readonly backend: 'sqlite' | 'postgres';
   close(): Promise<void>;
 
-  getCollection(id: string): Promise<StacCollection | null>;
-  listCollections(): Promise<StacCollection[]>;
+  getCollection(id: string, scope: Scope): Promise<StacCollection | null>;
+  listCollections(scope: Scope): Promise<StacCollection[]>;
   /** Create (fails with ConflictError when it exists) or replace a collection. */
   putCollection(c: StacCollection, mode: 'create' | 'replace'): Promise<void>;
   /** Delete a collection and its items; false when it did not exist. */
   deleteCollection(id: string): Promise<boolean>;
 
-  getItem(collection: string, id: string): Promise<StacItem | null>;
+  getItem(collection: string, id: string, scope: Scope): Promise<StacItem | null>;
   /**
    * Insert items (all or none). `mode` 'create' fails with ConflictError on an existing id,
    * 'upsert' replaces. Items are validated by the caller.
@@ -23,5 +32,5 @@ export interface CatalogStore {
   putItems(collection: string, items: StacItem[], mode: 'create' | 'upsert'): Promise<number>;
   deleteItem(collection: string, id: string): Promise<boolean>;
 
-  search(params: SearchParams): Promise<SearchPage>;
+  search(params: SearchParams, scope: Scope): Promise<SearchPage>;
 }

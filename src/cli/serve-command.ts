@@ -1,39 +1,86 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import { openAccess } from '../access/index.js';
+import { PostgresCatalog } from '../catalog/postgres/store.js';
 import { SqliteCatalog } from '../catalog/sqlite/store.js';
+import type { CatalogStore } from '../catalog/store.js';
+import { ValidationError } from '../errors.js';
+import { AssetStorage } from '../io/asset-storage.js';
 import { buildServer } from '../server/app.js';
 import { loadDemo } from '../server/demo.js';
 import { intArg, write } from './args.js';
+
+/** The catalog a `--db` names: a postgres:// URL or an SQLite file. */
+export function openCatalog(db: string): CatalogStore {
+  if (/^postgres(ql)?:\/\//.test(db)) return new PostgresCatalog(db);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(db))
+    throw new ValidationError(`--db: expected an SQLite file or a postgres:// URL, got '${db}'`);
+  return new SqliteCatalog(db);
+}
 
 /** `sarbridge serve` and `sarbridge demo`. */
 export function registerServeCommands(program: Command): void {
   program
     .command('serve')
-    .description('serve the STAC API and map tiles over HTTP')
+    .description('serve the STAC API, map tiles and assets over HTTP, to authenticated partners')
     .addOption(
-      new Option('--catalog <file>', 'SQLite catalog file (created when missing)').default('catalog.db'),
+      new Option(
+        '--db <file|url>',
+        'catalog: an SQLite file (created when missing) or postgres://user:pw@host/db',
+      ),
+    )
+    .addOption(
+      new Option('--catalog <file>', 'SQLite catalog file (same as --db <file>)').default('catalog.db'),
     )
     .addOption(new Option('--host <host>', 'address to listen on').default('127.0.0.1'))
     .addOption(new Option('--port <n>', 'port').default(8080).argParser(intArg('--port', 0, 65535)))
-    .addOption(new Option('--asset-root <dir>', 'directory that relative asset hrefs are resolved against'))
+    .addOption(
+      new Option('--public-url <url>', 'public base URL of every link (default http://<host>:<port>)'),
+    )
+    .addOption(
+      new Option('--asset-root <dir>', 'the asset storage: the only folder asset files are read from'),
+    )
+    .addOption(
+      new Option(
+        '--access-dir <dir>',
+        'folder of the identity store and the audit log (default: beside the catalog)',
+      ),
+    )
     .addOption(new Option('--static <dir>', 'a folder served as-is under /static/{name}'))
     .action(async (o: Record<string, unknown>) => {
-      const store = new SqliteCatalog(String(o.catalog));
+      const db = String(o.db ?? o.catalog);
+      const port = o.port as number;
+      const publicUrl = String(o.publicUrl ?? `http://${o.host}:${port}`);
+      if (!/^https?:\/\/[^/]+$/.test(publicUrl.replace(/\/+$/, '')))
+        throw new ValidationError(`--public-url: expected http(s)://host[:port], got '${publicUrl}'`);
+      const accessDir = resolve(String(o.accessDir ?? (db.includes('://') ? '.' : dirname(resolve(db)))));
+      mkdirSync(accessDir, { recursive: true });
+      const store = openCatalog(db);
+      const access = openAccess({ dir: accessDir, publicUrl });
+      const boot = access.identity.bootstrap();
+      if (boot)
+        process.stderr.write(
+          `first start: provider-admin ${boot.principalId} created; its API key (shown once, keep it safe):\n${boot.key}\n`,
+        );
       const app = await buildServer({
         store,
-        assetRoot: o.assetRoot as string | undefined,
+        access,
+        publicUrl,
+        assets: o.assetRoot ? new AssetStorage(String(o.assetRoot)) : null,
         staticDir: o.static as string | undefined,
-        logger: false,
+        logger: 'warn',
       });
-      const url = await app.listen({ host: String(o.host), port: o.port as number });
-      write({ listening: url, catalog: o.catalog, landing: `${url}/`, search: `${url}/search` });
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+      const url = await app.listen({ host: String(o.host), port });
+      write({ listening: url, publicUrl, catalog: db.replace(/\/\/[^@/]*@/, '//***@'), access: accessDir });
+      await new Promise<void>((done) => {
+        process.once('SIGINT', () => done());
+        process.once('SIGTERM', () => done());
       });
       await app.close();
       await store.close();
+      access.close();
     });
 
   program
@@ -41,7 +88,7 @@ export function registerServeCommands(program: Command): void {
     .description(
       'build a demonstration catalog: simulated scenes, vessel detections and change, ready to serve',
     )
-    .argument('<outdir>', 'folder for the scenes')
+    .argument('<outdir>', 'folder for the scenes (the asset storage to serve with --asset-root)')
     .addOption(new Option('--catalog <file>', 'SQLite catalog file').default('catalog.db'))
     .action(async (outDir: string, o: Record<string, unknown>) => {
       const store = new SqliteCatalog(String(o.catalog));

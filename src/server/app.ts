@@ -1,26 +1,33 @@
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { scopeOf } from '../access/scope.js';
 import type { CatalogStore } from '../catalog/store.js';
 import { NotFoundError } from '../errors.js';
+import type { AssetStorage } from '../io/asset-storage.js';
 import { Tiler } from '../tiler/tiler.js';
-import type { AccessPolicy } from './access.js';
-import { openAccess } from './access.js';
+import type { AccessContext, RouteContext } from './context.js';
 import { errorHandler } from './errors.js';
-import { stacRoutes } from './stac-routes.js';
-import { tileRoutes } from './tile-routes.js';
+import { adminRoutes } from './routes/admin.js';
+import { assetRoutes } from './routes/assets.js';
+import { authRoutes } from './routes/auth.js';
+import { stacRoutes } from './routes/stac.js';
+import { tileRoutes } from './routes/tiles.js';
 
 export interface ServerOptions {
   store: CatalogStore;
-  policy?: AccessPolicy;
+  access: AccessContext;
+  /** Public base URL of the API, the base of every link (default http://localhost). */
+  publicUrl?: string;
+  /** The asset storage: the only place asset files are read from (none: no assets are served). */
+  assets?: AssetStorage | null;
   /** Largest page (default 10,000). */
   maxLimit?: number;
   /** Largest request body in bytes (default 16 MiB). */
   bodyLimit?: number;
-  baseUrl?: string;
-  logger?: boolean;
-  /** Directory that relative asset hrefs are resolved against (for tiles). */
-  assetRoot?: string;
+  /** Log level ('warn' logs every 5xx with its request id; false: nothing). */
+  logger?: false | 'error' | 'warn' | 'info';
   /** Decoded COG blocks kept for tiles, bytes (default 256 MiB). */
   blockCacheBytes?: number;
   /** Worker threads that warp and colour map tiles (default 2; 0 renders on the server's thread). */
@@ -29,16 +36,42 @@ export interface ServerOptions {
   staticDir?: string;
 }
 
-/** The HTTP server: the STAC API and map tiles. */
+/** Paths anyone may read without a credential: the landing page, conformance, API description, token endpoints. */
+const PUBLIC = /^\/(|conformance|api|oauth\/token|\.well-known\/jwks\.json|tileMatrixSets(\/[^/]+)?)$/;
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+  'cross-origin-opener-policy': 'same-origin',
+  'permissions-policy': 'geolocation=(), camera=(), microphone=()',
+};
+
+/** The HTTP server: the STAC API, map tiles, assets, the token endpoint and administration. */
 export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: o.logger ?? false, bodyLimit: o.bodyLimit ?? 16 * 1024 * 1024 });
-  app.setErrorHandler(errorHandler);
+  const app = Fastify({
+    logger: o.logger ? { level: o.logger } : false,
+    bodyLimit: o.bodyLimit ?? 16 * 1024 * 1024,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    maxParamLength: 512,
+  });
+  const publicUrl = (o.publicUrl ?? 'http://localhost').replace(/\/+$/, '');
+  const ctx: RouteContext = {
+    store: o.store,
+    access: o.access,
+    publicUrl,
+    assets: o.assets ?? null,
+    maxLimit: o.maxLimit ?? 10_000,
+  };
+  app.setErrorHandler(errorHandler(!o.logger));
   app.setNotFoundHandler((req, reply) => {
     reply
       .status(404)
       .send({ code: 'NotFound', description: `no route ${req.method} ${req.url.split('?')[0]}` });
   });
-  // GeoJSON bodies are JSON.
+  // GeoJSON bodies are JSON; the token endpoint takes forms (RFC 6749 4.4.2).
   app.addContentTypeParser(['application/geo+json'], { parseAs: 'string' }, (_req, body, done) => {
     try {
       done(null, JSON.parse(body as string));
@@ -47,10 +80,52 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
       done(err as Error, undefined);
     }
   });
-  const policy = o.policy ?? openAccess;
-  stacRoutes(app, { store: o.store, policy, maxLimit: o.maxLimit ?? 10_000, baseUrl: o.baseUrl });
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: 16 * 1024 },
+    (_req, body, done) => done(null, body),
+  );
+
+  app.decorateRequest('principal', null);
+  app.decorateRequest('scope', null as never);
+  // The one place a request becomes a principal, and the principal a scope.
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', String(req.id));
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
+    if (publicUrl.startsWith('https:')) reply.header('strict-transport-security', 'max-age=31536000');
+    const url = new URL(req.url, 'http://x');
+    const token = url.searchParams.get('token');
+    req.principal = await o.access.authenticator.authenticate({
+      authorization: req.headers.authorization,
+      signedToken: token ?? undefined,
+      path: url.pathname,
+      ip: req.ip,
+      requestId: String(req.id),
+    });
+    req.scope = scopeOf(req.principal, o.access.rules);
+    if (req.principal === null && !PUBLIC.test(url.pathname) && req.method !== 'OPTIONS') {
+      reply
+        .status(401)
+        .header('www-authenticate', 'Bearer realm="sarbridge"')
+        .send({
+          code: 'Unauthorized',
+          description: 'authentication required: send "Authorization: Bearer <API key or access token>"',
+          requestId: String(req.id),
+        });
+      return reply;
+    }
+    if (req.principal !== null) {
+      reply.header('cache-control', 'private, no-cache');
+      reply.header('vary', 'Authorization');
+    }
+  });
+
+  stacRoutes(app, ctx);
   const tiler = new Tiler({ blockCacheBytes: o.blockCacheBytes, renderWorkers: o.renderWorkers ?? 2 });
-  tileRoutes(app, { store: o.store, tiler, policy, assetRoot: o.assetRoot, baseUrl: o.baseUrl });
+  tileRoutes(app, ctx, tiler);
+  assetRoutes(app, ctx);
+  authRoutes(app, ctx);
+  adminRoutes(app, ctx);
   app.addHook('onClose', async () => tiler.close());
   if (o.staticDir) {
     const dir = o.staticDir;

@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { type ConfidentialityLabel, LABEL_FIELD, LabelRules, RELEASABLE_TO } from '../access/labels.js';
+import { ALL } from '../access/scope.js';
 import type { CatalogStore } from '../catalog/store.js';
 import type { StacItem } from '../catalog/types.js';
 import { changeFiles } from '../exploit/change.js';
@@ -11,7 +13,10 @@ import { simulateScene } from '../ops/simulate-scene.js';
 /**
  * A demonstration catalog: a simulated pair of scenes (sea, coast, ships, changes), vessels detected
  * on each and the change between them, as a collection `demo` with one item per scene (data COG,
- * vessels GeoJSON) and one for the change (change COG, polygons).
+ * vessels GeoJSON) and one for the change (change COG, polygons). Asset hrefs are relative to
+ * `outDir`, the asset storage to serve. Labels: the collection is NATO UNCLASSIFIED releasable to
+ * NATO; the second pass is RESTRICTED, releasable to GBR and NATO; the change, derived from both,
+ * carries the most restrictive of the two.
  */
 export async function loadDemo(store: CatalogStore, outDir: string): Promise<StacItem[]> {
   const dir = resolve(outDir);
@@ -19,7 +24,15 @@ export async function loadDemo(store: CatalogStore, outDir: string): Promise<Sta
   const [w, s, e, n] = lonLatBounds(r.epsg, r.geoTransform, r.size, r.size);
   const geometry = bboxPolygon([w, s, e, n]);
   const items: StacItem[] = [];
-  for (const sc of r.scenes) {
+  const rel = (p: string) => relative(dir, p);
+  const label = (classification: string, codes: string[]): ConfidentialityLabel => ({
+    policy: 'NATO',
+    classification,
+    categories: [{ tagName: RELEASABLE_TO, type: 'permissive', values: codes }],
+  });
+  const collectionLabel = label('UNCLASSIFIED', ['NATO']);
+  const sceneLabels = [collectionLabel, label('RESTRICTED', ['GBR', 'NATO'])];
+  for (const [k, sc] of r.scenes.entries()) {
     const vessels = sc.path.replace(/\.tif$/, '.vessels.geojson');
     await detectFile(sc.path, vessels, { landMask: r.landPath });
     const side = JSON.parse(await readFile(sc.sidecar, 'utf8')) as { properties: Record<string, unknown> };
@@ -39,18 +52,19 @@ export async function loadDemo(store: CatalogStore, outDir: string): Promise<Sta
         'sar:polarizations': ['VV'],
         'sar:product_type': 'GEC',
         'sar:looks_equivalent_number': side.properties['sar:looks_equivalent_number'],
+        ...(k > 0 && sceneLabels[k] ? { [LABEL_FIELD]: sceneLabels[k] } : {}),
       },
       links: [],
       assets: {
         data: {
-          href: sc.path,
+          href: rel(sc.path),
           type: 'image/tiff; application=geotiff; profile=cloud-optimized',
           roles: ['data'],
           title: 'sigma0 VV (linear)',
           'raster:bands': [{ unit: 'linear', data_type: 'float32' }],
         },
         vessels: {
-          href: vessels,
+          href: rel(vessels),
           type: 'application/geo+json',
           roles: ['data', 'detections'],
           title: 'Vessel detections',
@@ -67,25 +81,30 @@ export async function loadDemo(store: CatalogStore, outDir: string): Promise<Sta
     collection: 'demo',
     geometry,
     bbox: [w, s, e, n],
-    properties: { datetime: null, start_datetime: r.scenes[0].date, end_datetime: r.scenes[1].date },
+    properties: {
+      datetime: null,
+      start_datetime: r.scenes[0].date,
+      end_datetime: r.scenes[1].date,
+      [LABEL_FIELD]: new LabelRules().combine(r.scenes.map((_, k) => sceneLabels[k] ?? collectionLabel)),
+    },
     links: [],
     assets: {
       data: {
-        href: `${prefix}.tif`,
+        href: rel(`${prefix}.tif`),
         type: 'image/tiff; application=geotiff; profile=cloud-optimized',
         roles: ['data'],
         title: 'change class (band 1) and dB change (band 2)',
         'raster:bands': [{ unit: 'class' }, { unit: 'dB' }],
       },
       polygons: {
-        href: `${prefix}.geojson`,
+        href: rel(`${prefix}.geojson`),
         type: 'application/geo+json',
         roles: ['data'],
         title: 'Change polygons',
       },
     },
   } as StacItem);
-  if (await store.getCollection('demo')) await store.deleteCollection('demo');
+  if (await store.getCollection('demo', ALL)) await store.deleteCollection('demo');
   await store.putCollection(
     {
       type: 'Collection',
@@ -100,6 +119,7 @@ export async function loadDemo(store: CatalogStore, outDir: string): Promise<Sta
         temporal: { interval: [[r.scenes[0].date, r.scenes[1].date]] },
       },
       links: [],
+      [LABEL_FIELD]: collectionLabel,
     },
     'create',
   );

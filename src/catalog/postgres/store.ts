@@ -1,9 +1,20 @@
 import pg from 'pg';
+import { LabelRules } from '../../access/labels.js';
+import type { Scope } from '../../access/scope.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import { bboxPolygon } from '../../geo/geojson.js';
 import { Cql2Sql, compactParams, type SqlDialect } from '../cql2/sql.js';
 import { applyFields } from '../fields.js';
+import {
+  collectionLabel,
+  itemLabel,
+  type LabelRow,
+  labelRow,
+  NO_HOLD_MS,
+  releaseMs,
+} from '../label-index.js';
 import { decodeToken, encodeToken, keysetConditions } from '../paging.js';
+import { collectionScopeSql, itemScopeSql, type ScopeBinder } from '../scope-sql.js';
 import { INDEXED_PROPERTIES, itemTimes } from '../sqlite/store.js';
 import type { CatalogStore } from '../store.js';
 import type { SearchPage, SearchParams, StacCollection, StacItem } from '../types.js';
@@ -19,7 +30,11 @@ function prop(name: string): string {
 const SCHEMA = `
 CREATE EXTENSION IF NOT EXISTS postgis;
 CREATE EXTENSION IF NOT EXISTS unaccent;
+CREATE TABLE IF NOT EXISTS labels (id bigserial PRIMARY KEY, canon text NOT NULL UNIQUE, policy text NOT NULL, rank int NOT NULL);
+CREATE TABLE IF NOT EXISTS label_rel (label_id bigint NOT NULL, code text NOT NULL, PRIMARY KEY (label_id, code));
+CREATE TABLE IF NOT EXISTS label_caveat (label_id bigint NOT NULL, caveat text NOT NULL, PRIMARY KEY (label_id, caveat));
 CREATE TABLE IF NOT EXISTS collections (id text PRIMARY KEY, part serial UNIQUE, doc jsonb NOT NULL);
+ALTER TABLE collections ADD COLUMN IF NOT EXISTS label_id bigint;
 CREATE TABLE IF NOT EXISTS item_keys (
   collection text NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
   id text NOT NULL,
@@ -36,6 +51,9 @@ CREATE TABLE IF NOT EXISTS items (
   properties jsonb NOT NULL,
   doc jsonb NOT NULL
 ) PARTITION BY LIST (collection);
+ALTER TABLE items ADD COLUMN IF NOT EXISTS label_id bigint;
+ALTER TABLE items ADD COLUMN IF NOT EXISTS label_own boolean NOT NULL DEFAULT false;
+ALTER TABLE items ADD COLUMN IF NOT EXISTS release_ms double precision NOT NULL DEFAULT ${NO_HOLD_MS};
 CREATE INDEX IF NOT EXISTS items_geom ON items USING gist (geometry);
 CREATE INDEX IF NOT EXISTS items_dt ON items (dt_start, seq);
 CREATE INDEX IF NOT EXISTS items_key ON items (collection, id);
@@ -75,6 +93,16 @@ const pgDialect: SqlDialect = {
   like: (a, b) => `((${a} #>> '{}') LIKE (${b} #>> '{}'))`,
 };
 
+/** Binds a scope's values as typed parameters; lists as text arrays. */
+function pgBinder(p: (v: unknown, cast: string) => string): ScopeBinder {
+  return {
+    num: (v) => p(v, 'float8'),
+    text: (v) => p(v, 'text'),
+    inList: (expr, values) => `${expr} = ANY(${p(values, 'text[]')})`,
+    notInList: (expr, values) => `${expr} <> ALL(${p(values, 'text[]')})`,
+  };
+}
+
 /** Sort field -> SQL expression and the cast of its keyset parameter. */
 function sortExpr(field: string): { expr: string; cast: string } {
   const f = field.replace(/^properties\./, '');
@@ -104,7 +132,10 @@ export class PostgresCatalog implements CatalogStore {
   /** The longest time span of any item (ms), so a search from time S can also bound starts by S - span. */
   private maxSpan: number | null = null;
 
-  constructor(connectionString: string) {
+  private readonly rules: LabelRules;
+
+  constructor(connectionString: string, opts: { rules?: LabelRules } = {}) {
+    this.rules = opts.rules ?? new LabelRules();
     this.pool = new pg.Pool({ connectionString, max: 8 });
     this.ready = this.init();
   }
@@ -159,28 +190,77 @@ export class PostgresCatalog implements CatalogStore {
     return this.pool.query<R>(sql, params);
   }
 
-  async getCollection(id: string): Promise<StacCollection | null> {
-    const r = await this.q<{ doc: StacCollection }>('SELECT doc FROM collections WHERE id = $1', [id]);
+  /** A query with its conditions, the scope's among them, and typed numbered parameters. */
+  private scoped(select: string, where: (b: ScopeBinder) => (string | null)[], tail = '') {
+    const params: unknown[] = [];
+    const p = (v: unknown, cast: string) => {
+      params.push(v);
+      return `$${params.length}::${cast}`;
+    };
+    const conds = where(pgBinder(p)).filter((c): c is string => c !== null);
+    return { sql: `${select}${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''}${tail}`, params };
+  }
+
+  /** The id of a label's row, inserting it (and its codes and caveats) the first time. */
+  private async labelId(client: pg.PoolClient, row: LabelRow | null): Promise<number | null> {
+    if (row === null) return null;
+    const found = await client.query<{ id: string }>('SELECT id FROM labels WHERE canon = $1', [row.canon]);
+    if (found.rows[0]) return Number(found.rows[0].id);
+    const r = await client.query<{ id: string }>(
+      `WITH l AS (INSERT INTO labels (canon, policy, rank) VALUES ($1, $2, $3)
+         ON CONFLICT (canon) DO UPDATE SET canon = EXCLUDED.canon RETURNING id),
+       r AS (INSERT INTO label_rel (label_id, code) SELECT l.id, unnest($4::text[]) FROM l ON CONFLICT DO NOTHING),
+       v AS (INSERT INTO label_caveat (label_id, caveat) SELECT l.id, unnest($5::text[]) FROM l ON CONFLICT DO NOTHING)
+       SELECT id FROM l`,
+      [row.canon, row.policy, row.rank, row.codes, row.caveats],
+    );
+    return Number(r.rows[0].id);
+  }
+
+  async getCollection(id: string, scope: Scope): Promise<StacCollection | null> {
+    const s = this.scoped('SELECT doc FROM collections', (b) => [
+      `id = ${b.text(id)}`,
+      collectionScopeSql(scope, b),
+    ]);
+    const r = await this.q<{ doc: StacCollection }>(s.sql, s.params);
     return r.rows[0]?.doc ?? null;
   }
 
-  async listCollections(): Promise<StacCollection[]> {
-    return (await this.q<{ doc: StacCollection }>('SELECT doc FROM collections ORDER BY id')).rows.map(
-      (r) => r.doc,
+  async listCollections(scope: Scope): Promise<StacCollection[]> {
+    const s = this.scoped(
+      'SELECT doc FROM collections',
+      (b) => [collectionScopeSql(scope, b)],
+      ' ORDER BY id',
     );
+    return (await this.q<{ doc: StacCollection }>(s.sql, s.params)).rows.map((r) => r.doc);
   }
 
   async putCollection(c: StacCollection, mode: 'create' | 'replace'): Promise<void> {
     await this.ready;
+    const label = collectionLabel(this.rules, c);
+    const row = label && labelRow(this.rules, label);
     if (mode === 'replace') {
-      const r = await this.q('UPDATE collections SET doc = $2 WHERE id = $1', [c.id, c]);
-      if (r.rowCount === 0) throw new NotFoundError(`collection '${c.id}' does not exist`);
+      await this.transaction(async (client) => {
+        const labelId = await this.labelId(client, row);
+        const r = await client.query('UPDATE collections SET doc = $2, label_id = $3 WHERE id = $1', [
+          c.id,
+          c,
+          labelId,
+        ]);
+        if (r.rowCount === 0) throw new NotFoundError(`collection '${c.id}' does not exist`);
+        // Items without a label of their own have the collection's.
+        await client.query('UPDATE items SET label_id = $2 WHERE collection = $1 AND NOT label_own', [
+          c.id,
+          labelId,
+        ]);
+      });
       return;
     }
     await this.transaction(async (client) => {
+      const labelId = await this.labelId(client, row);
       const r = await client.query<{ part: number }>(
-        'INSERT INTO collections (id, doc) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING part',
-        [c.id, c],
+        'INSERT INTO collections (id, doc, label_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING part',
+        [c.id, c, labelId],
       );
       if (r.rowCount === 0) throw new ConflictError(`collection '${c.id}' exists already`);
       const part = r.rows[0].part;
@@ -201,11 +281,13 @@ export class PostgresCatalog implements CatalogStore {
     return true;
   }
 
-  async getItem(collection: string, id: string): Promise<StacItem | null> {
-    const r = await this.q<{ doc: StacItem }>('SELECT doc FROM items WHERE collection = $1 AND id = $2', [
-      collection,
-      id,
+  async getItem(collection: string, id: string, scope: Scope): Promise<StacItem | null> {
+    const s = this.scoped('SELECT doc FROM items', (b) => [
+      `items.collection = ${b.text(collection)}`,
+      `items.id = ${b.text(id)}`,
+      ...itemScopeSql(scope, b),
     ]);
+    const r = await this.q<{ doc: StacItem }>(s.sql, s.params);
     return r.rows[0]?.doc ?? null;
   }
 
@@ -235,12 +317,28 @@ export class PostgresCatalog implements CatalogStore {
       seen.add(it.id);
     }
     const times = items.map((it) => itemTimes(it.properties));
+    const own = items.map((it) => {
+      const l = itemLabel(this.rules, it);
+      return l && labelRow(this.rules, l);
+    });
+    const releases = items.map(releaseMs);
     await this.transaction(async (client) => {
-      const c = await client.query<{ part: number }>('SELECT part FROM collections WHERE id = $1', [
-        collection,
-      ]);
+      const c = await client.query<{ part: number; label_id: string | null }>(
+        'SELECT part, label_id FROM collections WHERE id = $1',
+        [collection],
+      );
       if (c.rowCount === 0) throw new NotFoundError(`collection '${collection}' does not exist`);
       const part = c.rows[0].part;
+      const inherited = c.rows[0].label_id === null ? null : Number(c.rows[0].label_id);
+      const labelIds: (number | null)[] = [];
+      const byCanon = new Map<string, number | null>();
+      for (const row of own) {
+        if (row === null) labelIds.push(inherited);
+        else {
+          if (!byCanon.has(row.canon)) byCanon.set(row.canon, await this.labelId(client, row));
+          labelIds.push(byCanon.get(row.canon) ?? null);
+        }
+      }
       const ids = items.map((it) => it.id);
       await this.ensureMonths(
         client,
@@ -268,9 +366,10 @@ export class PostgresCatalog implements CatalogStore {
         );
       }
       await client.query(
-        `INSERT INTO items (seq, collection, id, dt_start, dt_end, geometry, properties, doc)
-       SELECT nextval('items_seq'), $1, i, s, e, ST_SetSRID(ST_GeomFromGeoJSON(g), 4326), p, d
-       FROM unnest($2::text[], $3::float8[], $4::float8[], $5::text[], $6::jsonb[], $7::jsonb[]) AS t(i, s, e, g, p, d)`,
+        `INSERT INTO items (seq, collection, id, dt_start, dt_end, geometry, properties, doc, label_id, label_own, release_ms)
+       SELECT nextval('items_seq'), $1, i, s, e, ST_SetSRID(ST_GeomFromGeoJSON(g), 4326), p, d, l, o, r
+       FROM unnest($2::text[], $3::float8[], $4::float8[], $5::text[], $6::jsonb[], $7::jsonb[], $8::bigint[], $9::boolean[], $10::float8[])
+         AS t(i, s, e, g, p, d, l, o, r)`,
         [
           collection,
           ids,
@@ -279,6 +378,9 @@ export class PostgresCatalog implements CatalogStore {
           items.map((it) => JSON.stringify(it.geometry)),
           items.map((it) => JSON.stringify(it.properties)),
           items.map((it) => JSON.stringify({ ...it, collection })),
+          labelIds,
+          own.map((r) => r !== null),
+          releases,
         ],
       );
     });
@@ -309,13 +411,14 @@ export class PostgresCatalog implements CatalogStore {
     });
   }
 
-  async search(q: SearchParams): Promise<SearchPage> {
+  async search(q: SearchParams, scope: Scope): Promise<SearchPage> {
     const where: string[] = [];
     const params: unknown[] = [];
     const p = (v: unknown, cast: string) => {
       params.push(v);
       return `$${params.length}::${cast}`;
     };
+    where.push(...itemScopeSql(scope, pgBinder(p)));
     if (q.collections) where.push(`items.collection = ANY(${p(q.collections, 'text[]')})`);
     if (q.ids) where.push(`items.id = ANY(${p(q.ids, 'text[]')})`);
     if (q.datetime?.start != null) {

@@ -2,11 +2,23 @@ import booleanContains from '@turf/boolean-contains';
 import booleanIntersects from '@turf/boolean-intersects';
 import booleanWithin from '@turf/boolean-within';
 import Database from 'better-sqlite3';
+import { LabelRules } from '../../access/labels.js';
+import type { Scope } from '../../access/scope.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import { bboxPolygon } from '../../geo/geojson.js';
 import { Cql2Sql, compactParams, type SqlDialect } from '../cql2/sql.js';
 import { applyFields } from '../fields.js';
+import {
+  collectionLabel,
+  itemLabel,
+  LABEL_TABLES_SQL,
+  type LabelRow,
+  labelRow,
+  NO_HOLD_MS,
+  releaseMs,
+} from '../label-index.js';
 import { decodeToken, encodeToken, keysetConditions } from '../paging.js';
+import { collectionScopeSql, itemScopeSql, type ScopeBinder } from '../scope-sql.js';
 import type { CatalogStore } from '../store.js';
 import type { GeoJsonGeometry, SearchPage, SearchParams, StacCollection, StacItem } from '../types.js';
 import { geometryBbox, parseTimestamp } from '../validate.js';
@@ -30,7 +42,8 @@ const jsonPath = (name: string) => {
 const prop = (name: string) => `json_extract(properties, ${jsonPath(name)})`;
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS collections (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+${LABEL_TABLES_SQL}
+CREATE TABLE IF NOT EXISTS collections (id TEXT PRIMARY KEY, doc TEXT NOT NULL, label_id INTEGER);
 CREATE TABLE IF NOT EXISTS items (
   seq INTEGER PRIMARY KEY,
   collection TEXT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
@@ -40,6 +53,9 @@ CREATE TABLE IF NOT EXISTS items (
   geometry TEXT NOT NULL,
   properties TEXT NOT NULL,
   doc TEXT NOT NULL,
+  label_id INTEGER,
+  label_own INTEGER NOT NULL DEFAULT 0,
+  release_ms REAL NOT NULL DEFAULT ${NO_HOLD_MS},
   UNIQUE (collection, id)
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS items_rtree USING rtree(seq, minx, maxx, miny, maxy);
@@ -89,6 +105,16 @@ const sqliteDialect: SqlDialect = {
   like: (a, b) => `(${a} LIKE ${b} ESCAPE '\\')`,
 };
 
+/** Binds a scope's values as numbered parameters. */
+function sqliteBinder(p: (v: unknown) => string): ScopeBinder {
+  return {
+    num: p,
+    text: p,
+    inList: (expr, values) => (values.length ? `${expr} IN (${values.map(p).join(', ')})` : '0'),
+    notInList: (expr, values) => (values.length ? `${expr} NOT IN (${values.map(p).join(', ')})` : '1'),
+  };
+}
+
 /** Sort field -> SQL expression. */
 function sortExpr(field: string): string {
   const f = field.replace(/^properties\./, '');
@@ -128,7 +154,10 @@ export class SqliteCatalog implements CatalogStore {
   /** The longest time span of any item (ms), so a search from time S can also bound starts by S - span. */
   private maxSpan = 0;
 
-  constructor(path: string) {
+  private readonly rules: LabelRules;
+
+  constructor(path: string, opts: { rules?: LabelRules } = {}) {
+    this.rules = opts.rules ?? new LabelRules();
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -155,6 +184,7 @@ export class SqliteCatalog implements CatalogStore {
     this.db.function('accenti', { deterministic: true }, (v: unknown) =>
       typeof v === 'string' ? v.normalize('NFD').replace(/\p{M}/gu, '') : v,
     );
+    this.migrate();
     this.db.exec(SCHEMA);
     this.rowsAtAnalyze = (this.db.prepare('SELECT count(*) AS n FROM items').get() as { n: number }).n;
     this.maxSpan =
@@ -174,33 +204,92 @@ export class SqliteCatalog implements CatalogStore {
     this.sinceAnalyze = 0;
   }
 
+  /** Catalogs written before labels: add the label columns (their collections become provider-only). */
+  private migrate(): void {
+    const cols = (t: string) =>
+      (this.db.prepare(`PRAGMA table_info(${t})`).all() as { name: string }[]).map((c) => c.name);
+    const items = cols('items');
+    if (items.length === 0 || items.includes('label_id')) return;
+    this.db.exec(`ALTER TABLE collections ADD COLUMN label_id INTEGER;
+      ALTER TABLE items ADD COLUMN label_id INTEGER;
+      ALTER TABLE items ADD COLUMN label_own INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE items ADD COLUMN release_ms REAL NOT NULL DEFAULT ${NO_HOLD_MS};`);
+  }
+
   async close(): Promise<void> {
     this.db.close();
   }
 
-  async getCollection(id: string): Promise<StacCollection | null> {
-    const row = this.db.prepare('SELECT doc FROM collections WHERE id = ?').get(id) as
-      | { doc: string }
+  /** The id of a label's row, inserting it (and its codes and caveats) the first time. */
+  private labelId(row: LabelRow | null): number | null {
+    if (row === null) return null;
+    const found = this.db.prepare('SELECT id FROM labels WHERE canon = ?').get(row.canon) as
+      | { id: number }
       | undefined;
+    if (found) return found.id;
+    const id = Number(
+      this.db
+        .prepare('INSERT INTO labels (canon, policy, rank) VALUES (?, ?, ?)')
+        .run(row.canon, row.policy, row.rank).lastInsertRowid,
+    );
+    const rel = this.db.prepare('INSERT INTO label_rel (label_id, code) VALUES (?, ?)');
+    for (const code of row.codes) rel.run(id, code);
+    const cav = this.db.prepare('INSERT INTO label_caveat (label_id, caveat) VALUES (?, ?)');
+    for (const c of row.caveats) cav.run(id, c);
+    return id;
+  }
+
+  /** SQL and named parameters for better-sqlite3 (numbered parameters ?1, ?2, ... bind by name). */
+  private scoped(select: string, where: (b: ScopeBinder) => (string | null)[], tail = '') {
+    const params: unknown[] = [];
+    const p = (v: unknown) => {
+      params.push(v);
+      return `?${params.length}`;
+    };
+    const conds = where(sqliteBinder(p)).filter((c): c is string => c !== null);
+    const sql = `${select}${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''}${tail}`;
+    return { sql, named: Object.fromEntries(params.map((v, i) => [String(i + 1), v])) };
+  }
+
+  async getCollection(id: string, scope: Scope): Promise<StacCollection | null> {
+    const q = this.scoped('SELECT doc FROM collections', (b) => [
+      `id = ${b.text(id)}`,
+      collectionScopeSql(scope, b),
+    ]);
+    const row = this.db.prepare(q.sql).get(q.named) as { doc: string } | undefined;
     return row ? JSON.parse(row.doc) : null;
   }
 
-  async listCollections(): Promise<StacCollection[]> {
-    return (this.db.prepare('SELECT doc FROM collections ORDER BY id').all() as { doc: string }[]).map((r) =>
-      JSON.parse(r.doc),
+  async listCollections(scope: Scope): Promise<StacCollection[]> {
+    const q = this.scoped(
+      'SELECT doc FROM collections',
+      (b) => [collectionScopeSql(scope, b)],
+      ' ORDER BY id',
     );
+    return (this.db.prepare(q.sql).all(q.named) as { doc: string }[]).map((r) => JSON.parse(r.doc));
   }
 
   async putCollection(c: StacCollection, mode: 'create' | 'replace'): Promise<void> {
-    if (mode === 'create') {
-      const r = this.db
-        .prepare('INSERT INTO collections (id, doc) VALUES (?, ?) ON CONFLICT DO NOTHING')
-        .run(c.id, JSON.stringify(c));
-      if (r.changes === 0) throw new ConflictError(`collection '${c.id}' exists already`);
-    } else {
-      const r = this.db.prepare('UPDATE collections SET doc = ? WHERE id = ?').run(JSON.stringify(c), c.id);
-      if (r.changes === 0) throw new NotFoundError(`collection '${c.id}' does not exist`);
-    }
+    const label = collectionLabel(this.rules, c);
+    const tx = this.db.transaction(() => {
+      const labelId = this.labelId(label && labelRow(this.rules, label));
+      if (mode === 'create') {
+        const r = this.db
+          .prepare('INSERT INTO collections (id, doc, label_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING')
+          .run(c.id, JSON.stringify(c), labelId);
+        if (r.changes === 0) throw new ConflictError(`collection '${c.id}' exists already`);
+      } else {
+        const r = this.db
+          .prepare('UPDATE collections SET doc = ?, label_id = ? WHERE id = ?')
+          .run(JSON.stringify(c), labelId, c.id);
+        if (r.changes === 0) throw new NotFoundError(`collection '${c.id}' does not exist`);
+        // Items without a label of their own have the collection's.
+        this.db
+          .prepare('UPDATE items SET label_id = ? WHERE collection = ? AND label_own = 0')
+          .run(labelId, c.id);
+      }
+    });
+    tx();
   }
 
   async deleteCollection(id: string): Promise<boolean> {
@@ -214,27 +303,38 @@ export class SqliteCatalog implements CatalogStore {
     return tx();
   }
 
-  async getItem(collection: string, id: string): Promise<StacItem | null> {
-    const row = this.db
-      .prepare('SELECT doc FROM items WHERE collection = ? AND id = ?')
-      .get(collection, id) as { doc: string } | undefined;
+  async getItem(collection: string, id: string, scope: Scope): Promise<StacItem | null> {
+    const q = this.scoped('SELECT doc FROM items', (b) => [
+      `items.collection = ${b.text(collection)}`,
+      `items.id = ${b.text(id)}`,
+      ...itemScopeSql(scope, b),
+    ]);
+    const row = this.db.prepare(q.sql).get(q.named) as { doc: string } | undefined;
     return row ? JSON.parse(row.doc) : null;
   }
 
   async putItems(collection: string, items: StacItem[], mode: 'create' | 'upsert'): Promise<number> {
-    const exists = this.db.prepare('SELECT 1 FROM collections WHERE id = ?').get(collection);
-    if (!exists) throw new NotFoundError(`collection '${collection}' does not exist`);
+    const coll = this.db.prepare('SELECT label_id FROM collections WHERE id = ?').get(collection) as
+      | { label_id: number | null }
+      | undefined;
+    if (!coll) throw new NotFoundError(`collection '${collection}' does not exist`);
+    const labels = items.map((it) => {
+      const l = itemLabel(this.rules, it);
+      return l && labelRow(this.rules, l);
+    });
+    const releases = items.map(releaseMs);
     const find = this.db.prepare('SELECT seq FROM items WHERE collection = ? AND id = ?');
     const delTree = this.db.prepare('DELETE FROM items_rtree WHERE seq = ?');
     const delItem = this.db.prepare('DELETE FROM items WHERE seq = ?');
     const ins = this.db.prepare(
-      'INSERT INTO items (collection, id, dt_start, dt_end, geometry, properties, doc) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO items (collection, id, dt_start, dt_end, geometry, properties, doc, label_id, label_own, release_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     const insTree = this.db.prepare(
       'INSERT INTO items_rtree (seq, minx, maxx, miny, maxy) VALUES (?, ?, ?, ?, ?)',
     );
     const tx = this.db.transaction((list: StacItem[]) => {
-      for (const it of list) {
+      for (const [k, it] of list.entries()) {
+        const own = labels[k];
         const old = find.get(collection, it.id) as { seq: number } | undefined;
         if (old) {
           if (mode === 'create')
@@ -252,6 +352,9 @@ export class SqliteCatalog implements CatalogStore {
           JSON.stringify(it.geometry),
           JSON.stringify(it.properties),
           JSON.stringify({ ...it, collection }),
+          own ? this.labelId(own) : coll.label_id,
+          own ? 1 : 0,
+          releases[k],
         );
         const [w, s, e, n] = itemBbox(it);
         insTree.run(r.lastInsertRowid, w, e, s, n);
@@ -276,13 +379,14 @@ export class SqliteCatalog implements CatalogStore {
     return tx();
   }
 
-  async search(q: SearchParams): Promise<SearchPage> {
+  async search(q: SearchParams, scope: Scope): Promise<SearchPage> {
     const where: string[] = [];
     const params: unknown[] = [];
     const p = (v: unknown) => {
       params.push(v);
       return `?${params.length}`;
     };
+    where.push(...itemScopeSql(scope, sqliteBinder(p), '+'));
     if (q.collections) where.push(`items.collection IN (${q.collections.map(p).join(', ')})`);
     if (q.ids) where.push(`items.id IN (${q.ids.map(p).join(', ')})`);
     if (q.datetime?.start != null) {

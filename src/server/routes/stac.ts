@@ -1,16 +1,24 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { SUPPORTED_OPS } from '../catalog/cql2/sql.js';
-import { parseSearch } from '../catalog/search-params.js';
-import { INDEXED_PROPERTIES } from '../catalog/sqlite/store.js';
-import type { CatalogStore } from '../catalog/store.js';
-import type { SearchParams, StacCollection, StacItem, StacLink } from '../catalog/types.js';
-import { InvalidDocumentError, validateCollection, validateItem } from '../catalog/validate.js';
-import { NotFoundError, ValidationError } from '../errors.js';
-import type { AccessPolicy } from './access.js';
-import { openApiDocument } from './openapi.js';
+import { ALL } from '../../access/scope.js';
+import { SUPPORTED_OPS } from '../../catalog/cql2/sql.js';
+import { parseSearch } from '../../catalog/search-params.js';
+import { INDEXED_PROPERTIES } from '../../catalog/sqlite/store.js';
+import type { SearchParams, StacCollection, StacItem, StacLink } from '../../catalog/types.js';
+import { InvalidDocumentError, validateCollection } from '../../catalog/validate.js';
+import { NotFoundError, ValidationError } from '../../errors.js';
+import {
+  audit,
+  GEOJSON,
+  itemPath,
+  publicItem,
+  type RouteContext,
+  requirePrincipal,
+  requireProviderWrite,
+} from '../context.js';
+import { openApiDocument } from '../openapi.js';
+import { checkItemWrite, checkStoredWrite, collectionWrite } from './write-checks.js';
 
 const STAC_VERSION = '1.0.0';
-const GEOJSON = 'application/geo+json';
 
 /** What this catalog implements, class by class (no class is declared that is only partly there). */
 export const CONFORMANCE = [
@@ -44,30 +52,6 @@ export const CONFORMANCE = [
   'http://www.opengis.net/spec/cql2/1.0/conf/property-property',
   'http://www.opengis.net/spec/cql2/1.0/conf/arithmetic',
 ];
-
-export interface StacRoutesOptions {
-  store: CatalogStore;
-  policy: AccessPolicy;
-  maxLimit: number;
-  /** Fixed public base URL (no trailing slash); otherwise from the request's Host. */
-  baseUrl?: string;
-}
-
-function base(req: FastifyRequest, fixed?: string): string {
-  if (fixed) return fixed;
-  return `${req.protocol}://${req.headers.host ?? 'localhost'}`;
-}
-
-function itemLinks(b: string, it: StacItem, collection: string): StacLink[] {
-  const own = (it.links ?? []).filter((l) => !['self', 'parent', 'collection', 'root'].includes(l.rel));
-  return [
-    ...own,
-    { rel: 'self', href: `${b}/collections/${collection}/items/${it.id}`, type: GEOJSON },
-    { rel: 'parent', href: `${b}/collections/${collection}`, type: 'application/json' },
-    { rel: 'collection', href: `${b}/collections/${collection}`, type: 'application/json' },
-    { rel: 'root', href: `${b}/`, type: 'application/json' },
-  ];
-}
 
 function collectionDoc(b: string, c: StacCollection): StacCollection {
   const own = (c.links ?? []).filter(
@@ -125,8 +109,9 @@ function queryables(b: string, collection?: string): Record<string, unknown> {
 }
 
 /** The STAC API: core, collections, features, item search with its extensions, and transactions. */
-export function stacRoutes(app: FastifyInstance, o: StacRoutesOptions): void {
-  const { store, policy } = o;
+export function stacRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const { store } = ctx;
+  const b = ctx.publicUrl;
 
   const page = async (
     req: FastifyRequest,
@@ -135,9 +120,14 @@ export function stacRoutes(app: FastifyInstance, o: StacRoutesOptions): void {
     method: 'GET' | 'POST',
     raw: Record<string, unknown>,
   ) => {
-    const b = base(req, o.baseUrl);
-    await policy.authorize(req, 'search', null);
-    const result = await store.search(params);
+    requirePrincipal(req);
+    const result = await store.search(params, req.scope);
+    audit(ctx, req, {
+      action: 'search',
+      resource: selfPath,
+      result: 'ok',
+      detail: { params: raw, returned: result.items.length },
+    });
     const links: StacLink[] = [{ rel: 'root', href: `${b}/`, type: 'application/json' }];
     if (result.next) {
       if (method === 'GET') {
@@ -157,10 +147,7 @@ export function stacRoutes(app: FastifyInstance, o: StacRoutesOptions): void {
     }
     return {
       type: 'FeatureCollection',
-      features: result.items.map((it) => ({
-        ...it,
-        links: it.links ? itemLinks(b, it, it.collection as string) : undefined,
-      })),
+      features: result.items.map((it) => (it.links ? publicItem(b, it) : it)),
       links,
       numberReturned: result.items.length,
       ...(result.matched !== null ? { numberMatched: result.matched } : {}),
@@ -168,8 +155,7 @@ export function stacRoutes(app: FastifyInstance, o: StacRoutesOptions): void {
   };
 
   app.get('/', async (req) => {
-    const b = base(req, o.baseUrl);
-    const collections = await store.listCollections();
+    const collections = await store.listCollections(req.scope);
     return {
       type: 'Catalog',
       id: 'sarbridge',
@@ -207,51 +193,62 @@ export function stacRoutes(app: FastifyInstance, o: StacRoutesOptions): void {
 
   app.get('/conformance', async () => ({ conformsTo: CONFORMANCE }));
 
-  app.get('/api', async (req, reply) => {
+  app.get('/api', async (_req, reply) => {
     reply.type('application/vnd.oai.openapi+json;version=3.0');
-    return openApiDocument(base(req, o.baseUrl));
+    return openApiDocument(b);
   });
 
   app.get('/queryables', async (req, reply) => {
+    requirePrincipal(req);
     reply.type('application/schema+json');
-    return queryables(base(req, o.baseUrl));
+    return queryables(b);
   });
 
-  app.get('/collections', async (req) => {
-    const b = base(req, o.baseUrl);
-    return {
-      collections: (await store.listCollections()).map((c) => collectionDoc(b, c)),
-      links: [
-        { rel: 'self', href: `${b}/collections`, type: 'application/json' },
-        { rel: 'root', href: `${b}/`, type: 'application/json' },
-      ],
-    };
-  });
+  app.get('/collections', async (req) => ({
+    collections: (await store.listCollections(req.scope)).map((c) => collectionDoc(b, c)),
+    links: [
+      { rel: 'self', href: `${b}/collections`, type: 'application/json' },
+      { rel: 'root', href: `${b}/`, type: 'application/json' },
+    ],
+  }));
 
-  const mustCollection = async (id: string): Promise<StacCollection> => {
-    const c = await store.getCollection(id);
+  /** The collection if the caller may see it; hidden and missing answer the same 404. */
+  const mustCollection = async (req: FastifyRequest, id: string): Promise<StacCollection> => {
+    const c = await store.getCollection(id, req.scope);
     if (!c) throw new NotFoundError(`collection '${id}' does not exist`);
     return c;
   };
 
-  app.get<{ Params: { id: string } }>('/collections/:id', async (req) =>
-    collectionDoc(base(req, o.baseUrl), await mustCollection(req.params.id)),
-  );
+  /** The item if the caller may see it (and its collection); otherwise the same 404 as a missing one. */
+  const mustItem = async (req: FastifyRequest, collection: string, id: string): Promise<StacItem> => {
+    const it = await store.getItem(collection, id, req.scope);
+    if (!it) {
+      await mustCollection(req, collection);
+      throw new NotFoundError(`item '${id}' does not exist in collection '${collection}'`);
+    }
+    return it;
+  };
+
+  app.get<{ Params: { id: string } }>('/collections/:id', async (req) => {
+    const c = await mustCollection(req, req.params.id);
+    audit(ctx, req, { action: 'read', resource: `/collections/${c.id}`, result: 'allow' });
+    return collectionDoc(b, c);
+  });
 
   app.get<{ Params: { id: string } }>('/collections/:id/queryables', async (req, reply) => {
-    await mustCollection(req.params.id);
+    await mustCollection(req, req.params.id);
     reply.type('application/schema+json');
-    return queryables(base(req, o.baseUrl), req.params.id);
+    return queryables(b, req.params.id);
   });
 
   app.get<{ Params: { id: string }; Querystring: Record<string, unknown> }>(
     '/collections/:id/items',
     async (req, reply) => {
-      await mustCollection(req.params.id);
+      await mustCollection(req, req.params.id);
       const raw = { ...req.query };
       if (raw.collections !== undefined)
         throw new ValidationError('collections is not a parameter of /collections/{id}/items');
-      const params = parseSearch(raw, { maxLimit: o.maxLimit });
+      const params = parseSearch(raw, { maxLimit: ctx.maxLimit });
       params.collections = [req.params.id];
       reply.type(GEOJSON);
       return page(req, params, `/collections/${req.params.id}/items`, 'GET', raw);
@@ -261,23 +258,17 @@ export function stacRoutes(app: FastifyInstance, o: StacRoutesOptions): void {
   app.get<{ Params: { id: string; itemId: string } }>(
     '/collections/:id/items/:itemId',
     async (req, reply) => {
-      const it = await store.getItem(req.params.id, req.params.itemId);
-      if (!it) {
-        await mustCollection(req.params.id);
-        throw new NotFoundError(
-          `item '${req.params.itemId}' does not exist in collection '${req.params.id}'`,
-        );
-      }
-      await policy.authorize(req, 'read', it);
+      const it = await mustItem(req, req.params.id, req.params.itemId);
+      audit(ctx, req, { action: 'read', resource: itemPath(req.params.id, it.id), result: 'allow' });
       reply.type(GEOJSON);
-      return { ...it, links: itemLinks(base(req, o.baseUrl), it, req.params.id) };
+      return publicItem(b, it, req.params.id);
     },
   );
 
   app.get<{ Querystring: Record<string, unknown> }>('/search', async (req, reply) => {
     const raw = { ...req.query };
     reply.type(GEOJSON);
-    return page(req, parseSearch(raw, { maxLimit: o.maxLimit }), '/search', 'GET', raw);
+    return page(req, parseSearch(raw, { maxLimit: ctx.maxLimit }), '/search', 'GET', raw);
   });
 
   app.post<{ Body: unknown }>('/search', async (req, reply) => {
@@ -285,117 +276,143 @@ export function stacRoutes(app: FastifyInstance, o: StacRoutesOptions): void {
       throw new ValidationError('the search body must be a JSON object');
     const raw = req.body as Record<string, unknown>;
     reply.type(GEOJSON);
-    return page(req, parseSearch(raw, { maxLimit: o.maxLimit }), '/search', 'POST', raw);
+    return page(req, parseSearch(raw, { maxLimit: ctx.maxLimit }), '/search', 'POST', raw);
   });
 
-  // Transactions.
+  // Transactions: the provider's, checked against the stored documents as well as the new ones.
+  const mutated = (req: FastifyRequest, resource: string, op: string, detail: Record<string, unknown> = {}) =>
+    audit(ctx, req, { action: 'mutation', resource, result: 'ok', detail: { op, ...detail } });
+
   app.post<{ Body: unknown }>('/collections', async (req, reply) => {
-    const c = validateCollection(req.body);
-    await policy.authorize(req, 'write', null);
+    const p = requireProviderWrite(req);
+    const c = collectionWrite(ctx, p, validateCollection(req.body));
     await store.putCollection(stripLinks(c), 'create');
-    reply.status(201).header('location', `${base(req, o.baseUrl)}/collections/${c.id}`);
-    return collectionDoc(base(req, o.baseUrl), c);
+    mutated(req, `/collections/${c.id}`, 'create');
+    reply.status(201).header('location', `${b}/collections/${c.id}`);
+    return collectionDoc(b, c);
   });
 
   app.put<{ Params: { id: string }; Body: unknown }>('/collections/:id', async (req) => {
-    const c = validateCollection(req.body);
+    const p = requireProviderWrite(req);
+    const c = collectionWrite(ctx, p, validateCollection(req.body));
     if (c.id !== req.params.id)
       throw new InvalidDocumentError('/id', `is '${c.id}' but the path says '${req.params.id}'`);
-    await policy.authorize(req, 'write', null);
+    const old = await store.getCollection(c.id, ALL);
+    if (old) collectionWrite(ctx, p, old, true);
     await store.putCollection(stripLinks(c), 'replace');
-    return collectionDoc(base(req, o.baseUrl), c);
+    mutated(req, `/collections/${c.id}`, 'replace');
+    return collectionDoc(b, c);
   });
 
   app.patch<{ Params: { id: string }; Body: unknown }>('/collections/:id', async (req) => {
-    const merged = mergePatch(await mustCollection(req.params.id), req.body);
-    const c = validateCollection(merged);
+    const p = requireProviderWrite(req);
+    const old = await store.getCollection(req.params.id, ALL);
+    if (!old) throw new NotFoundError(`collection '${req.params.id}' does not exist`);
+    collectionWrite(ctx, p, old, true);
+    const c = collectionWrite(ctx, p, validateCollection(mergePatch(old, req.body)));
     if (c.id !== req.params.id) throw new InvalidDocumentError('/id', 'cannot be changed');
-    await policy.authorize(req, 'write', null);
     await store.putCollection(stripLinks(c), 'replace');
-    return collectionDoc(base(req, o.baseUrl), c);
+    mutated(req, `/collections/${c.id}`, 'patch');
+    return collectionDoc(b, c);
   });
 
   app.delete<{ Params: { id: string } }>('/collections/:id', async (req, reply) => {
-    await policy.authorize(req, 'write', null);
-    if (!(await store.deleteCollection(req.params.id)))
-      throw new NotFoundError(`collection '${req.params.id}' does not exist`);
+    const p = requireProviderWrite(req);
+    const old = await store.getCollection(req.params.id, ALL);
+    if (!old) throw new NotFoundError(`collection '${req.params.id}' does not exist`);
+    collectionWrite(ctx, p, old, true);
+    await store.deleteCollection(req.params.id);
+    mutated(req, `/collections/${req.params.id}`, 'delete');
     reply.status(204);
     return null;
   });
 
   app.post<{ Params: { id: string }; Body: unknown }>('/collections/:id/items', async (req, reply) => {
-    await mustCollection(req.params.id);
-    await policy.authorize(req, 'write', null);
+    const p = requireProviderWrite(req);
+    const coll = await store.getCollection(req.params.id, ALL);
+    if (!coll) throw new NotFoundError(`collection '${req.params.id}' does not exist`);
     const body = req.body as { type?: unknown; features?: unknown };
     if (body && typeof body === 'object' && body.type === 'FeatureCollection') {
       if (!Array.isArray(body.features))
         throw new InvalidDocumentError('/features', 'must be an array of items');
-      const items = body.features.map((f, i) => {
+      const items: StacItem[] = [];
+      for (const [i, f] of body.features.entries()) {
         try {
-          return checkItemFor(req.params.id, f);
+          items.push(await checkItemWrite(ctx, p, req.params.id, f));
         } catch (err) {
           if (err instanceof InvalidDocumentError)
             throw new InvalidDocumentError(
               `/features/${i}${err.pointer}`,
               err.message.replace(/^[^:]*: /, ''),
             );
+          if (err instanceof ValidationError && /^\//.test(err.message))
+            throw new ValidationError(`/features/${i}${err.message}`);
           throw err;
         }
-      });
+      }
       const n = await store.putItems(req.params.id, items, 'create');
+      mutated(req, `/collections/${req.params.id}/items`, 'create', { items: n });
       reply.status(201);
       return { added: n };
     }
-    const it = checkItemFor(req.params.id, req.body);
+    const it = await checkItemWrite(ctx, p, req.params.id, req.body);
     await store.putItems(req.params.id, [it], 'create');
-    reply
-      .status(201)
-      .header('location', `${base(req, o.baseUrl)}/collections/${req.params.id}/items/${it.id}`);
+    mutated(req, itemPath(req.params.id, it.id), 'create');
+    reply.status(201).header('location', `${b}${itemPath(req.params.id, it.id)}`);
     reply.type(GEOJSON);
-    return { ...it, collection: req.params.id, links: itemLinks(base(req, o.baseUrl), it, req.params.id) };
+    return publicItem(b, it, req.params.id);
   });
 
   app.put<{ Params: { id: string; itemId: string }; Body: unknown }>(
     '/collections/:id/items/:itemId',
     async (req, reply) => {
-      await mustCollection(req.params.id);
-      const it = checkItemFor(req.params.id, req.body);
+      const p = requireProviderWrite(req);
+      if (!(await store.getCollection(req.params.id, ALL)))
+        throw new NotFoundError(`collection '${req.params.id}' does not exist`);
+      const it = await checkItemWrite(ctx, p, req.params.id, req.body);
       if (it.id !== req.params.itemId)
         throw new InvalidDocumentError('/id', `is '${it.id}' but the path says '${req.params.itemId}'`);
-      if (!(await store.getItem(req.params.id, it.id)))
-        throw new NotFoundError(`item '${it.id}' does not exist in collection '${req.params.id}'`);
-      await policy.authorize(req, 'write', it);
+      const old = await store.getItem(req.params.id, it.id, ALL);
+      if (!old) throw new NotFoundError(`item '${it.id}' does not exist in collection '${req.params.id}'`);
+      checkStoredWrite(ctx, p, old);
       await store.putItems(req.params.id, [it], 'upsert');
+      mutated(req, itemPath(req.params.id, it.id), 'replace');
       reply.type(GEOJSON);
-      return { ...it, collection: req.params.id, links: itemLinks(base(req, o.baseUrl), it, req.params.id) };
+      return publicItem(b, it, req.params.id);
     },
   );
 
   app.patch<{ Params: { id: string; itemId: string }; Body: unknown }>(
     '/collections/:id/items/:itemId',
     async (req, reply) => {
-      const old = await store.getItem(req.params.id, req.params.itemId);
+      const p = requireProviderWrite(req);
+      const old = await store.getItem(req.params.id, req.params.itemId, ALL);
       if (!old)
         throw new NotFoundError(
           `item '${req.params.itemId}' does not exist in collection '${req.params.id}'`,
         );
-      const it = checkItemFor(req.params.id, mergePatch(old, req.body));
+      checkStoredWrite(ctx, p, old);
+      const it = await checkItemWrite(ctx, p, req.params.id, mergePatch(old, req.body));
       if (it.id !== req.params.itemId) throw new InvalidDocumentError('/id', 'cannot be changed');
-      await policy.authorize(req, 'write', it);
       await store.putItems(req.params.id, [it], 'upsert');
+      mutated(req, itemPath(req.params.id, it.id), 'patch');
       reply.type(GEOJSON);
-      return { ...it, links: itemLinks(base(req, o.baseUrl), it, req.params.id) };
+      return publicItem(b, it, req.params.id);
     },
   );
 
   app.delete<{ Params: { id: string; itemId: string } }>(
     '/collections/:id/items/:itemId',
     async (req, reply) => {
-      await policy.authorize(req, 'write', null);
-      if (!(await store.deleteItem(req.params.id, req.params.itemId)))
+      const p = requireProviderWrite(req);
+      const old = await store.getItem(req.params.id, req.params.itemId, ALL);
+      if (!old)
         throw new NotFoundError(
           `item '${req.params.itemId}' does not exist in collection '${req.params.id}'`,
         );
+      checkStoredWrite(ctx, p, old);
+      await store.deleteItem(req.params.id, req.params.itemId);
+      mutated(req, itemPath(req.params.id, req.params.itemId), 'delete');
       reply.status(204);
       return null;
     },
@@ -407,16 +424,6 @@ function stripLinks<T extends { links: StacLink[] }>(doc: T): T {
     ...doc,
     links: doc.links.filter((l) => !['self', 'parent', 'root', 'items', 'collection'].includes(l.rel)),
   };
-}
-
-function checkItemFor(collection: string, body: unknown): StacItem {
-  const { item } = validateItem(body);
-  if (item.collection !== undefined && item.collection !== collection)
-    throw new InvalidDocumentError(
-      '/collection',
-      `is '${item.collection}' but the path says '${collection}'`,
-    );
-  return stripLinks({ ...item, collection });
 }
 
 /** RFC 7396 JSON merge patch. */

@@ -1,30 +1,13 @@
 import { createHash } from 'node:crypto';
-import { isAbsolute, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { CatalogStore } from '../catalog/store.js';
-import type { StacItem } from '../catalog/types.js';
-import { NotFoundError, ValidationError } from '../errors.js';
-import { matrixSize, TILE_MATRIX_SETS, tileExists, tileMatrixSetDocument } from '../geo/tms.js';
-import type { ColormapName } from '../tiler/colormap.js';
-import { COLORMAPS } from '../tiler/colormap.js';
-import type { RasterAsset, RenderOptions, Tiler } from '../tiler/tiler.js';
-import type { AccessPolicy } from './access.js';
-
-export interface TileRoutesOptions {
-  store: CatalogStore;
-  tiler: Tiler;
-  policy: AccessPolicy;
-  /** Directory that relative asset hrefs are resolved against. */
-  assetRoot?: string;
-  baseUrl?: string;
-}
-
-const CACHE_CONTROL = 'public, max-age=3600';
-
-function base(req: FastifyRequest, fixed?: string): string {
-  return fixed ?? `${req.protocol}://${req.headers.host ?? 'localhost'}`;
-}
+import type { StacItem } from '../../catalog/types.js';
+import { NotFoundError, ValidationError } from '../../errors.js';
+import { matrixSize, TILE_MATRIX_SETS, tileExists, tileMatrixSetDocument } from '../../geo/tms.js';
+import type { ColormapName } from '../../tiler/colormap.js';
+import { COLORMAPS } from '../../tiler/colormap.js';
+import type { RasterAsset, RenderOptions, Tiler } from '../../tiler/tiler.js';
+import { audit, privateResponse, type RouteContext, requirePrincipal } from '../context.js';
+import { storedAssetPath } from './assets.js';
 
 function renderOptions(q: Record<string, unknown>, format: string): RenderOptions {
   const o: RenderOptions = { format: format as 'png' | 'webp' };
@@ -50,17 +33,20 @@ function renderOptions(q: Record<string, unknown>, format: string): RenderOption
 }
 
 /** Map tiles, previews, point values and TileJSON of item assets, read on demand from their COGs. */
-export function tileRoutes(app: FastifyInstance, o: TileRoutesOptions): void {
-  const { store, tiler, policy } = o;
+export function tileRoutes(app: FastifyInstance, ctx: RouteContext, tiler: Tiler): void {
+  const { store } = ctx;
+  const b = ctx.publicUrl;
 
+  /** The item within the caller's scope; hidden and missing answer the same 404. */
   const itemOf = async (req: FastifyRequest, collection: string, id: string): Promise<StacItem> => {
-    const it = await store.getItem(collection, id);
+    requirePrincipal(req);
+    const it = await store.getItem(collection, id, req.scope);
     if (!it) {
-      if (!(await store.getCollection(collection)))
+      if (!(await store.getCollection(collection, req.scope)))
         throw new NotFoundError(`collection '${collection}' does not exist`);
       throw new NotFoundError(`item '${id}' does not exist in collection '${collection}'`);
     }
-    await policy.authorize(req, 'tiles', it);
+    audit(ctx, req, { action: 'read', resource: req.url.split('?')[0], result: 'allow' });
     return it;
   };
 
@@ -70,14 +56,7 @@ export function tileRoutes(app: FastifyInstance, o: TileRoutesOptions): void {
       throw new NotFoundError(
         `item '${it.id}' has no asset '${key}' (assets: ${Object.keys(it.assets ?? {}).join(', ')})`,
       );
-    const href = String(a.href);
-    let path: string;
-    if (href.startsWith('file://')) path = fileURLToPath(href);
-    else if (/^[a-z]+:\/\//i.test(href))
-      throw new ValidationError(`asset '${key}' is at ${href}: the tiler reads local files only`);
-    else if (isAbsolute(href)) path = href;
-    else if (o.assetRoot) path = resolve(o.assetRoot, href);
-    else throw new ValidationError(`asset '${key}' has a relative href and the server has no asset root`);
+    const path = await storedAssetPath(ctx, it, key);
     const band = bidx === undefined ? 0 : Number(bidx) - 1;
     const bands = (a['raster:bands'] as Record<string, unknown>[] | undefined) ?? [];
     if (!Number.isInteger(band) || band < 0)
@@ -94,7 +73,8 @@ export function tileRoutes(app: FastifyInstance, o: TileRoutesOptions): void {
 
   const etagged = (req: FastifyRequest, reply: FastifyReply, it: StacItem): boolean => {
     const tag = `"${createHash('sha1').update(JSON.stringify(it)).update(req.url).digest('base64url')}"`;
-    reply.header('etag', tag).header('cache-control', CACHE_CONTROL);
+    reply.header('etag', tag);
+    privateResponse(reply, 3600);
     if (req.headers['if-none-match'] === tag) {
       reply.status(304).send();
       return true;
@@ -102,8 +82,7 @@ export function tileRoutes(app: FastifyInstance, o: TileRoutesOptions): void {
     return false;
   };
 
-  app.get('/tileMatrixSets', async (req) => {
-    const b = base(req, o.baseUrl);
+  app.get('/tileMatrixSets', async () => {
     return {
       tileMatrixSets: Object.values(TILE_MATRIX_SETS).map((t) => ({
         id: t.id,
@@ -184,7 +163,7 @@ export function tileRoutes(app: FastifyInstance, o: TileRoutesOptions): void {
       return {
         tilejson: '3.0.0',
         name: `${it.collection}/${it.id}/${key}`,
-        tiles: [`${base(req, o.baseUrl)}/tiles/${req.params.c}/${it.id}/${key}/${t.id}/{z}/{x}/{y}.png${qs}`],
+        tiles: [`${b}/tiles/${req.params.c}/${it.id}/${key}/${t.id}/{z}/{x}/{y}.png${qs}`],
         minzoom,
         maxzoom,
         bounds: [bb[0], bb[1], bb.length === 6 ? bb[3] : bb[2], bb.length === 6 ? bb[4] : bb[3]],

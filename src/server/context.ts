@@ -1,0 +1,142 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditQuery } from '../access/audit-store.js';
+import type { Authenticator } from '../access/authenticate.js';
+import { AuthenticationError } from '../access/errors.js';
+import type { IdentityStore } from '../access/identity.js';
+import type { LabelRules } from '../access/labels.js';
+import { isProvider, type Principal, type Role, type Scope } from '../access/scope.js';
+import type { UrlSigner } from '../access/signed-url.js';
+import type { TokenService } from '../access/tokens.js';
+import type { CatalogStore } from '../catalog/store.js';
+import type { StacItem, StacLink } from '../catalog/types.js';
+import { ForbiddenError } from '../errors.js';
+import type { AssetStorage } from '../io/asset-storage.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who is asking, resolved once by the authentication hook (null: no credential). */
+    principal: Principal | null;
+    /** What the principal may see, for the stores. */
+    scope: Scope;
+  }
+}
+
+/** One audit line as routes write it; the server adds who, from where and the request id. */
+export interface AuditEntry {
+  action: string;
+  resource: string | null;
+  result: string;
+  detail?: Record<string, unknown>;
+}
+
+/** An append-only audit log as the server needs it. */
+export interface AuditSink {
+  append(rec: {
+    actor: string | null;
+    org: string | null;
+    action: string;
+    resource: string | null;
+    detail: Record<string, unknown>;
+    result: string;
+    ip: string | null;
+    requestId: string | null;
+  }): unknown;
+  /** Records oldest first; the org condition is part of the store's query. */
+  query(q: AuditQuery): unknown[];
+}
+
+/** The access services the routes share. */
+export interface AccessContext {
+  rules: LabelRules;
+  identity: IdentityStore;
+  tokens: TokenService;
+  signer: UrlSigner;
+  authenticator: Authenticator;
+  audit: AuditSink;
+}
+
+/** What every route module gets: the store, the access services, the public base URL, storage. */
+export interface RouteContext {
+  store: CatalogStore;
+  access: AccessContext;
+  /** Public base URL without a trailing slash: the base of every link (never the Host header). */
+  publicUrl: string;
+  assets: AssetStorage | null;
+  maxLimit: number;
+}
+
+export const GEOJSON = 'application/geo+json';
+
+/** The principal of an authenticated request; 401 otherwise. */
+export function requirePrincipal(req: FastifyRequest): Principal {
+  if (req.principal === null)
+    throw new AuthenticationError(
+      'malformed',
+      'authentication required: send "Authorization: Bearer <API key or access token>"',
+    );
+  return req.principal;
+}
+
+/** A provider principal with one of `roles`; 403 otherwise. */
+export function requireRole(req: FastifyRequest, roles: Role[]): Principal {
+  const p = requirePrincipal(req);
+  if (!p.roles.some((r) => roles.includes(r)))
+    throw new ForbiddenError(`this needs the role ${roles.join(' or ')}`);
+  return p;
+}
+
+export function requireProviderWrite(req: FastifyRequest): Principal {
+  const p = requireRole(req, ['provider-admin', 'provider-operator']);
+  if (!isProvider(p)) throw new ForbiddenError("writes to the catalog are the provider's");
+  return p;
+}
+
+/** Write one audit line for this request. */
+export function audit(ctx: RouteContext, req: FastifyRequest, e: AuditEntry): void {
+  ctx.access.audit.append({
+    actor: req.principal?.id ?? null,
+    org: req.principal?.orgId ?? null,
+    action: e.action,
+    resource: e.resource,
+    detail: e.detail ?? {},
+    result: e.result,
+    ip: req.ip,
+    requestId: String(req.id),
+  });
+}
+
+/** Responses that depend on who asks may not be shared by caches. */
+export function privateResponse(reply: FastifyReply, maxAgeS = 0): void {
+  reply.header('cache-control', maxAgeS > 0 ? `private, max-age=${maxAgeS}` : 'private, no-cache');
+  reply.header('vary', 'Authorization');
+}
+
+export const itemPath = (collection: string, id: string) =>
+  `/collections/${encodeURIComponent(collection)}/items/${encodeURIComponent(id)}`;
+
+export const assetPath = (collection: string, id: string, key: string) =>
+  `${itemPath(collection, id)}/assets/${encodeURIComponent(key)}`;
+
+/**
+ * An item as the API returns it: its links under the public base URL, and every stored asset's href
+ * replaced by the server's own asset URL (the storage path never leaves the server).
+ */
+export function publicItem(b: string, it: StacItem, collection = it.collection as string): StacItem {
+  const own = (it.links ?? []).filter((l) => !['self', 'parent', 'collection', 'root'].includes(l.rel));
+  const links: StacLink[] = [
+    ...own,
+    { rel: 'self', href: `${b}${itemPath(collection, it.id)}`, type: GEOJSON },
+    { rel: 'parent', href: `${b}/collections/${collection}`, type: 'application/json' },
+    { rel: 'collection', href: `${b}/collections/${collection}`, type: 'application/json' },
+    { rel: 'root', href: `${b}/`, type: 'application/json' },
+  ];
+  const out: StacItem = { ...it, links };
+  if (it.assets)
+    out.assets = Object.fromEntries(
+      Object.entries(it.assets).map(([k, a]) => [
+        k,
+        { ...a, href: `${b}${assetPath(collection, it.id, k)}` },
+      ]),
+    );
+  return out;
+}
