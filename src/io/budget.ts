@@ -17,10 +17,16 @@ export const DEFAULT_COMMAND_BUDGET_BYTES = 2 * 1024 * MiB;
 /** Bytes of one metadata file (SAFE annotation, calibration, noise, manifest; SICD XML) read into memory (64 MiB). */
 export const DEFAULT_METADATA_LIMIT_BYTES = 64 * MiB;
 
-/** A byte count in MiB for messages ("1024 MiB", "0.5 MiB"). */
+/** A byte count for messages: "1024 MiB", "1.56 MiB", or "4096 bytes" under 1 MiB. */
 export function fmtMiB(bytes: number): string {
+  if (bytes < MiB) return `${bytes} bytes`;
   const m = bytes / MiB;
   return `${Number.isInteger(m) || m >= 100 ? Math.round(m) : Number(m.toPrecision(3))} MiB`;
+}
+
+/** A size for messages: "2861 MiB (3000000000 bytes)", or "4096 bytes". */
+export function fmtSize(bytes: number): string {
+  return bytes < MiB ? `${bytes} bytes` : `${fmtMiB(bytes)} (${bytes} bytes)`;
 }
 
 /** Throws a ValidationError if `budget` is not a positive finite number of bytes. */
@@ -57,7 +63,7 @@ export function assertMetadataSize(file: string, size: number, limitBytes: numbe
   if (size > limitBytes)
     throw new FormatError(
       file,
-      `metadata file is ${fmtMiB(size)} (${size} bytes), over the ${fmtMiB(limitBytes)} limit for metadata files`,
+      `metadata file is ${fmtSize(size)}, over the ${fmtMiB(limitBytes)} limit for metadata files`,
     );
 }
 

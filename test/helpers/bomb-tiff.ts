@@ -10,7 +10,13 @@ export const BOMB_EPSG = 32631;
 export const BOMB_GEOTRANSFORM = [500_000, 10, 0, 5_000_000, 0, -10] as const;
 
 /** Georeferenced float32 single-strip TIFF tags (strip offset and byte count given). */
-function entries(width: number, height: number, compression: number, offset: number, count: number): TagEntry[] {
+function entries(
+  width: number,
+  height: number,
+  compression: number,
+  offset: number,
+  count: number,
+): TagEntry[] {
   const gt = BOMB_GEOTRANSFORM;
   return [
     { tag: Tag.ImageWidth, type: FieldType.Long, values: [width] },

@@ -3,7 +3,7 @@ import { FormatError, UnsupportedError, ValidationError } from '../../errors.js'
 import type { Window } from '../../geo/window.js';
 import { assertWindowInside, fullWindow } from '../../geo/window.js';
 import type { RasterView } from '../../raster/view.js';
-import { checkBudget, DEFAULT_METADATA_LIMIT_BYTES, fmtMiB } from '../budget.js';
+import { checkBudget, DEFAULT_METADATA_LIMIT_BYTES, fmtMiB, fmtSize } from '../budget.js';
 import type { ByteSource } from '../source.js';
 import { FileSource } from '../source.js';
 import type { NitfFile, NitfImageSegment } from './nitf.js';
@@ -293,7 +293,7 @@ export class Sicd {
       if (des.dataLength > maxXml)
         throw new FormatError(
           file,
-          `SICD XML segment is ${fmtMiB(des.dataLength)} (${des.dataLength} bytes), over the ${fmtMiB(maxXml)} limit for metadata`,
+          `SICD XML segment is ${fmtSize(des.dataLength)}, over the ${fmtMiB(maxXml)} limit for metadata files`,
         );
       const xml = Buffer.from(await source.read(des.dataOffset, des.dataLength, 'SICD XML')).toString('utf8');
       const meta = parseSicdXml(file, xml);
