@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CatalogStore } from '../src/catalog/store.js';
 import { syntheticCollection, syntheticItems } from '../src/catalog/synthetic.js';
 import type { StacItem } from '../src/catalog/types.js';
-import { buildServer } from '../src/server/app.js';
 import { tempDir } from './helpers/gdal.js';
 import { catalogBackends } from './helpers/postgres.js';
+import { testServer } from './helpers/server.js';
 import { validateCollection as validateCollectionSchema, validateStacItem } from './helpers/stac.js';
 
 const CQL2 = join(import.meta.dirname, '..', '..', 'shared', 'conformance', 'cql2');
@@ -18,8 +18,14 @@ describe.each(catalogBackends())('STAC API on $name', (backend) => {
   const tmp = tempDir('stac-');
   let store: CatalogStore;
   let app: FastifyInstance;
+  let server: Awaited<ReturnType<typeof testServer>>;
   const req = async (method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const r = await app.inject({ method: method as 'GET', url, payload: body as string, headers });
+    const r = await app.inject({
+      method: method as 'GET',
+      url,
+      payload: body as string,
+      headers: { ...server.admin, ...headers },
+    });
     return { status: r.statusCode, body: r.body.length ? r.json() : null, headers: r.headers };
   };
   const search = async (body: Record<string, unknown>) => {
@@ -35,14 +41,15 @@ describe.each(catalogBackends())('STAC API on $name', (backend) => {
 
   beforeAll(async () => {
     store = await backend.open(tmp.dir);
-    app = await buildServer({ store, bodyLimit: 2 * 1024 * 1024 });
+    server = await testServer(store, { bodyLimit: 2 * 1024 * 1024, assetRoot: tmp.dir });
+    app = server.app;
     expect((await req('POST', '/collections', syntheticCollection('sar'))).status).toBe(201);
     const r = await req('POST', '/collections/sar/items', { type: 'FeatureCollection', features: items });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     expect(r.body.added).toBe(N);
   });
   afterAll(async () => {
-    await app.close();
+    await server.close();
     await store.close();
     await backend.cleanup?.();
     tmp.cleanup();

@@ -27,7 +27,7 @@ export interface AuthRequest {
 }
 
 export interface AuthenticatorOptions {
-  /** Requests per second per credential (default 50) and the burst (default 200). */
+  /** Requests per second per credential (default 100; 0 turns the limit off) and the burst (default 400). */
   ratePerS?: number;
   burst?: number;
   /** Failed authentications that lock a source address or credential (default 10 in 15 min, for 15 min). */
@@ -56,7 +56,7 @@ export class Authenticator {
     private readonly audit: AuthAudit,
     o: AuthenticatorOptions = {},
   ) {
-    this.limiter = new RateLimiter(o.ratePerS ?? 50, o.burst ?? 200, o.now);
+    this.limiter = new RateLimiter(o.ratePerS ?? 100, o.burst ?? 400, o.now);
     this.lockout = new Lockout(o.maxFailures ?? 10, 15 * 60_000, o.lockMs ?? 15 * 60_000, o.now);
   }
 

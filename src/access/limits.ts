@@ -14,6 +14,7 @@ export class RateLimitedError extends SarbridgeError {
 /**
  * A token bucket per credential: `ratePerS` requests a second on average, bursts of `burst`.
  * Buckets of idle credentials are dropped once full again, so memory follows the active callers.
+ * A rate of 0 or less turns the limit off.
  */
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
@@ -26,6 +27,7 @@ export class RateLimiter {
 
   /** Take one token for `key`; throws RateLimitedError when the bucket is empty. */
   take(key: string): void {
+    if (this.ratePerS <= 0) return;
     const t = this.now();
     const b = this.buckets.get(key) ?? { tokens: this.burst, at: t };
     b.tokens = Math.min(this.burst, b.tokens + ((t - b.at) / 1000) * this.ratePerS);

@@ -94,7 +94,7 @@ export function* syntheticItems(
       links: [],
       assets: {
         data: {
-          href: `https://data.example.com/${collection}/${k}.tif`,
+          href: `${collection}/${k}.tif`,
           type: 'image/tiff; application=geotiff; profile=cloud-optimized',
           roles: ['data'],
         },

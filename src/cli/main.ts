@@ -21,7 +21,9 @@ import { fillSicd } from '../ops/simulate-sicd.js';
 import { acquisitionFromSafe, acquisitionFromSicd } from '../products/acquisition.js';
 import type { SpeckleFilter } from '../raster/speckle.js';
 import { SPECKLE_FILTERS } from '../raster/speckle.js';
+import { registerAdminCommands } from './admin-commands.js';
 import { choice, distinct, intArg, positiveArg, write } from './args.js';
+import { registerAuditCommands } from './audit-commands.js';
 import { registerExploitCommands } from './exploit-commands.js';
 import { registerServeCommands } from './serve-command.js';
 
@@ -445,6 +447,8 @@ export function buildProgram(): Command {
 
   registerExploitCommands(program);
   registerServeCommands(program);
+  registerAdminCommands(program);
+  registerAuditCommands(program);
 
   withCogOptions(
     program

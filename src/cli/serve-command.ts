@@ -49,6 +49,11 @@ export function registerServeCommands(program: Command): void {
       ),
     )
     .addOption(new Option('--static <dir>', 'a folder served as-is under /static/{name}'))
+    .addOption(
+      new Option('--rate-limit <n>', 'requests per second per credential, bursts of 4x (0: no limit)')
+        .default(100)
+        .argParser(intArg('--rate-limit', 0, 1_000_000)),
+    )
     .action(async (o: Record<string, unknown>) => {
       const db = String(o.db ?? o.catalog);
       const port = o.port as number;
@@ -58,7 +63,8 @@ export function registerServeCommands(program: Command): void {
       const accessDir = resolve(String(o.accessDir ?? (db.includes('://') ? '.' : dirname(resolve(db)))));
       mkdirSync(accessDir, { recursive: true });
       const store = openCatalog(db);
-      const access = openAccess({ dir: accessDir, publicUrl });
+      const rate = o.rateLimit as number;
+      const access = openAccess({ dir: accessDir, publicUrl, auth: { ratePerS: rate, burst: rate * 4 } });
       const boot = access.identity.bootstrap();
       if (boot)
         process.stderr.write(

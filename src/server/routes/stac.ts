@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { LABEL_FIELD, labelToXml } from '../../access/labels.js';
 import { ALL } from '../../access/scope.js';
 import { SUPPORTED_OPS } from '../../catalog/cql2/sql.js';
 import { parseSearch } from '../../catalog/search-params.js';
@@ -262,6 +263,28 @@ export function stacRoutes(app: FastifyInstance, ctx: RouteContext): void {
       audit(ctx, req, { action: 'read', resource: itemPath(req.params.id, it.id), result: 'allow' });
       reply.type(GEOJSON);
       return publicItem(b, it, req.params.id);
+    },
+  );
+
+  // The label as ADatP-4774 XML, for coalition systems: the item's own or its collection's.
+  app.get<{ Params: { id: string } }>('/collections/:id/label.xml', async (req, reply) => {
+    const c = await mustCollection(req, req.params.id);
+    const raw = c[LABEL_FIELD];
+    if (raw === undefined)
+      throw new NotFoundError(`collection '${c.id}' has no label (it is the provider's only)`);
+    reply.type('application/xml');
+    return labelToXml(ctx.access.rules.parse(raw, `/${LABEL_FIELD}`));
+  });
+
+  app.get<{ Params: { id: string; itemId: string } }>(
+    '/collections/:id/items/:itemId/label.xml',
+    async (req, reply) => {
+      const it = await mustItem(req, req.params.id, req.params.itemId);
+      const raw = it.properties[LABEL_FIELD] ?? (await mustCollection(req, req.params.id))[LABEL_FIELD];
+      if (raw === undefined)
+        throw new NotFoundError(`item '${it.id}' has no label (it is the provider's only)`);
+      reply.type('application/xml');
+      return labelToXml(ctx.access.rules.parse(raw, LABEL_FIELD));
     },
   );
 
