@@ -81,7 +81,9 @@ export async function checkItemWrite(
   for (const [key, a] of Object.entries(item.assets ?? {})) {
     const field = `/assets/${key}/href`;
     if (!ctx.assets) throw new ValidationError(`${field}: the server has no asset storage to hold assets`);
-    const href = ctx.assets.checkHref(a.href, field);
+    // './scene.tif' (as sarbridge ard writes) names the same file as 'scene.tif'.
+    const raw = typeof a.href === 'string' ? a.href.replace(/^(\.\/)+/, '') : a.href;
+    const href = ctx.assets.checkHref(raw, field);
     const out: Record<string, unknown> = { ...a, href };
     if (out['file:size'] === undefined || out['file:checksum'] === undefined) {
       try {
