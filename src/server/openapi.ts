@@ -32,6 +32,8 @@ export function openApiDocument(base: string): Record<string, unknown> {
     openapi: '3.0.3',
     info: { title: 'sarbridge', version: '0.1.0', description: 'STAC API and map tiles for SAR imagery' },
     servers: [{ url: base }],
+    // Every operation but the landing page, conformance, this document and the token endpoint.
+    security: [{ apiKey: [] }, { oauth2: [] }],
     paths: {
       '/': {
         get: {
@@ -140,6 +142,14 @@ export function openApiDocument(base: string): Record<string, unknown> {
       },
     },
     components: {
+      securitySchemes: {
+        apiKey: { type: 'http', scheme: 'bearer', description: 'an API key: Authorization: Bearer sb_...' },
+        oauth2: {
+          type: 'oauth2',
+          description: 'OAuth2 client credentials (RFC 6749 4.4): short-lived ES256 JWTs',
+          flows: { clientCredentials: { tokenUrl: `${base}/oauth/token`, scopes: {} } },
+        },
+      },
       schemas: {
         Object: { type: 'object' },
         Error: {
