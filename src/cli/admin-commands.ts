@@ -10,7 +10,7 @@ import {
 } from '../access/identity.js';
 import { LabelRules } from '../access/labels.js';
 import { NotFoundError, ValidationError } from '../errors.js';
-import { intArg, write } from './args.js';
+import { write } from './args.js';
 
 /**
  * The administration of a server's identity store (`<access-dir>/identity.db`), the same operations
@@ -42,6 +42,16 @@ export function parseClearance(v: unknown): { policy: string; classification: st
       );
     return { policy: p.slice(0, colon), classification: p.slice(colon + 1) };
   });
+}
+
+/** `--days`: whole days from 1 to 3650 (a bad value is bad input, exit 1, like the other fields). */
+export function parseDays(v: unknown): number {
+  const s = String(v);
+  if (!/^\d{1,4}$/.test(s) || Number(s) < 1 || Number(s) > 3650)
+    throw new ValidationError(
+      `--days: must be a whole number of days from 1 to 3650, got '${s.slice(0, 20)}'`,
+    );
+  return Number(s);
 }
 
 /** Open the identity store of a server's access folder (created when missing, like the server does). */
@@ -222,13 +232,11 @@ export function registerAdminCommands(program: Command): void {
     .description('a new API key for a user or client; prints the key (shown once)')
     .addOption(new Option('--principal <id>', 'user:<id> or client:<id>').makeOptionMandatory())
     .addOption(new Option('--name <name>', 'what the key is for'))
-    .addOption(
-      new Option('--days <n>', 'days until it expires').default(90).argParser(intArg('--days', 1, 3650)),
-    )
+    .addOption(new Option('--days <n>', 'days until it expires, 1 to 3650').default('90'))
     .addOption(dirOption())
     .action((o: Record<string, unknown>) =>
       withStore(o, (id) =>
-        adminKeyCreate(id, { principal: String(o.principal), name: opt(o, 'name'), days: o.days as number }),
+        adminKeyCreate(id, { principal: String(o.principal), name: opt(o, 'name'), days: parseDays(o.days) }),
       ),
     );
   key
