@@ -10,6 +10,7 @@ declare module 'autocannon' {
     connections?: number;
     duration?: number;
     requests?: { method?: string; path: string }[];
+    headers?: Record<string, string>;
   }
   function autocannon(opts: Options): Promise<Result>;
   export default autocannon;

@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import autocannon from 'autocannon';
-import { ALL } from '../src/access/scope.js';
 import { SqliteCatalog } from '../src/catalog/sqlite/store.js';
 import { syntheticCollection } from '../src/catalog/synthetic.js';
 import { lonLatBounds } from '../src/geo/crs.js';
@@ -28,6 +27,25 @@ async function waitUp(url: string): Promise<void> {
 }
 
 /**
+ * The provider-admin key a server prints on stderr at its first start (the rest of its stderr is
+ * kept for the error message should it exit first).
+ */
+function bootstrapKey(server: ChildProcess): Promise<string> {
+  return new Promise((done, fail) => {
+    let err = '';
+    server.stderr?.setEncoding('utf8');
+    server.stderr?.on('data', (chunk: string) => {
+      err += chunk;
+      const m = /^(sb_\S+)$/m.exec(err);
+      if (m) done(m[1]);
+    });
+    server.once('exit', (code) =>
+      fail(new Error(`sarbridge serve exited (${code}) before printing a key: ${err}`)),
+    );
+  });
+}
+
+/**
  * `npm run bench -- tiles`: random WebMercator tiles over a 4096 x 4096 COG, at the zooms where it
  * covers 1 to 64 tiles, from a server process driven by autocannon in this process; then the same
  * server serving one pre-rendered PNG as a static file (the upper limit).
@@ -43,33 +61,37 @@ export async function benchTiles(): Promise<void> {
     gt: [640000, 10, 0, 4760000, 0, -10] as [number, number, number, number, number, number],
   };
   const [w, s, e, n] = lonLatBounds(r.epsg, r.gt, SIZE, SIZE);
+  // A fresh catalog each run (earlier runs stored an absolute href) whose asset href is relative to
+  // the asset root the server is given, and a fresh access folder, so the server creates the
+  // provider-admin and prints its key.
   const dbPath = join(dir, 'catalog.db');
+  const accessDir = join(dir, 'access');
+  for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) rmSync(f, { force: true });
+  rmSync(accessDir, { recursive: true, force: true });
   const store = new SqliteCatalog(dbPath);
-  if (!(await store.getCollection('bench', ALL))) {
-    await store.putCollection(syntheticCollection('bench'), 'create');
-    await store.putItems(
-      'bench',
-      [
-        {
-          type: 'Feature',
-          stac_version: '1.0.0',
-          id: 'scene',
-          geometry: bboxPolygon([w, s, e, n]),
-          bbox: [w, s, e, n],
-          properties: { datetime: '2026-06-01T06:00:00Z' },
-          links: [],
-          assets: {
-            data: {
-              href: cog,
-              type: 'image/tiff; application=geotiff; profile=cloud-optimized',
-              roles: ['data'],
-            },
+  await store.putCollection(syntheticCollection('bench'), 'create');
+  await store.putItems(
+    'bench',
+    [
+      {
+        type: 'Feature',
+        stac_version: '1.0.0',
+        id: 'scene',
+        geometry: bboxPolygon([w, s, e, n]),
+        bbox: [w, s, e, n],
+        properties: { datetime: '2026-06-01T06:00:00Z' },
+        links: [],
+        assets: {
+          data: {
+            href: basename(cog),
+            type: 'image/tiff; application=geotiff; profile=cloud-optimized',
+            roles: ['data'],
           },
         },
-      ],
-      'create',
-    );
-  }
+      },
+    ],
+    'create',
+  );
   await store.close();
   // Zooms where the scene covers 1 to 64 tiles, and a seeded random sequence of their tiles.
   const tiles: string[] = [];
@@ -91,33 +113,61 @@ export async function benchTiles(): Promise<void> {
   }));
   const server: ChildProcess = spawn(
     process.execPath,
-    [CLI, 'serve', '--catalog', dbPath, '--port', String(PORT), '--static', dir],
-    {
-      stdio: 'ignore',
-    },
+    [
+      CLI,
+      'serve',
+      '--catalog',
+      dbPath,
+      '--port',
+      String(PORT),
+      '--static',
+      dir,
+      '--asset-root',
+      sceneDir,
+      '--access-dir',
+      accessDir,
+      '--rate-limit',
+      '0',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
   );
+  const key = bootstrapKey(server);
   try {
     const base = `http://127.0.0.1:${PORT}`;
+    const headers = { authorization: `Bearer ${await key}` };
     await waitUp(`${base}/`);
     // One pre-rendered tile as the static baseline (the same kind of PNG the tiler serves).
-    const one = await fetch(`${base}${tiles[Math.floor(tiles.length / 2)]}`);
+    const one = await fetch(`${base}${tiles[Math.floor(tiles.length / 2)]}`, { headers });
+    if (!one.ok) throw new Error(`tile request failed: ${one.status} ${await one.text()}`);
     writeFileSync(join(dir, 'tile.png'), Buffer.from(await one.arrayBuffer()));
     // Cold: every distinct tile once, one at a time (first reads decode the COG blocks).
     const cold: number[] = [];
     for (const t of tiles) {
       const t0 = performance.now();
-      const res = await fetch(`${base}${t}`);
+      const res = await fetch(`${base}${t}`, { headers });
       await res.arrayBuffer();
       cold.push(performance.now() - t0);
     }
     // Latency with one connection (a viewer's request at a time), throughput with eight.
-    const dyn1 = await autocannon({ url: base, connections: 1, duration: SECONDS, requests });
-    const dyn = await autocannon({ url: base, connections: CONNECTIONS, duration: SECONDS, requests });
-    const stat1 = await autocannon({ url: `${base}/static/tile.png`, connections: 1, duration: SECONDS });
+    const dyn1 = await autocannon({ url: base, connections: 1, duration: SECONDS, requests, headers });
+    const dyn = await autocannon({
+      url: base,
+      connections: CONNECTIONS,
+      duration: SECONDS,
+      requests,
+      headers,
+    });
+    const stat1 = await autocannon({
+      url: `${base}/static/tile.png`,
+      connections: 1,
+      duration: SECONDS,
+      headers,
+    });
     const stat = await autocannon({
       url: `${base}/static/tile.png`,
       connections: CONNECTIONS,
       duration: SECONDS,
+      headers,
     });
     console.log(
       `scene: ${SIZE} x ${SIZE} float32 DEFLATE COG (${cog}); zooms ${zooms.join(', ')}; ${tiles.length} distinct tiles`,
