@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, hash, type KeyObject } from 'node:crypto';
 import { ValidationError } from '../errors.js';
 
 /**
@@ -105,7 +105,7 @@ export function recordLine(f: RecordFields): string {
 
 /** SHA-256 hex of prevHash, a newline and the record's line. */
 export function chainHash(prevHash: string, line: string): string {
-  return createHash('sha256').update(prevHash).update('\n').update(line).digest('hex');
+  return hash('sha256', `${prevHash}\n${line}`, 'hex');
 }
 
 const ISO_RE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
