@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { AuthenticationError } from './errors.js';
 import { IdentityStore } from './identity.js';
 import { Lockout, RateLimiter } from './limits.js';
@@ -65,8 +66,10 @@ export class Authenticator {
     if (auth === undefined && r.signedToken === undefined) return null;
     const m = auth === undefined ? null : /^Bearer +(\S{1,4096})\s*$/i.exec(auth);
     const cred = m?.[1];
+    // An API key is locked by its prefix; any other bearer string by its own digest (the first
+    // characters of a JWT are its header, the same for every token signed with one key).
     const credKey = cred
-      ? `cred:${IdentityStore.keyPrefix(cred) ?? cred.slice(0, 64)}`
+      ? `cred:${IdentityStore.keyPrefix(cred) ?? createHash('sha256').update(cred).digest('base64url').slice(0, 27)}`
       : `signed:${(r.signedToken ?? '').slice(0, 64)}`;
     const keys = [`ip:${r.ip}`, credKey];
     this.lockout.check(keys);

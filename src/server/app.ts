@@ -95,13 +95,17 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     if (publicUrl.startsWith('https:')) reply.header('strict-transport-security', 'max-age=31536000');
     const url = new URL(req.url, 'http://x');
     const token = url.searchParams.get('token');
-    req.principal = await o.access.authenticator.authenticate({
-      authorization: req.headers.authorization,
-      signedToken: token ?? undefined,
-      path: url.pathname,
-      ip: req.ip,
-      requestId: String(req.id),
-    });
+    // The token endpoint authenticates its clients itself (HTTP Basic or the form, RFC 6749 2.3.1).
+    req.principal =
+      url.pathname === '/oauth/token'
+        ? null
+        : await o.access.authenticator.authenticate({
+            authorization: req.headers.authorization,
+            signedToken: token ?? undefined,
+            path: url.pathname,
+            ip: req.ip,
+            requestId: String(req.id),
+          });
     req.scope = scopeOf(req.principal, o.access.rules);
     if (req.principal === null && !PUBLIC.test(url.pathname) && req.method !== 'OPTIONS') {
       reply

@@ -67,7 +67,10 @@ export function assetRoutes(app: FastifyInstance, ctx: RouteContext): void {
         range = null;
       if (range === 'unsatisfiable') {
         await file.close();
-        reply.status(416).header('content-range', `bytes */${file.size}`);
+        reply
+          .status(416)
+          .header('content-range', `bytes */${file.size}`)
+          .type('application/json; charset=utf-8');
         return reply.send({ code: 'RangeNotSatisfiable', description: `the asset has ${file.size} bytes` });
       }
       const length = range ? range.end - range.start + 1 : file.size;
