@@ -5,6 +5,7 @@ import { XMLParser } from 'fast-xml-parser';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IdentityStore } from '../src/access/identity.js';
 import { SqliteCatalog } from '../src/catalog/sqlite/store.js';
 import { syntheticCollection } from '../src/catalog/synthetic.js';
 import type { StacItem } from '../src/catalog/types.js';
@@ -208,11 +209,13 @@ describe('authentication', () => {
 
   it('refuses an expired, a revoked, a malformed, a forged and a random key with 401', async () => {
     const id = server.access.services.identity;
-    const expired = id.createKey('user:analyst', { expiresInDays: 1 });
-    // Move the key's expiry into the past, as if a day had gone by.
-    id.db
-      .prepare('UPDATE api_keys SET expires_ms = ? WHERE prefix = ?')
-      .run(Date.now() - 1000, expired.info.prefix);
+    // A key made on the same identity database by a store whose clock is two days behind: a
+    // one-day key that expired yesterday.
+    const past = new IdentityStore(id.db, server.access.services.rules, () => Date.now() - 2 * 86_400_000);
+    const expired = past.createKey('user:analyst', { expiresInDays: 1 });
+    expect(Date.parse(expired.info.expiresAt)).toBeLessThan(Date.now());
+    // On the store's own (past) clock the key is good: expiry is the only thing wrong with it.
+    expect(past.authenticateKey(expired.key)?.id).toBe('user:analyst');
     const revoked = id.createKey('user:analyst');
     expect((await get('/collections/sar', { authorization: `Bearer ${revoked.key}` })).statusCode).toBe(200);
     id.revokeKey(revoked.info.prefix);
@@ -364,6 +367,8 @@ describe('rate limit and lock-out', () => {
       expect(locked.statusCode).toBe(429);
       expect(Number(locked.headers['retry-after'])).toBeGreaterThan(60);
       expect(locked.json().description).toMatch(/locked out/);
+      expect(locked.headers['x-content-type-options']).toBe('nosniff');
+      expect(locked.headers['x-request-id']).toBeDefined();
       // The token endpoint is locked for that address too.
       const tok = await s.app.inject({
         method: 'POST',
