@@ -1,6 +1,13 @@
 import { ValidationError } from '../errors.js';
 import type { Cql2Expr } from './cql2/ast.js';
-import { Cql2Error } from './cql2/ast.js';
+import {
+  Cql2Error,
+  Cql2LimitError,
+  checkCql2Limits,
+  countPositions,
+  MAX_FILTER_LENGTH,
+  MAX_GEOMETRY_POSITIONS,
+} from './cql2/ast.js';
 import { parseCql2Json } from './cql2/json.js';
 import { parseCql2Text } from './cql2/text.js';
 import type { GeoJsonGeometry, SearchParams, SortField } from './types.js';
@@ -8,6 +15,22 @@ import { checkGeometry, InvalidDocumentError, parseTimestamp } from './validate.
 
 export const DEFAULT_LIMIT = 10;
 export const MAX_LIMIT = 10_000;
+
+/**
+ * Limits on the size of a search, far above what STAC clients send (pystac-client, STAC Browser
+ * and QGIS send a handful of ids or collections and fields) and low enough that each search's SQL
+ * stays within SQLite's 32,766 variables and PostgreSQL's 65,535 parameters together with the
+ * filter's own limits (MAX_FILTER_NODES and the others in cql2/ast.ts). A larger search answers
+ * 400 with a SearchLimitError naming the parameter, the limit and what was sent.
+ */
+/** Values of `ids`. */
+export const MAX_IDS = 5_000;
+/** Values of `collections`. */
+export const MAX_COLLECTIONS = 1_000;
+/** Names in `fields` (include and exclude together). */
+export const MAX_FIELDS = 100;
+/** Positions of the `intersects` geometry (all its rings and parts). */
+export const MAX_INTERSECTS_POSITIONS = MAX_GEOMETRY_POSITIONS;
 
 /** A bad search parameter (HTTP 400), naming the parameter. */
 export class BadParameterError extends ValidationError {
@@ -19,18 +42,54 @@ export class FilterSyntaxError extends ValidationError {
   override readonly code: string = 'InvalidFilter';
 }
 
-function list(name: string, v: unknown): string[] | undefined {
+/** A search beyond one of the size limits (HTTP 400), naming the parameter, the limit and the size. */
+export class SearchLimitError extends BadParameterError {
+  override readonly code: string = 'LimitExceeded';
+  constructor(
+    readonly parameter: string,
+    message: string,
+  ) {
+    super(`${parameter}: ${message}`);
+  }
+}
+
+function list(name: string, v: unknown, max: number): string[] | undefined {
   if (v === undefined) return undefined;
   const arr = typeof v === 'string' ? v.split(',').map((s) => s.trim()) : v;
+  if (Array.isArray(arr) && arr.length > max)
+    throw new SearchLimitError(name, `at most ${max} values, got ${arr.length}`);
   if (!Array.isArray(arr) || arr.length === 0 || !arr.every((s) => typeof s === 'string' && s !== ''))
     throw new BadParameterError(`${name} must be a non-empty list of strings`);
   return arr as string[];
 }
 
+/** A decimal number as text: digits, one optional point, an optional exponent; no hex, no 'Infinity'. */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
+/**
+ * A positive integer parameter: a JSON integer, or text of decimal digits only (no sign, hex,
+ * exponent, fraction or spaces: '0x10', '1e1', '16.0', '+16' and ' 16' are refused), at most `max`.
+ */
+export function parseInteger(name: string, v: unknown, max: number): number {
+  const digits = typeof v === 'string' && /^\d+$/.test(v);
+  const n = typeof v === 'number' ? v : digits ? Number(v) : Number.NaN;
+  const shown = typeof v === 'string' ? `'${clip(v)}'` : clip(String(JSON.stringify(v)));
+  if (n > max || (digits && !Number.isSafeInteger(n)))
+    throw new BadParameterError(`${name} ${digits ? clip(v as string) : n} is above the maximum of ${max}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new BadParameterError(`${name} must be a positive integer in decimal digits, got ${shown}`);
+  return n;
+}
+
+/** A value as quoted in a message: at most 40 characters. */
+function clip(s: string): string {
+  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
+}
+
 export function parseBbox(v: unknown): [number, number, number, number] | undefined {
   if (v === undefined) return undefined;
   const nums =
-    typeof v === 'string' ? v.split(',').map((s) => (s.trim() === '' ? Number.NaN : Number(s))) : v;
+    typeof v === 'string' ? v.split(',').map((s) => (DECIMAL.test(s.trim()) ? Number(s) : Number.NaN)) : v;
   if (
     !Array.isArray(nums) ||
     (nums.length !== 4 && nums.length !== 6) ||
@@ -106,10 +165,13 @@ function parseFields(v: unknown): { include: string[]; exclude: string[] } | und
   if (typeof v === 'string') {
     const include: string[] = [];
     const exclude: string[] = [];
-    for (const s of v
+    const names = v
       .split(',')
       .map((x) => x.trim())
-      .filter(Boolean)) {
+      .filter(Boolean);
+    if (names.length > MAX_FIELDS)
+      throw new SearchLimitError('fields', `at most ${MAX_FIELDS} names, got ${names.length}`);
+    for (const s of names) {
       if (s.startsWith('-')) exclude.push(s.slice(1));
       else include.push(s.replace(/^\+/, ''));
     }
@@ -117,10 +179,14 @@ function parseFields(v: unknown): { include: string[]; exclude: string[] } | und
   }
   if (typeof v === 'object' && v !== null) {
     const o = v as { include?: unknown; exclude?: unknown };
-    return {
-      include: list('fields.include', o.include) ?? [],
-      exclude: list('fields.exclude', o.exclude) ?? [],
-    };
+    const include = list('fields.include', o.include, MAX_FIELDS) ?? [];
+    const exclude = list('fields.exclude', o.exclude, MAX_FIELDS) ?? [];
+    if (include.length + exclude.length > MAX_FIELDS)
+      throw new SearchLimitError(
+        'fields',
+        `at most ${MAX_FIELDS} names, got ${include.length + exclude.length}`,
+      );
+    return { include, exclude };
   }
   throw new BadParameterError('fields must be a list or {include, exclude}');
 }
@@ -160,7 +226,18 @@ function queryToCql2(v: unknown): Cql2Expr | undefined {
     }
   }
   if (terms.length === 0) return undefined;
-  return terms.length === 1 ? terms[0] : { op: 'and', args: terms };
+  const e: Cql2Expr = terms.length === 1 ? terms[0] : { op: 'and', args: terms };
+  try {
+    checkCql2Limits(e);
+  } catch (err) {
+    if (err instanceof Cql2LimitError)
+      throw new SearchLimitError(
+        'query',
+        err.message.replace(/^and: at most (\d+) arguments/, 'at most $1 conditions'),
+      );
+    throw err;
+  }
+  return e;
 }
 
 function likeEscape(s: string): string {
@@ -171,6 +248,8 @@ function likeEscape(s: string): string {
 export function parseFilter(v: unknown, lang: unknown): Cql2Expr | undefined {
   if (v === undefined) return undefined;
   const l = lang ?? (typeof v === 'string' ? 'cql2-text' : 'cql2-json');
+  if (typeof v === 'string' && v.length > MAX_FILTER_LENGTH)
+    throw new SearchLimitError('filter', `at most ${MAX_FILTER_LENGTH} characters, got ${v.length}`);
   try {
     if (l === 'cql2-text') {
       if (typeof v !== 'string')
@@ -189,6 +268,7 @@ export function parseFilter(v: unknown, lang: unknown): Cql2Expr | undefined {
       return parseCql2Json(doc);
     }
   } catch (err) {
+    if (err instanceof Cql2LimitError) throw new SearchLimitError('filter', err.message);
     if (err instanceof Cql2Error) throw new FilterSyntaxError(`filter: ${err.message}`);
     throw err;
   }
@@ -204,13 +284,7 @@ function andFilters(a: Cql2Expr | undefined, b: Cql2Expr | undefined): Cql2Expr 
 /** Search parameters from a GET query string or a POST body (the same names; arrays in the body). */
 export function parseSearch(raw: Record<string, unknown>, opts: { maxLimit?: number } = {}): SearchParams {
   const maxLimit = opts.maxLimit ?? MAX_LIMIT;
-  let limit = DEFAULT_LIMIT;
-  if (raw.limit !== undefined) {
-    limit = typeof raw.limit === 'string' ? Number(raw.limit) : (raw.limit as number);
-    if (!Number.isInteger(limit) || limit < 1)
-      throw new BadParameterError('limit must be a positive integer');
-    if (limit > maxLimit) throw new BadParameterError(`limit ${limit} is above the maximum of ${maxLimit}`);
-  }
+  const limit = raw.limit === undefined ? DEFAULT_LIMIT : parseInteger('limit', raw.limit, maxLimit);
   let intersects: GeoJsonGeometry | undefined;
   if (raw.intersects !== undefined) {
     let g = raw.intersects;
@@ -221,6 +295,12 @@ export function parseSearch(raw: Record<string, unknown>, opts: { maxLimit?: num
         throw new BadParameterError('intersects must be a GeoJSON geometry');
       }
     }
+    const positions = countPositions(g);
+    if (positions > MAX_INTERSECTS_POSITIONS)
+      throw new SearchLimitError(
+        'intersects',
+        `at most ${MAX_INTERSECTS_POSITIONS} positions, got ${positions} (simplify the geometry)`,
+      );
     try {
       checkGeometry(g, '/intersects');
     } catch (err) {
@@ -234,8 +314,8 @@ export function parseSearch(raw: Record<string, unknown>, opts: { maxLimit?: num
   if (raw.token !== undefined && typeof raw.token !== 'string')
     throw new BadParameterError('token must be a string');
   return {
-    collections: list('collections', raw.collections),
-    ids: list('ids', raw.ids),
+    collections: list('collections', raw.collections, MAX_COLLECTIONS),
+    ids: list('ids', raw.ids, MAX_IDS),
     bbox,
     intersects,
     datetime: parseDatetime(raw.datetime),

@@ -1,5 +1,5 @@
 import type { Cql2Expr } from './ast.js';
-import { Cql2Error, normaliseTimestamp } from './ast.js';
+import { Cql2Error, Cql2LimitError, checkCql2Limits, MAX_FILTER_DEPTH, normaliseTimestamp } from './ast.js';
 
 const GEOMETRY_TYPES = new Set([
   'Point',
@@ -10,7 +10,6 @@ const GEOMETRY_TYPES = new Set([
   'MultiPolygon',
   'GeometryCollection',
 ]);
-const MAX_DEPTH = 200;
 
 function checkCoordinates(v: unknown, depth: number, path: string): void {
   if (depth === 0) {
@@ -40,16 +39,24 @@ const NESTING: Record<string, number> = {
 
 /**
  * Check a cql2-json expression (already parsed from JSON) and return it with timestamps normalised.
- * Errors name the JSON pointer of the bad member.
+ * Errors name the JSON pointer of the bad member; a filter beyond the limits of ast.ts (depth,
+ * nodes, list sizes) throws a Cql2LimitError.
  */
-export function parseCql2Json(v: unknown, path = '', depth = 0): Cql2Expr {
-  if (depth > MAX_DEPTH) throw new Cql2Error(`${path || '/'} nests deeper than ${MAX_DEPTH} levels`);
+export function parseCql2Json(v: unknown): Cql2Expr {
+  const e = parseNode(v, '', 0);
+  checkCql2Limits(e);
+  return e;
+}
+
+function parseNode(v: unknown, path: string, depth: number): Cql2Expr {
+  if (depth > MAX_FILTER_DEPTH)
+    throw new Cql2LimitError(`${path || '/'} nests deeper than ${MAX_FILTER_DEPTH} levels`, 'depth');
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new Cql2Error(`${path || '/'} is not a finite number`);
     return v;
   }
-  if (Array.isArray(v)) return v.map((x, i) => parseCql2Json(x, `${path}/${i}`, depth + 1));
+  if (Array.isArray(v)) return v.map((x, i) => parseNode(x, `${path}/${i}`, depth + 1));
   if (typeof v !== 'object') throw new Cql2Error(`${path || '/'} is not a CQL2 expression`);
   const o = v as Record<string, unknown>;
   const keys = Object.keys(o);
@@ -58,7 +65,7 @@ export function parseCql2Json(v: unknown, path = '', depth = 0): Cql2Expr {
     if (!Array.isArray(o.args)) throw new Cql2Error(`${path}/args must be an array`);
     const extra = keys.filter((k) => k !== 'op' && k !== 'args');
     if (extra.length > 0) throw new Cql2Error(`${path}/${extra[0]} is not a member of an operation`);
-    return { op: o.op, args: o.args.map((x, i) => parseCql2Json(x, `${path}/args/${i}`, depth + 1)) };
+    return { op: o.op, args: o.args.map((x, i) => parseNode(x, `${path}/args/${i}`, depth + 1)) };
   }
   if (keys.length === 1 && 'property' in o) {
     if (typeof o.property !== 'string' || o.property === '')
@@ -85,7 +92,7 @@ export function parseCql2Json(v: unknown, path = '', depth = 0): Cql2Expr {
           throw new Cql2Error(`${path}/interval/${i} must be a date, a timestamp or '..'`);
         return normaliseTimestamp(b);
       }
-      return parseCql2Json(b, `${path}/interval/${i}`, depth + 1);
+      return parseNode(b, `${path}/interval/${i}`, depth + 1);
     };
     return { interval: [bound(iv[0], 0), bound(iv[1], 1)] };
   }
@@ -105,7 +112,7 @@ export function parseCql2Json(v: unknown, path = '', depth = 0): Cql2Expr {
       return {
         type: 'GeometryCollection',
         geometries: o.geometries.map((g, i) => {
-          const p = parseCql2Json(g, `${path}/geometries/${i}`, depth + 1);
+          const p = parseNode(g, `${path}/geometries/${i}`, depth + 1);
           if (p === null || typeof p !== 'object' || !('type' in p))
             throw new Cql2Error(`${path}/geometries/${i} must be a geometry`);
           return p as never;

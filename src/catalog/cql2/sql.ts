@@ -236,7 +236,12 @@ export class Cql2Sql {
       case 'and':
       case 'or': {
         if (args.length < 2) throw new Cql2Error(`${op} takes at least 2 arguments`);
-        return bool(`(${args.map((a) => this.boolOf(a)).join(op === 'and' ? ' AND ' : ' OR ')})`);
+        return bool(
+          balanced(
+            args.map((a) => this.boolOf(a)),
+            op === 'and' ? 'AND' : 'OR',
+          ),
+        );
       }
       case 'not':
         n(1);
@@ -354,6 +359,17 @@ export class Cql2Sql {
     );
     return kind === 's_disjoint' ? `(NOT ${sql})` : sql;
   }
+}
+
+/**
+ * Terms joined by AND / OR as a balanced tree, `((a AND b) AND (c AND d))`: SQL parsers nest a flat
+ * chain one level per term (SQLite stops at an expression depth of 1,000), a balanced tree by the
+ * logarithm of the count.
+ */
+function balanced(terms: string[], op: 'AND' | 'OR'): string {
+  if (terms.length === 1) return terms[0];
+  const mid = terms.length >> 1;
+  return `(${balanced(terms.slice(0, mid), op)} ${op} ${balanced(terms.slice(mid), op)})`;
 }
 
 function describeArg(e: Cql2Expr): string {

@@ -1,5 +1,13 @@
 import type { Cql2Expr, Cql2Geometry } from './ast.js';
-import { Cql2Error, normaliseTimestamp, standardOp } from './ast.js';
+import {
+  Cql2Error,
+  Cql2LimitError,
+  checkCql2Limits,
+  MAX_FILTER_DEPTH,
+  MAX_FILTER_LENGTH,
+  normaliseTimestamp,
+  standardOp,
+} from './ast.js';
 
 /**
  * CQL2 text (OGC 21-065 cql2-text) to the cql2-json AST. A recursive-descent parser over a small
@@ -16,9 +24,8 @@ type Tok =
   | { k: 'op'; v: string; pos: number }
   | { k: 'end'; pos: number };
 
-const MAX_LENGTH = 100_000;
-/** Nesting allowed (parentheses, NOT, unary minus, ^), far beyond any real filter. */
-const MAX_DEPTH = 200;
+/** Nesting the parser follows (parentheses, NOT, unary minus, ^) before it stops. */
+const MAX_DEPTH = MAX_FILTER_DEPTH;
 
 function tokenize(src: string): Tok[] {
   const out: Tok[] = [];
@@ -135,7 +142,7 @@ class Parser {
 
   private orExpr(): Cql2Expr {
     if (++this.depth > MAX_DEPTH)
-      throw new Cql2Error(`the filter nests deeper than ${MAX_DEPTH} levels`, this.peek().pos);
+      throw new Cql2LimitError(`the filter nests deeper than ${MAX_DEPTH} levels`, 'depth', this.peek().pos);
     const args = [this.andExpr()];
     while (this.acceptKw('OR')) args.push(this.andExpr());
     this.depth--;
@@ -151,7 +158,11 @@ class Parser {
   private notExpr(): Cql2Expr {
     if (this.acceptKw('NOT')) {
       if (++this.depth > MAX_DEPTH)
-        throw new Cql2Error(`the filter nests deeper than ${MAX_DEPTH} levels`, this.peek().pos);
+        throw new Cql2LimitError(
+          `the filter nests deeper than ${MAX_DEPTH} levels`,
+          'depth',
+          this.peek().pos,
+        );
       const e: Cql2Expr = { op: 'not', args: [this.notExpr()] };
       this.depth--;
       return e;
@@ -244,7 +255,7 @@ class Parser {
 
   private unary(): Cql2Expr {
     if (this.depth > MAX_DEPTH)
-      throw new Cql2Error(`the filter nests deeper than ${MAX_DEPTH} levels`, this.peek().pos);
+      throw new Cql2LimitError(`the filter nests deeper than ${MAX_DEPTH} levels`, 'depth', this.peek().pos);
     if (this.isOp('-')) {
       this.i++;
       const t = this.peek();
@@ -454,9 +465,18 @@ function describe(t: Tok): string {
   return `'${t.v}'`;
 }
 
-/** Parse a cql2-text filter; throws Cql2Error with the character position of the problem. */
+/**
+ * Parse a cql2-text filter; throws Cql2Error with the character position of the problem, or a
+ * Cql2LimitError for a filter beyond the limits of ast.ts (length, depth, nodes, list sizes).
+ */
 export function parseCql2Text(src: string): Cql2Expr {
   if (typeof src !== 'string') throw new Cql2Error('the filter must be a string');
-  if (src.length > MAX_LENGTH) throw new Cql2Error(`the filter is longer than ${MAX_LENGTH} characters`);
-  return new Parser(tokenize(src)).parse();
+  if (src.length > MAX_FILTER_LENGTH)
+    throw new Cql2LimitError(
+      `the filter text: at most ${MAX_FILTER_LENGTH} characters, got ${src.length}`,
+      'length',
+    );
+  const e = new Parser(tokenize(src)).parse();
+  checkCql2Limits(e);
+  return e;
 }
