@@ -90,13 +90,13 @@ describe('decode budget: a decompression-bomb TIFF (1 MB, one DEFLATE strip of 1
         return t.tile(asset, wm, 14, x, y, {});
       },
       error: FormatError,
-      message: /bomb\.tif: strip 0 decodes to 1024 MiB, over the 256 MiB decode budget/,
+      message: /bomb\.tif: strip 0 decodes to 1024 MiB, over the 512 MiB decode budget/,
     },
     {
       name: 'a point',
       run: (t) => t.point(asset, CENTRE[0], CENTRE[1]),
       error: FormatError,
-      message: /bomb\.tif: strip 0 decodes to 1024 MiB, over the 256 MiB decode budget/,
+      message: /bomb\.tif: strip 0 decodes to 1024 MiB, over the 512 MiB decode budget/,
     },
     {
       name: 'a preview (whole level, no overviews)',
@@ -177,18 +177,18 @@ describe('decode budget: a decompression-bomb TIFF (1 MB, one DEFLATE strip of 1
     const r = await runCliMeasured(['cog', BOMB, join(tmp.dir, 'bomb-cog.tif')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
-      /sarbridge: .*bomb\.tif: strip 0 decodes to 1024 MiB, over the 256 MiB decode budget/,
+      /sarbridge: .*bomb\.tif: strip 0 decodes to 1024 MiB, over the 512 MiB decode budget/,
     );
     expect(r.peakMiB).toBeLessThan(400);
     console.log(`cog on the bomb: exit ${r.code} in ${r.ms} ms, peak RSS ${r.peakMiB.toFixed(0)} MiB`);
     expect(readdirSync(tmp.dir).filter((f) => f.startsWith('bomb-cog'))).toEqual([]);
   });
 
-  it('sarbridge ard refuses it with exit code 1, naming the file and the 2048 MiB budget', async () => {
+  it('sarbridge ard refuses it with exit code 1, naming the file and the 4096 MiB budget', async () => {
     const r = await runCliMeasured(['ard', BOMB, join(tmp.dir, 'bomb-ard')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
-      /sarbridge: .*bomb\.tif: ard on 16384 x 16384 float32 pixels needs about 5120 MiB, over the 2048 MiB memory budget/,
+      /sarbridge: .*bomb\.tif: ard on 16384 x 16384 float32 pixels needs about 5120 MiB, over the 4096 MiB memory budget/,
     );
     expect(r.peakMiB).toBeLessThan(400);
     console.log(`ard on the bomb: exit ${r.code} in ${r.ms} ms, peak RSS ${r.peakMiB.toFixed(0)} MiB`);

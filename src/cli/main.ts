@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SarbridgeError } from '../errors.js';
+import { DEFAULT_COMMAND_BUDGET_BYTES, MiB } from '../io/budget.js';
 import { Sicd } from '../io/nitf/sicd.js';
 import { SafeProduct } from '../io/s1/safe.js';
 import { FileSource } from '../io/source.js';
@@ -26,6 +27,17 @@ import { choice, distinct, intArg, positiveArg, write } from './args.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { registerExploitCommands } from './exploit-commands.js';
 import { registerServeCommands } from './serve-command.js';
+
+/** `--max-memory <MiB>`: the memory budget of a whole-raster command. */
+function maxMemoryOption(): Option {
+  return new Option(
+    '--max-memory <MiB>',
+    `memory the command may hold in rasters (default ${DEFAULT_COMMAND_BUDGET_BYTES / MiB})`,
+  ).argParser(positiveArg('--max-memory'));
+}
+
+const memoryBytes = (o: Record<string, unknown>) =>
+  o.maxMemory === undefined ? undefined : Math.round((o.maxMemory as number) * MiB);
 
 /** Exit codes: 0 success, 1 bad input (a clear one-line message), 2 usage error. */
 export const EXIT_BAD_INPUT = 1;
@@ -176,10 +188,11 @@ export function buildProgram(): Command {
       .command('cog')
       .description('convert a GeoTIFF into a Cloud-Optimized GeoTIFF')
       .argument('<in>', 'input GeoTIFF')
-      .argument('<out>', 'output COG path'),
+      .argument('<out>', 'output COG path')
+      .addOption(maxMemoryOption()),
   ).action(async (input: string, output: string, o: Record<string, unknown>) => {
     distinct(input, output);
-    write(summary(await translateToCog(input, output, cogOptions(o))));
+    write(summary(await translateToCog(input, output, { ...cogOptions(o), maxMemoryBytes: memoryBytes(o) })));
   });
 
   withCogOptions(
@@ -305,6 +318,7 @@ export function buildProgram(): Command {
         'sidecar of a geocoded GeoTIFF (a STAC item or JSON with sar/sat/view fields)',
       ),
     )
+    .addOption(maxMemoryOption())
     .action(async (product: string, outDir: string, o: Record<string, unknown>) => {
       const ard = (await isNitf(product)) ? ardSicd : /\.tiff?$/i.test(product) ? ardGeoTiff : ardSafe;
       const r = await ard(product, outDir, {
@@ -316,6 +330,7 @@ export function buildProgram(): Command {
         epsg: o.crs as number | undefined,
         removeNoise: Boolean(o.removeNoise),
         like: o.like as string | undefined,
+        maxMemoryBytes: memoryBytes(o),
       });
       write({ cog: r.cog.path, quicklook: r.quicklook, item: r.itemPath });
     });

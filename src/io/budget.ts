@@ -11,8 +11,8 @@ export const MiB = 1024 * 1024;
 /** Bytes one TIFF block (tile or strip) may decode to, and the decodes of one read hold at once (256 MiB). */
 export const DEFAULT_DECODE_BUDGET_BYTES = 256 * MiB;
 
-/** Bytes a whole-raster command (`ard`, `calibrate`, ...) may hold in rasters at once (2 GiB). */
-export const DEFAULT_COMMAND_BUDGET_BYTES = 2 * 1024 * MiB;
+/** Bytes a whole-raster command (`ard`, `calibrate`, ...) may hold in rasters at once (4 GiB: a full IW GRDH fits). */
+export const DEFAULT_COMMAND_BUDGET_BYTES = 4 * 1024 * MiB;
 
 /** Bytes of one metadata file (SAFE annotation, calibration, noise, manifest; SICD XML) read into memory (64 MiB). */
 export const DEFAULT_METADATA_LIMIT_BYTES = 64 * MiB;

@@ -10,7 +10,7 @@ import { georefOf } from './georef.js';
 /**
  * Convert a GeoTIFF to a Cloud-Optimized GeoTIFF, keeping CRS, geotransform, nodata and metadata,
  * streaming strip by strip (the library function behind `sarbridge cog`). Memory stays within
- * `maxMemoryBytes` (default 2 GiB): an input whose blocks decode to more than `decodeBudgetBytes`
+ * `maxMemoryBytes` (default 4 GiB): an input whose blocks decode to more than `decodeBudgetBytes`
  * (default 256 MiB), or whose strips of rows would not fit, is refused before decoding.
  */
 export async function translateToCog(
