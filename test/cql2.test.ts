@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Cql2Error } from '../src/catalog/cql2/ast.js';
+import { Cql2Error, Cql2LimitError } from '../src/catalog/cql2/ast.js';
 import { parseCql2Json } from '../src/catalog/cql2/json.js';
 import { parseCql2Text } from '../src/catalog/cql2/text.js';
 
@@ -106,6 +106,92 @@ describe('CQL2 bad input', () => {
   ];
   it.each(badJson)('JSON %j', (doc, msg) => {
     expect(() => parseCql2Json(doc)).toThrow(msg);
+  });
+
+  const n = (k: number) => Array.from({ length: k }, (_, i) => i);
+  const overLimits: [string, () => unknown, string, RegExp][] = [
+    [
+      'text longer than 100000',
+      () => parseCql2Text(`a = '${'x'.repeat(100_000)}'`),
+      'length',
+      /^the filter text: at most 100000 characters, got 100006$/,
+    ],
+    [
+      'text IN of 5001 values',
+      () => parseCql2Text(`a IN (${n(5001).join(',')})`),
+      'in values',
+      /^in: at most 5000 values, got 5001$/,
+    ],
+    [
+      'text OR of 257 terms',
+      () =>
+        parseCql2Text(
+          n(257)
+            .map((i) => `a = ${i}`)
+            .join(' OR '),
+        ),
+      'logical arguments',
+      /^or: at most 256 arguments, got 257$/,
+    ],
+    [
+      'text 101 nested NOT',
+      () => parseCql2Text(`${'NOT '.repeat(101)}a = 1`),
+      'depth',
+      /^the filter nests deeper than 100 levels at position 400$/,
+    ],
+    [
+      'text arithmetic 101 deep',
+      () => parseCql2Text(`a = ${n(101).join(' * ')}`),
+      'depth',
+      /^the filter nests deeper than 100 levels$/,
+    ],
+    [
+      'JSON and of 257',
+      () =>
+        parseCql2Json({ op: 'and', args: n(257).map((i) => ({ op: '=', args: [{ property: 'a' }, i] })) }),
+      'logical arguments',
+      /^and: at most 256 arguments, got 257$/,
+    ],
+    [
+      'JSON in of 5001',
+      () => parseCql2Json({ op: 'in', args: [{ property: 'a' }, n(5001)] }),
+      'in values',
+      /^in: at most 5000 values, got 5001$/,
+    ],
+    [
+      'JSON of 10001 nodes',
+      () =>
+        parseCql2Json({
+          op: 'and',
+          args: n(2).map(() => ({ op: 'in', args: [{ property: 'a' }, n(4997)] })),
+        }),
+      'nodes',
+      /^at most 10000 nodes, got 10001$/,
+    ],
+    [
+      'JSON geometry of 100001 positions',
+      () =>
+        parseCql2Json({
+          op: 's_intersects',
+          args: [
+            { property: 'geometry' },
+            { type: 'MultiPoint', coordinates: n(100_001).map((i) => [i % 180, 0]) },
+          ],
+        }),
+      'geometry positions',
+      /^geometry literals: at most 100000 positions in all, got 100001$/,
+    ],
+  ];
+  it.each(overLimits)('limit: %s', (_name, parse, limit, msg) => {
+    let err: unknown;
+    try {
+      parse();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(Cql2LimitError);
+    expect((err as Cql2LimitError).limit).toBe(limit);
+    expect((err as Error).message).toMatch(msg);
   });
 
   it('never throws anything but a Cql2Error on random text (fuzz)', () => {
