@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { LABEL_FIELD, labelToXml } from '../../access/labels.js';
 import { ALL } from '../../access/scope.js';
@@ -127,7 +128,7 @@ export function stacRoutes(app: FastifyInstance, ctx: RouteContext): void {
       action: 'search',
       resource: selfPath,
       result: 'ok',
-      detail: { params: raw, returned: result.items.length },
+      detail: { ...searchSummary(raw), returned: result.items.length },
     });
     const links: StacLink[] = [{ rel: 'root', href: `${b}/`, type: 'application/json' }];
     if (result.next) {
@@ -440,6 +441,18 @@ export function stacRoutes(app: FastifyInstance, ctx: RouteContext): void {
       return null;
     },
   );
+}
+
+/**
+ * A search's parameters as the audit log keeps them: the JSON text (cut at 4 KiB, so a 5,000-id
+ * search does not fill the log) and the SHA-256 of the whole of it.
+ */
+function searchSummary(raw: Record<string, unknown>): Record<string, unknown> {
+  const text = JSON.stringify(raw);
+  return {
+    params: text.length > 4096 ? `${text.slice(0, 4096)}...` : text,
+    paramsSha256: createHash('sha256').update(text).digest('hex'),
+  };
 }
 
 function stripLinks<T extends { links: StacLink[] }>(doc: T): T {

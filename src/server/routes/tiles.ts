@@ -9,12 +9,14 @@ import type { RasterAsset, RenderOptions, Tiler } from '../../tiler/tiler.js';
 import { audit, privateResponse, type RouteContext, requirePrincipal } from '../context.js';
 import { storedAssetPath } from './assets.js';
 
+/** A decimal number as written in a URL (no hex, no 'Infinity', no blanks); NaN otherwise. */
+const decimal = (s: string): number =>
+  /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d{1,3})?$/.test(s.trim()) ? Number(s) : Number.NaN;
+
 function renderOptions(q: Record<string, unknown>, format: string): RenderOptions {
   const o: RenderOptions = { format: format as 'png' | 'webp' };
   if (q.rescale !== undefined) {
-    const parts = String(q.rescale)
-      .split(',')
-      .map((s) => (s.trim() === '' ? Number.NaN : Number(s)));
+    const parts = String(q.rescale).split(',').map(decimal);
     if (parts.length !== 2 || !parts.every(Number.isFinite) || !(parts[0] < parts[1]))
       throw new ValidationError(`rescale must be two numbers min,max with min < max, got '${q.rescale}'`);
     o.rescale = [parts[0], parts[1]];
@@ -57,7 +59,7 @@ export function tileRoutes(app: FastifyInstance, ctx: RouteContext, tiler: Tiler
         `item '${it.id}' has no asset '${key}' (assets: ${Object.keys(it.assets ?? {}).join(', ')})`,
       );
     const path = await storedAssetPath(ctx, it, key);
-    const band = bidx === undefined ? 0 : Number(bidx) - 1;
+    const band = bidx === undefined ? 0 : /^\d{1,3}$/.test(String(bidx)) ? Number(bidx) - 1 : -1;
     const bands = (a['raster:bands'] as Record<string, unknown>[] | undefined) ?? [];
     if (!Number.isInteger(band) || band < 0)
       throw new ValidationError(`bidx must be a band number from 1, got '${bidx}'`);
@@ -181,7 +183,8 @@ export function tileRoutes(app: FastifyInstance, ctx: RouteContext, tiler: Tiler
     async (req, reply) => {
       const it = await itemOf(req, req.params.c, req.params.i);
       const asset = await assetOf(it, String(req.query.assets ?? 'data'), req.query.bidx);
-      const max = req.query.max_size === undefined ? 1024 : Number(req.query.max_size);
+      const raw = req.query.max_size;
+      const max = raw === undefined ? 1024 : /^\d{1,4}$/.test(String(raw)) ? Number(raw) : Number.NaN;
       if (!Number.isInteger(max) || max < 16 || max > 4096)
         throw new ValidationError('max_size must be an integer from 16 to 4096');
       const opts = renderOptions(req.query, 'png');
@@ -194,7 +197,7 @@ export function tileRoutes(app: FastifyInstance, ctx: RouteContext, tiler: Tiler
   app.get<{ Params: { c: string; i: string; lonlat: string }; Querystring: Record<string, unknown> }>(
     '/collections/:c/items/:i/point/:lonlat',
     async (req) => {
-      const parts = req.params.lonlat.split(',').map((s) => (s.trim() === '' ? Number.NaN : Number(s)));
+      const parts = req.params.lonlat.split(',').map(decimal);
       if (
         parts.length !== 2 ||
         !parts.every(Number.isFinite) ||
