@@ -16,13 +16,13 @@ const N = Number(process.env.SARBRIDGE_BENCH_ITEMS ?? 1_000_000);
 const BATCH = 5000;
 const QUERIES = 60;
 
-function percentile(xs: number[], p: number): number {
+export function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 
 /** The fixed seeded queries: a 10 x 10 degree box, 30-90 days, a CQL2 property filter, newest first, 100 a page. */
-function queries(): Record<string, unknown>[] {
+export function queries(): Record<string, unknown>[] {
   const rand = mulberry32(4242);
   const modes = ['IW', 'EW', 'SM', 'STRIPMAP'];
   const t0 = Date.parse('2023-01-01T00:00:00Z');

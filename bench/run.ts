@@ -1,3 +1,4 @@
+import { benchAccess } from './access.js';
 import { benchAccuracy } from './accuracy.js';
 import { benchCalibrate } from './calibrate.js';
 import { benchCatalog } from './catalog.js';
@@ -7,6 +8,7 @@ import { benchDetect } from './detect.js';
 import { benchTiles } from './tiles.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
+  access: benchAccess,
   accuracy: benchAccuracy,
   calibrate: benchCalibrate,
   catalog: benchCatalog,
