@@ -32,8 +32,13 @@ import { testServer } from './helpers/server.js';
  * outside the caller's scope may appear in an item, a count, a tile, an asset byte or an audit row,
  * and a hidden thing answers exactly as a missing one.
  */
-const WORLDS = Number(process.env.AP_WORLDS ?? 10);
-const CASES_PER_WORLD = Number(process.env.AP_CASES ?? 500);
+// Test knobs: fewer worlds or cases for a quick run, and the seed and path of a failure to replay it.
+const env = process.env;
+const WORLDS = Number(env.ACCESS_PROPERTY_WORLDS ?? 10);
+const CASES_PER_WORLD = Number(env.ACCESS_PROPERTY_CASES ?? 500);
+const REPLAY = env.ACCESS_PROPERTY_SEED
+  ? { seed: Number(env.ACCESS_PROPERTY_SEED), path: env.ACCESS_PROPERTY_PATH }
+  : {};
 const ITEMS: [number, number] = [100, 300];
 const ASSET = 'scene.tif';
 /** A point and a tile inside the asset (10-11 E, 50-51 N). */
@@ -120,12 +125,12 @@ describe.each(catalogBackends())('access property on $name', (backend) => {
           await runWorld(world, cases);
         },
       ),
-      { numRuns: WORLDS, endOnFailure: true },
+      { numRuns: WORLDS, endOnFailure: true, ...REPLAY },
     );
     // The world is too large to print whole: the seed replays it, the error names the case.
     if (run.failed)
       throw new Error(
-        `world ${counts.worlds} failed (fast-check seed ${run.seed}, path ${run.counterexamplePath}): ${(run.errorInstance as Error)?.message}`,
+        `world ${counts.worlds} failed (replay: ACCESS_PROPERTY_SEED=${run.seed} ACCESS_PROPERTY_PATH=${run.counterexamplePath}): ${(run.errorInstance as Error)?.message}`,
       );
     expect(counts.cases).toBeGreaterThanOrEqual(WORLDS * CASES_PER_WORLD);
   }, 600_000);
