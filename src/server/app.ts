@@ -55,7 +55,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     bodyLimit: o.bodyLimit ?? 16 * 1024 * 1024,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
-    maxParamLength: 512,
+    routerOptions: { maxParamLength: 512 },
   });
   const publicUrl = (o.publicUrl ?? 'http://localhost').replace(/\/+$/, '');
   const ctx: RouteContext = {

@@ -8,6 +8,7 @@ import { changeFiles } from '../exploit/change.js';
 import { detectFile } from '../exploit/detect.js';
 import { lonLatBounds } from '../geo/crs.js';
 import { bboxPolygon } from '../geo/geojson.js';
+import { AssetStorage } from '../io/asset-storage.js';
 import { simulateScene } from '../ops/simulate-scene.js';
 
 /**
@@ -123,6 +124,19 @@ export async function loadDemo(store: CatalogStore, outDir: string): Promise<Sta
     },
     'create',
   );
+  // file:size and file:checksum of every asset, as the API adds them to posted items.
+  const storage = new AssetStorage(dir);
+  for (const it of items) {
+    for (const a of Object.values(it.assets)) {
+      const info = await storage.info(String(a.href));
+      a['file:size'] = info.size;
+      a['file:checksum'] = info.checksum;
+    }
+    it.stac_extensions = [
+      ...(it.stac_extensions ?? []),
+      'https://stac-extensions.github.io/file/v2.1.0/schema.json',
+    ];
+  }
   await store.putItems('demo', items, 'create');
   return items;
 }

@@ -82,10 +82,7 @@ export function assetRoutes(app: FastifyInstance, ctx: RouteContext): void {
         result: 'allow',
         detail: { bytes: req.method === 'HEAD' ? 0 : length, range: range ? [range.start, range.end] : null },
       });
-      if (req.method === 'HEAD') {
-        await file.close();
-        return reply.send();
-      }
+      // HEAD: Fastify sends the headers of this GET, Content-Length included, without the body.
       return reply.send(file.stream(range));
     },
   );
