@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditInput } from '../access/audit-record.js';
 import type { AuditQuery } from '../access/audit-store.js';
 import type { Authenticator } from '../access/authenticate.js';
 import { AuthenticationError } from '../access/errors.js';
@@ -31,16 +32,7 @@ export interface AuditEntry {
 
 /** An append-only audit log as the server needs it. */
 export interface AuditSink {
-  append(rec: {
-    actor: string | null;
-    org: string | null;
-    action: string;
-    resource: string | null;
-    detail: Record<string, unknown>;
-    result: string;
-    ip: string | null;
-    requestId: string | null;
-  }): unknown;
+  append(rec: AuditInput): unknown;
   /** Records oldest first; the org condition is part of the store's query. */
   query(q: AuditQuery): unknown[];
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { LABEL_FIELD, labelToXml } from '../../access/labels.js';
-import { ALL } from '../../access/scope.js';
+import { ALL, type Principal } from '../../access/scope.js';
 import { SUPPORTED_OPS } from '../../catalog/cql2/sql.js';
 import { parseSearch } from '../../catalog/search-params.js';
 import { INDEXED_PROPERTIES } from '../../catalog/sqlite/store.js';
@@ -304,6 +304,13 @@ export function stacRoutes(app: FastifyInstance, ctx: RouteContext): void {
   });
 
   // Transactions: the provider's, checked against the stored documents as well as the new ones.
+  /** The stored item a write changes, if the writer's authority covers its label. */
+  const storedForWrite = async (req: FastifyRequest, p: Principal, collection: string, id: string) => {
+    const old = await store.getItem(collection, id, ALL);
+    if (!old) throw new NotFoundError(`item '${id}' does not exist in collection '${collection}'`);
+    checkStoredWrite(ctx, p, old);
+    return old;
+  };
   const mutated = (req: FastifyRequest, resource: string, op: string, detail: Record<string, unknown> = {}) =>
     audit(ctx, req, { action: 'mutation', resource, result: 'ok', detail: { op, ...detail } });
 
@@ -410,12 +417,7 @@ export function stacRoutes(app: FastifyInstance, ctx: RouteContext): void {
     '/collections/:id/items/:itemId',
     async (req, reply) => {
       const p = requireProviderWrite(req);
-      const old = await store.getItem(req.params.id, req.params.itemId, ALL);
-      if (!old)
-        throw new NotFoundError(
-          `item '${req.params.itemId}' does not exist in collection '${req.params.id}'`,
-        );
-      checkStoredWrite(ctx, p, old);
+      const old = await storedForWrite(req, p, req.params.id, req.params.itemId);
       const it = await checkItemWrite(ctx, p, req.params.id, mergePatch(old, req.body));
       if (it.id !== req.params.itemId) throw new InvalidDocumentError('/id', 'cannot be changed');
       await store.putItems(req.params.id, [it], 'upsert');
@@ -429,12 +431,7 @@ export function stacRoutes(app: FastifyInstance, ctx: RouteContext): void {
     '/collections/:id/items/:itemId',
     async (req, reply) => {
       const p = requireProviderWrite(req);
-      const old = await store.getItem(req.params.id, req.params.itemId, ALL);
-      if (!old)
-        throw new NotFoundError(
-          `item '${req.params.itemId}' does not exist in collection '${req.params.id}'`,
-        );
-      checkStoredWrite(ctx, p, old);
+      const old = await storedForWrite(req, p, req.params.id, req.params.itemId);
       await store.deleteItem(req.params.id, req.params.itemId);
       mutated(req, itemPath(req.params.id, req.params.itemId), 'delete');
       reply.status(204);
