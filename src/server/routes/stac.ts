@@ -305,7 +305,7 @@ export function stacRoutes(app: FastifyInstance, ctx: RouteContext): void {
 
   // Transactions: the provider's, checked against the stored documents as well as the new ones.
   /** The stored item a write changes, if the writer's authority covers its label. */
-  const storedForWrite = async (req: FastifyRequest, p: Principal, collection: string, id: string) => {
+  const storedForWrite = async (p: Principal, collection: string, id: string) => {
     const old = await store.getItem(collection, id, ALL);
     if (!old) throw new NotFoundError(`item '${id}' does not exist in collection '${collection}'`);
     checkStoredWrite(ctx, p, old);
@@ -417,7 +417,7 @@ export function stacRoutes(app: FastifyInstance, ctx: RouteContext): void {
     '/collections/:id/items/:itemId',
     async (req, reply) => {
       const p = requireProviderWrite(req);
-      const old = await storedForWrite(req, p, req.params.id, req.params.itemId);
+      const old = await storedForWrite(p, req.params.id, req.params.itemId);
       const it = await checkItemWrite(ctx, p, req.params.id, mergePatch(old, req.body));
       if (it.id !== req.params.itemId) throw new InvalidDocumentError('/id', 'cannot be changed');
       await store.putItems(req.params.id, [it], 'upsert');
@@ -431,7 +431,7 @@ export function stacRoutes(app: FastifyInstance, ctx: RouteContext): void {
     '/collections/:id/items/:itemId',
     async (req, reply) => {
       const p = requireProviderWrite(req);
-      const old = await storedForWrite(req, p, req.params.id, req.params.itemId);
+      await storedForWrite(p, req.params.id, req.params.itemId);
       await store.deleteItem(req.params.id, req.params.itemId);
       mutated(req, itemPath(req.params.id, req.params.itemId), 'delete');
       reply.status(204);
