@@ -66,7 +66,6 @@ print(json.dumps({"width": ds.RasterXSize, "height": ds.RasterYSize, "stats": st
       ...process.env,
       GDAL_PAM_ENABLED: 'NO',
       GDAL_DISABLE_READDIR_ON_OPEN: 'EMPTY_DIR',
-      CPL_VSIL_CURL_USE_HEAD: 'NO',
       GDAL_HTTP_MAX_RETRY: '0',
     },
     timeout: 60_000,
