@@ -38,7 +38,7 @@ export function parseClearance(v: unknown): { policy: string; classification: st
     const colon = p.indexOf(':');
     if (colon <= 0 || colon === p.length - 1)
       throw new ValidationError(
-        `--clearance: entry ${i} must be POLICY:CLASSIFICATION (e.g. NATO:SECRET), got '${p}'`,
+        `--clearance: entry ${i} must be POLICY:CLASSIFICATION (e.g. NATO:SECRET), got '${p.slice(0, 80)}'`,
       );
     return { policy: p.slice(0, colon), classification: p.slice(colon + 1) };
   });
@@ -54,7 +54,7 @@ export function parseDays(v: unknown): number {
   return Number(s);
 }
 
-/** Open the identity store of a server's access folder (created when missing, like the server does). */
+/** Open the identity store of a server's access folder; the folder must exist, identity.db in it is created when missing. */
 export function openIdentity(accessDir: string, rules = new LabelRules()): IdentityStore {
   const dir = resolve(accessDir);
   if (!existsSync(dir) || !statSync(dir).isDirectory())
