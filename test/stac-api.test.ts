@@ -335,6 +335,35 @@ describe.each(catalogBackends())('STAC API on $name', (backend) => {
     for (const it of extra) await req('DELETE', `/collections/sar/items/${it.id}`);
   });
 
+  it.each([
+    ['asc', 1],
+    ['desc', -1],
+  ] as const)(
+    'pages %s through a sort on a property some items lack: each item once, missing values last going up',
+    async (direction, sign) => {
+      const seen: StacItem[] = [];
+      let body: Record<string, unknown> | null = {
+        limit: 7,
+        collections: ['sar'],
+        sortby: [{ field: 'sarbridge:looks', direction }],
+      };
+      while (body) {
+        const r = await req('POST', '/search', body);
+        expect(r.status, JSON.stringify(r.body)).toBe(200);
+        seen.push(...r.body.features);
+        body = r.body.links.find((l: { rel: string }) => l.rel === 'next')?.body ?? null;
+      }
+      expect(seen.map((f) => f.id).sort()).toEqual(expectIds(() => true));
+      // Independent order: numbers by value, missing (absent or null) as the greatest.
+      const key = (f: StacItem) => {
+        const v = f.properties['sarbridge:looks'];
+        return typeof v === 'number' ? v : Number.POSITIVE_INFINITY;
+      };
+      for (let i = 1; i < seen.length; i++)
+        expect(sign * (key(seen[i]) - key(seen[i - 1])) >= 0 || key(seen[i]) === key(seen[i - 1])).toBe(true);
+    },
+  );
+
   it('GET paging follows the next link', async () => {
     let url: string | null = '/collections/sar/items?limit=100';
     const seen = new Set<string>();

@@ -71,7 +71,9 @@ export class Authenticator {
     const credKey = cred
       ? `cred:${IdentityStore.keyPrefix(cred) ?? createHash('sha256').update(cred).digest('base64url').slice(0, 27)}`
       : `signed:${(r.signedToken ?? '').slice(0, 64)}`;
-    const keys = [`ip:${r.ip}`, credKey];
+    // The address, and the credential from that address: a key's prefix is not secret, so failures
+    // against it from elsewhere must not lock its owner out.
+    const keys = [`ip:${r.ip}`, `${r.ip}|${credKey}`];
     this.lockout.check(keys);
     let p: Principal | null = null;
     let method = 'key';
@@ -125,7 +127,7 @@ export class Authenticator {
       }
       throw err;
     }
-    this.lockout.succeed([credKey]);
+    this.lockout.succeed([`${r.ip}|${credKey}`]);
     this.limiter.take(p.credential.startsWith('jwt:') ? p.id : p.credential);
     this.audit({
       actor: p.id,

@@ -52,7 +52,8 @@ export class RateLimiter {
 
 /**
  * Lock-out after repeated failed authentications: `maxFailures` within `windowMs` from one source
- * address, or against one key prefix or client id, locks that source or credential for `lockMs`.
+ * address, or against one credential from one address, locks that address or that credential there
+ * for `lockMs`.
  */
 export class Lockout {
   private readonly failures = new Map<string, { times: number[]; lockedUntil: number }>();

@@ -25,6 +25,36 @@ export function decodeToken(token: string, length: number): unknown[] {
   return key;
 }
 
+/** A sort key: its SQL, its direction, and whether it can be NULL (a property an item may lack). */
+export interface SortKey {
+  expr: string;
+  dir: 'asc' | 'desc';
+  nullable?: boolean;
+}
+
+/**
+ * ORDER BY for sort keys. Both backends order a missing value (NULL) as the greatest, as PostgreSQL
+ * does by default: last going up, first going down. Keys that cannot be NULL get no NULLS clause, so
+ * SQLite still walks an index for them.
+ */
+export function orderBy(sort: SortKey[]): string {
+  return sort
+    .map((s) =>
+      s.nullable
+        ? `${s.expr} ${s.dir === 'asc' ? 'ASC NULLS LAST' : 'DESC NULLS FIRST'}`
+        : `${s.expr} ${s.dir.toUpperCase()}`,
+    )
+    .join(', ');
+}
+
+/** `expr` comes strictly after `v` in the key's order (NULL the greatest value). */
+function after(s: SortKey, v: unknown, param: string): string {
+  const op = s.dir === 'asc' ? '>' : '<';
+  if (!s.nullable) return `${s.expr} ${op} ${param}`;
+  if (v === null) return s.dir === 'asc' ? '1 = 0' : `${s.expr} IS NOT NULL`;
+  return s.dir === 'asc' ? `(${s.expr} > ${param} OR ${s.expr} IS NULL)` : `${s.expr} < ${param}`;
+}
+
 /**
  * The conditions that select the items after a token's key: for sort keys k0..kn (the last the
  * insertion number), (k0 after v0) OR (k0 = v0 AND k1 after v1) OR ..., plus the same bound on k0
@@ -32,7 +62,7 @@ export function decodeToken(token: string, length: number): unknown[] {
  * key[i]; `same` is the backend's null-safe equality (SQLite IS, PostgreSQL IS NOT DISTINCT FROM).
  */
 export function keysetConditions(
-  sort: { expr: string; dir: 'asc' | 'desc' }[],
+  sort: SortKey[],
   key: unknown[],
   param: (i: number) => string,
   same: string,
@@ -41,10 +71,12 @@ export function keysetConditions(
   for (let i = 0; i < sort.length; i++) {
     const ands: string[] = [];
     for (let j = 0; j < i; j++) ands.push(`${sort[j].expr} ${same} ${param(j)}`);
-    ands.push(`${sort[i].expr} ${sort[i].dir === 'asc' ? '>' : '<'} ${param(i)}`);
+    ands.push(after(sort[i], key[i], param(i)));
     ors.push(`(${ands.join(' AND ')})`);
   }
   const out = [`(${ors.join(' OR ')})`];
-  if (key[0] !== null) out.push(`${sort[0].expr} ${sort[0].dir === 'asc' ? '>=' : '<='} ${param(0)}`);
+  const k0 = sort[0];
+  if (key[0] !== null && (!k0.nullable || k0.dir === 'desc'))
+    out.push(`${k0.expr} ${k0.dir === 'asc' ? '>=' : '<='} ${param(0)}`);
   return out;
 }

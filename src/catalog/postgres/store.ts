@@ -13,7 +13,7 @@ import {
   NO_HOLD_MS,
   releaseMs,
 } from '../label-index.js';
-import { decodeToken, encodeToken, keysetConditions } from '../paging.js';
+import { decodeToken, encodeToken, keysetConditions, orderBy } from '../paging.js';
 import { collectionScopeSql, itemScopeSql, type ScopeBinder } from '../scope-sql.js';
 import { INDEXED_PROPERTIES, itemTimes } from '../sqlite/store.js';
 import type { CatalogStore } from '../store.js';
@@ -447,17 +447,22 @@ export class PostgresCatalog implements CatalogStore {
     }
     const lastDir = q.sortby.at(-1)?.direction ?? 'desc';
     const sort = [
-      ...q.sortby.map((s) => ({ ...sortExpr(s.field), dir: s.direction })),
+      ...q.sortby.map((s) => {
+        const e = sortExpr(s.field);
+        return { ...e, dir: s.direction, nullable: e.cast === 'jsonb' };
+      }),
       { expr: 'seq', cast: 'bigint', dir: lastDir },
     ];
     if (q.token) {
       const key = decodeToken(q.token, sort.length);
-      const val = (i: number) => (sort[i].cast === 'jsonb' ? JSON.stringify(key[i]) : key[i]);
+      // A missing value is SQL NULL (prop() maps JSON null to it), not the JSON value null.
+      const val = (i: number) =>
+        sort[i].cast === 'jsonb' && key[i] !== null ? JSON.stringify(key[i]) : key[i];
       where.push(...keysetConditions(sort, key, (i) => p(val(i), sort[i].cast), 'IS NOT DISTINCT FROM'));
     }
     const sql = `SELECT doc, ${sort.map((s, i) => `${s.expr} AS k${i}`).join(', ')} FROM items${
       where.length ? ` WHERE ${where.join(' AND ')}` : ''
-    } ORDER BY ${sort.map((s) => `${s.expr} ${s.dir.toUpperCase()}`).join(', ')} LIMIT ${p(q.limit + 1, 'int')}`;
+    } ORDER BY ${orderBy(sort)} LIMIT ${p(q.limit + 1, 'int')}`;
     const c = compactParams(sql, params, '$');
     let rows: Record<string, unknown>[];
     try {

@@ -17,7 +17,7 @@ import {
   NO_HOLD_MS,
   releaseMs,
 } from '../label-index.js';
-import { decodeToken, encodeToken, keysetConditions } from '../paging.js';
+import { decodeToken, encodeToken, keysetConditions, orderBy } from '../paging.js';
 import { collectionScopeSql, itemScopeSql, type ScopeBinder } from '../scope-sql.js';
 import type { CatalogStore } from '../store.js';
 import type { GeoJsonGeometry, SearchPage, SearchParams, StacCollection, StacItem } from '../types.js';
@@ -406,7 +406,10 @@ export class SqliteCatalog implements CatalogStore {
     }
     const lastDir = q.sortby.at(-1)?.direction ?? 'desc';
     const sort = [
-      ...q.sortby.map((s) => ({ expr: sortExpr(s.field), dir: s.direction })),
+      ...q.sortby.map((s) => {
+        const expr = sortExpr(s.field);
+        return { expr, dir: s.direction, nullable: expr.startsWith('json_extract') };
+      }),
       { expr: 'seq', dir: lastDir },
     ];
     if (q.token) {
@@ -415,7 +418,7 @@ export class SqliteCatalog implements CatalogStore {
     }
     const sql = `SELECT doc, ${sort.map((s, i) => `${s.expr} AS k${i}`).join(', ')} FROM items${
       where.length ? ` WHERE ${where.join(' AND ')}` : ''
-    } ORDER BY ${sort.map((s) => `${s.expr} ${s.dir.toUpperCase()}`).join(', ')} LIMIT ${p(q.limit + 1)}`;
+    } ORDER BY ${orderBy(sort)} LIMIT ${p(q.limit + 1)}`;
     const c = compactParams(sql, params, '?');
     // better-sqlite3 binds numbered parameters (?1, ?2, ...) by name.
     const named = Object.fromEntries(c.params.map((v, i) => [String(i + 1), v]));

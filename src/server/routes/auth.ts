@@ -18,7 +18,7 @@ export function authRoutes(app: FastifyInstance, ctx: RouteContext): void {
       ip: req.ip,
       requestId: String(req.id),
     };
-    const keys = [`ip:${req.ip}`, `cred:client:${r.clientId.slice(0, 64)}`];
+    const keys = [`ip:${req.ip}`, `${req.ip}|cred:client:${r.clientId.slice(0, 64)}`];
     ctx.access.authenticator.lockoutCheck(keys);
     const p = ctx.access.identity.authenticateClient(r.clientId, r.clientSecret);
     if (!p) {
