@@ -9,8 +9,8 @@ import { isProvider, type Principal, type Role, type Scope } from '../access/sco
 import type { UrlSigner } from '../access/signed-url.js';
 import type { TokenService } from '../access/tokens.js';
 import type { CatalogStore } from '../catalog/store.js';
-import type { StacItem, StacLink } from '../catalog/types.js';
-import { ForbiddenError } from '../errors.js';
+import type { StacCollection, StacItem, StacLink } from '../catalog/types.js';
+import { ForbiddenError, NotFoundError } from '../errors.js';
 import type { AssetStorage } from '../io/asset-storage.js';
 
 declare module 'fastify' {
@@ -95,6 +95,38 @@ export function audit(ctx: RouteContext, req: FastifyRequest, e: AuditEntry): vo
     ip: req.ip,
     requestId: String(req.id),
   });
+}
+
+/**
+ * The collection if the caller may see it; a hidden one throws the same 404 as a missing one. The
+ * miss is audited as 'not-found' either way (a partner-admin reads its organisation's records, so
+ * the log must not tell hidden from missing either).
+ */
+export async function scopedCollection(
+  ctx: RouteContext,
+  req: FastifyRequest,
+  id: string,
+): Promise<StacCollection> {
+  requirePrincipal(req);
+  const c = await ctx.store.getCollection(id, req.scope);
+  if (c) return c;
+  audit(ctx, req, { action: 'read', resource: `/collections/${id}`, result: 'not-found' });
+  throw new NotFoundError(`collection '${id}' does not exist`);
+}
+
+/** The item if the caller may see it (and its collection); otherwise the same 404 as a missing one. */
+export async function scopedItem(
+  ctx: RouteContext,
+  req: FastifyRequest,
+  collection: string,
+  id: string,
+): Promise<StacItem> {
+  requirePrincipal(req);
+  const it = await ctx.store.getItem(collection, id, req.scope);
+  if (it) return it;
+  await scopedCollection(ctx, req, collection);
+  audit(ctx, req, { action: 'read', resource: itemPath(collection, id), result: 'not-found' });
+  throw new NotFoundError(`item '${id}' does not exist in collection '${collection}'`);
 }
 
 /** Responses that depend on who asks may not be shared by caches. */

@@ -16,6 +16,8 @@ import {
   type RouteContext,
   requirePrincipal,
   requireProviderWrite,
+  scopedCollection,
+  scopedItem,
 } from '../context.js';
 import { openApiDocument } from '../openapi.js';
 import { checkItemWrite, checkStoredWrite, collectionWrite } from './write-checks.js';
@@ -215,21 +217,9 @@ export function stacRoutes(app: FastifyInstance, ctx: RouteContext): void {
   }));
 
   /** The collection if the caller may see it; hidden and missing answer the same 404. */
-  const mustCollection = async (req: FastifyRequest, id: string): Promise<StacCollection> => {
-    const c = await store.getCollection(id, req.scope);
-    if (!c) throw new NotFoundError(`collection '${id}' does not exist`);
-    return c;
-  };
-
-  /** The item if the caller may see it (and its collection); otherwise the same 404 as a missing one. */
-  const mustItem = async (req: FastifyRequest, collection: string, id: string): Promise<StacItem> => {
-    const it = await store.getItem(collection, id, req.scope);
-    if (!it) {
-      await mustCollection(req, collection);
-      throw new NotFoundError(`item '${id}' does not exist in collection '${collection}'`);
-    }
-    return it;
-  };
+  const mustCollection = (req: FastifyRequest, id: string) => scopedCollection(ctx, req, id);
+  const mustItem = (req: FastifyRequest, collection: string, id: string) =>
+    scopedItem(ctx, req, collection, id);
 
   app.get<{ Params: { id: string } }>('/collections/:id', async (req) => {
     const c = await mustCollection(req, req.params.id);

@@ -6,7 +6,7 @@ import { matrixSize, TILE_MATRIX_SETS, tileExists, tileMatrixSetDocument } from 
 import type { ColormapName } from '../../tiler/colormap.js';
 import { COLORMAPS } from '../../tiler/colormap.js';
 import type { RasterAsset, RenderOptions, Tiler } from '../../tiler/tiler.js';
-import { audit, privateResponse, type RouteContext, requirePrincipal } from '../context.js';
+import { audit, privateResponse, type RouteContext, scopedItem } from '../context.js';
 import { storedAssetPath } from './assets.js';
 
 /** A decimal number as written in a URL (no hex, no 'Infinity', no blanks); NaN otherwise. */
@@ -36,18 +36,11 @@ function renderOptions(q: Record<string, unknown>, format: string): RenderOption
 
 /** Map tiles, previews, point values and TileJSON of item assets, read on demand from their COGs. */
 export function tileRoutes(app: FastifyInstance, ctx: RouteContext, tiler: Tiler): void {
-  const { store } = ctx;
   const b = ctx.publicUrl;
 
   /** The item within the caller's scope; hidden and missing answer the same 404. */
   const itemOf = async (req: FastifyRequest, collection: string, id: string): Promise<StacItem> => {
-    requirePrincipal(req);
-    const it = await store.getItem(collection, id, req.scope);
-    if (!it) {
-      if (!(await store.getCollection(collection, req.scope)))
-        throw new NotFoundError(`collection '${collection}' does not exist`);
-      throw new NotFoundError(`item '${id}' does not exist in collection '${collection}'`);
-    }
+    const it = await scopedItem(ctx, req, collection, id);
     audit(ctx, req, { action: 'read', resource: req.url.split('?')[0], result: 'allow' });
     return it;
   };
