@@ -137,7 +137,9 @@ describe('ADatP-4774 XML', () => {
       isArray: (n) => ['Category', 'GenericValue'].includes(n),
     }).parse(xml);
     const root = doc.ConfidentialityLabel;
-    expect(xml).toContain('<slab:ConfidentialityLabel xmlns:slab="urn:nato:stanag:4774:confidentialitymetadatalabel:1:0">');
+    expect(xml).toContain(
+      '<slab:ConfidentialityLabel xmlns:slab="urn:nato:stanag:4774:confidentialitymetadatalabel:1:0">',
+    );
     const info = root.ConfidentialityInformation;
     expect(info.PolicyIdentifier).toBe('NATO');
     expect(info.Classification).toBe('CONFIDENTIAL');
