@@ -211,7 +211,7 @@ async function searches(
           if (want.join() !== ids.join()) {
             differ++;
             console.log(
-              `  ! ${name} query ${i} as ${x.name}: expected ${want.length} items, got ${ids.length}`,
+              `  ! ${name} query ${i} as ${x.name}: expected ${want.length} items, got ${ids.length}; not expected: ${ids.filter((id) => !want.includes(id)).join(' ')}; missing: ${want.filter((id) => !ids.includes(id)).join(' ')}`,
             );
           }
         }
