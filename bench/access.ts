@@ -146,6 +146,9 @@ async function load(store: CatalogStore, L: Labels): Promise<void> {
   for (const [c, b] of batches.entries()) if (b.length) await store.putItems(COLLECTIONS[c].id, b, 'create');
 }
 
+/** One summary row per store: did every partner get exactly what the rule lets it see? */
+const scopeChecks: string[] = [];
+
 interface Who {
   name: string;
   key: string;
@@ -220,6 +223,9 @@ async function searches(
   await app.close();
   console.log(
     `${name}: scope check: ${compared} partner result sets compared with the rule, ${differ} differ`,
+  );
+  scopeChecks.push(
+    `| ${name}: partner result sets equal to the rule's | **${compared - differ} of ${compared}** | all | ${differ ? 'not met' : 'met'} |`,
   );
   return who.map((_, w) => ({
     http: http[w].map(median),
@@ -450,7 +456,7 @@ export async function benchAccess(): Promise<void> {
     '| store | principal | visible | items returned | HTTP p50 | HTTP p95 | p95 / provider | store p50 | store p95 | p95 / provider |',
   );
   console.log('|---|---|---|---|---|---|---|---|---|---|');
-  const summary: string[] = [];
+  const summary: string[] = [...scopeChecks];
   for (const r of results) {
     const [ph, ps] = [percentile(r.t[0].http, 95), percentile(r.t[0].store, 95)];
     let worst = 0;
