@@ -95,12 +95,20 @@ export class IdentityStore {
     this.db.exec(SCHEMA);
   }
 
+  /** Statements prepared once: authentication runs on every request. */
+  private readonly statements = new Map<string, Database.Statement>();
+  private stmt(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) this.statements.set(sql, (st = this.db.prepare(sql)));
+    return st;
+  }
+
   close(): void {
     this.db.close();
   }
 
   isEmpty(): boolean {
-    return this.db.prepare('SELECT 1 FROM organisations LIMIT 1').get() === undefined;
+    return this.stmt('SELECT 1 FROM organisations LIMIT 1').get() === undefined;
   }
 
   private clearance(v: unknown, field: string): { policy: string; classification: string }[] {
@@ -153,20 +161,18 @@ export class IdentityStore {
     if (patch.kind !== undefined && patch.kind !== old.kind)
       throw new ValidationError('kind: cannot be changed');
     const o = { ...this.checkOrganisation({ ...old, ...patch }), createdAt: old.createdAt };
-    this.db.prepare('UPDATE organisations SET doc = ? WHERE id = ?').run(JSON.stringify(o), id);
+    this.stmt('UPDATE organisations SET doc = ? WHERE id = ?').run(JSON.stringify(o), id);
     return o;
   }
 
   getOrganisation(id: string): Organisation | null {
-    const r = this.db.prepare('SELECT doc FROM organisations WHERE id = ?').get(id) as
-      | { doc: string }
-      | undefined;
+    const r = this.stmt('SELECT doc FROM organisations WHERE id = ?').get(id) as { doc: string } | undefined;
     return r ? JSON.parse(r.doc) : null;
   }
 
   listOrganisations(): Organisation[] {
-    return (this.db.prepare('SELECT doc FROM organisations ORDER BY id').all() as { doc: string }[]).map(
-      (r) => JSON.parse(r.doc),
+    return (this.stmt('SELECT doc FROM organisations ORDER BY id').all() as { doc: string }[]).map((r) =>
+      JSON.parse(r.doc),
     );
   }
 
@@ -232,17 +238,15 @@ export class IdentityStore {
   }
 
   getPrincipalRecord(id: string): PrincipalRecord | null {
-    const r = this.db.prepare('SELECT doc FROM principals WHERE id = ?').get(id) as
-      | { doc: string }
-      | undefined;
+    const r = this.stmt('SELECT doc FROM principals WHERE id = ?').get(id) as { doc: string } | undefined;
     return r ? JSON.parse(r.doc) : null;
   }
 
   listPrincipals(orgId?: string): PrincipalRecord[] {
     const rows = (
       orgId === undefined
-        ? this.db.prepare('SELECT doc FROM principals ORDER BY id').all()
-        : this.db.prepare('SELECT doc FROM principals WHERE org_id = ? ORDER BY id').all(orgId)
+        ? this.stmt('SELECT doc FROM principals ORDER BY id').all()
+        : this.stmt('SELECT doc FROM principals WHERE org_id = ? ORDER BY id').all(orgId)
     ) as { doc: string }[];
     return rows.map((r) => JSON.parse(r.doc));
   }
@@ -250,7 +254,7 @@ export class IdentityStore {
   setDisabled(id: string, disabled: boolean): void {
     const p = this.getPrincipalRecord(id);
     if (!p) throw new NotFoundError(`principal '${id}' does not exist`);
-    this.db.prepare('UPDATE principals SET doc = ? WHERE id = ?').run(JSON.stringify({ ...p, disabled }), id);
+    this.stmt('UPDATE principals SET doc = ? WHERE id = ?').run(JSON.stringify({ ...p, disabled }), id);
   }
 
   /** The principal as the policy sees it: the organisation's codes, the lesser clearance and caveats. */
@@ -311,9 +315,10 @@ export class IdentityStore {
     const sql = `SELECT k.*, p.org_id FROM api_keys k JOIN principals p ON p.id = k.principal_id${
       orgId === undefined ? '' : ' WHERE p.org_id = ?'
     } ORDER BY k.created_ms`;
-    const rows = (
-      orgId === undefined ? this.db.prepare(sql).all() : this.db.prepare(sql).all(orgId)
-    ) as Record<string, unknown>[];
+    const rows = (orgId === undefined ? this.stmt(sql).all() : this.stmt(sql).all(orgId)) as Record<
+      string,
+      unknown
+    >[];
     return rows.map(toKeyInfo);
   }
 
@@ -328,14 +333,14 @@ export class IdentityStore {
 
   /** Whether the key is unrevoked and unexpired. */
   keyActive(prefix: string): boolean {
-    const r = this.db.prepare('SELECT expires_ms, revoked_ms FROM api_keys WHERE prefix = ?').get(prefix) as
+    const r = this.stmt('SELECT expires_ms, revoked_ms FROM api_keys WHERE prefix = ?').get(prefix) as
       | { expires_ms: number; revoked_ms: number | null }
       | undefined;
     return r !== undefined && r.revoked_ms === null && r.expires_ms > this.now();
   }
 
   keyExpiry(prefix: string): number | null {
-    const r = this.db.prepare('SELECT expires_ms FROM api_keys WHERE prefix = ?').get(prefix) as
+    const r = this.stmt('SELECT expires_ms FROM api_keys WHERE prefix = ?').get(prefix) as
       | { expires_ms: number }
       | undefined;
     return r ? r.expires_ms : null;
@@ -363,7 +368,7 @@ export class IdentityStore {
   /** The principal of a machine client whose secret matches, or null. */
   authenticateClient(clientId: string, secret: string): Principal | null {
     if (!SECRET.test(secret) || !ID.test(clientId)) return null;
-    const r = this.db.prepare('SELECT secret_hash FROM principals WHERE id = ?').get(`client:${clientId}`) as
+    const r = this.stmt('SELECT secret_hash FROM principals WHERE id = ?').get(`client:${clientId}`) as
       | { secret_hash: Buffer | null }
       | undefined;
     if (!r?.secret_hash || !timingSafeEqual(r.secret_hash, sha256(secret))) return null;
