@@ -54,6 +54,12 @@ export function registerServeCommands(program: Command): void {
         .default(100)
         .argParser(intArg('--rate-limit', 0, 1_000_000)),
     )
+    .addOption(
+      new Option(
+        '--trust-proxy <addresses>',
+        'comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed',
+      ),
+    )
     .action(async (o: Record<string, unknown>) => {
       const db = String(o.db ?? o.catalog);
       const port = o.port as number;
@@ -76,6 +82,11 @@ export function registerServeCommands(program: Command): void {
         publicUrl,
         assets: o.assetRoot ? new AssetStorage(String(o.assetRoot)) : null,
         staticDir: o.static as string | undefined,
+        trustProxy: o.trustProxy
+          ? String(o.trustProxy)
+              .split(',')
+              .map((a) => a.trim())
+          : undefined,
         logger: 'warn',
       });
       const url = await app.listen({ host: String(o.host), port });

@@ -34,6 +34,11 @@ export interface ServerOptions {
   renderWorkers?: number;
   /** A folder served as-is under /static/{name} (files read from disk on every request). */
   staticDir?: string;
+  /**
+   * Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed, so the audit log,
+   * the rate limit and the lock-out see the client's address, not the proxy's (default: none).
+   */
+  trustProxy?: string[];
 }
 
 /** Paths anyone may read without a credential: the landing page, conformance, API description, token endpoints. */
@@ -54,6 +59,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     logger: o.logger ? { level: o.logger } : false,
     bodyLimit: o.bodyLimit ?? 16 * 1024 * 1024,
     genReqId: () => randomUUID(),
+    trustProxy: o.trustProxy && o.trustProxy.length > 0 ? o.trustProxy : false,
     requestIdHeader: false,
     routerOptions: { maxParamLength: 512 },
   });
