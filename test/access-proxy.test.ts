@@ -10,7 +10,11 @@ describe('behind a reverse proxy', () => {
   const open = async (trustProxy?: string[]) => {
     const store = new SqliteCatalog(`${tmp.dir}/${trustProxy ? 'trusted' : 'plain'}.db`);
     const s = await testServer(store, { trustProxy });
-    return { ...s, close: async () => (await s.close(), await store.close()) };
+    const close = async () => {
+      await s.close();
+      await store.close();
+    };
+    return { ...s, close };
   };
   const forged = (client: string) => ({
     authorization: `Bearer sb_aaaaaaaaaa_${'A'.repeat(43)}`,
