@@ -7,7 +7,7 @@ import type { CatalogStore } from '../catalog/store.js';
 import { NotFoundError } from '../errors.js';
 import type { AssetStorage } from '../io/asset-storage.js';
 import { Tiler } from '../tiler/tiler.js';
-import type { AccessContext, RouteContext } from './context.js';
+import { type AccessContext, type RouteContext, requireRole } from './context.js';
 import { errorHandler } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
 import { assetRoutes } from './routes/assets.js';
@@ -32,7 +32,7 @@ export interface ServerOptions {
   blockCacheBytes?: number;
   /** Worker threads that warp and colour map tiles (default 2; 0 renders on the server's thread). */
   renderWorkers?: number;
-  /** A folder served as-is under /static/{name} (files read from disk on every request). */
+  /** A folder served as-is under /static/{name} to the provider (files read from disk on every request). */
   staticDir?: string;
   /**
    * Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed, so the audit log,
@@ -145,7 +145,9 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
       json: 'application/json',
       html: 'text/html',
     };
+    // Outside the catalog and its labels: the provider's only.
     app.get<{ Params: { name: string } }>('/static/:name', async (req, reply) => {
+      requireRole(req, ['provider-admin', 'provider-operator']);
       const name = basename(req.params.name);
       let body: Buffer;
       try {
