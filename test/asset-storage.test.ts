@@ -15,7 +15,8 @@ import { buffer } from 'node:stream/consumers';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotFoundError, ValidationError } from '../src/errors.js';
-import { AssetStorage, ifRangeMatches, notModified, parseRange } from '../src/io/asset-storage.js';
+import { AssetStorage } from '../src/io/asset-storage.js';
+import { ifRangeMatches, notModified, parseRange } from '../src/server/http-conditional.js';
 import { mulberry32 } from '../src/util/random.js';
 
 // tmp/root is the asset storage; tmp/outside holds what must never be served; tmp/root-link -> root.

@@ -3,8 +3,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { MAX_SIGNED_TTL_MS } from '../../access/signed-url.js';
 import type { StacItem } from '../../catalog/types.js';
 import { NotFoundError, ValidationError } from '../../errors.js';
-import { ifRangeMatches, notModified, parseRange } from '../../io/asset-storage.js';
 import { assetPath, audit, privateResponse, type RouteContext, requirePrincipal } from '../context.js';
+import { ifRangeMatches, notModified, parseRange } from '../http-conditional.js';
 
 /** The storage path of an item's asset: a relative href, or a legacy absolute path inside the storage. */
 function storedRel(ctx: RouteContext, it: StacItem, key: string): string {
