@@ -83,18 +83,7 @@ function canon(v: unknown, depth: number): string {
 }
 
 /** The stored columns of a record that the hash covers (detail as its stored JSON text). */
-export interface RecordFields {
-  seq: number;
-  time: string;
-  actor: string | null;
-  org: string | null;
-  action: string;
-  resource: string | null;
-  detailJson: string;
-  result: string;
-  ip: string | null;
-  requestId: string | null;
-}
+export type RecordFields = Omit<AuditRecord, 'detail' | 'prevHash' | 'hash'> & { detailJson: string };
 
 const js = (s: string | null): string => (s === null ? 'null' : JSON.stringify(s));
 

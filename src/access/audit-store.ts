@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { writeSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { FormatError, NotFoundError, ValidationError } from '../errors.js';
+import { statementCache } from '../util/sqlite-statements.js';
 import { type AuditDigest, type AuditRecord, isoUtcMs } from './audit-record.js';
 
 /**
@@ -155,9 +156,11 @@ function optString(v: unknown, name: string): string | undefined {
  * The org condition is part of the SQL, so a partner admin's page holds its organisation only.
  */
 export class AuditReader {
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly stmt: (sql: string) => Database.Statement;
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(db: Database.Database) {
+    this.stmt = statementCache(db);
+  }
 
   /** Records matching q, by seq ascending. Throws ValidationError on a bad parameter. */
   query(q: AuditQuery): AuditRecord[] {
@@ -181,9 +184,7 @@ export class AuditReader {
       throw new ValidationError(`audit afterSeq must be an integer >= 0; got ${JSON.stringify(q.afterSeq)}`);
     cond('seq > ?', q.afterSeq);
     const sql = `SELECT ${RECORD_COLUMNS} FROM records${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ?`;
-    let st = this.statements.get(sql);
-    if (!st) this.statements.set(sql, (st = this.db.prepare(sql)));
-    return (st.all(...args, q.limit) as RecordRow[]).map(rowToRecord);
+    return (this.stmt(sql).all(...args, q.limit) as RecordRow[]).map(rowToRecord);
   }
 
   /**

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { statementCache } from '../util/sqlite-statements.js';
 import { type LabelRules, ORG_CODE } from './labels.js';
 import { type Principal, ROLES, type Role } from './scope.js';
 
@@ -93,15 +94,11 @@ export class IdentityStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('foreign_keys = ON');
     this.db.exec(SCHEMA);
+    this.stmt = statementCache(this.db);
   }
 
   /** Statements prepared once: authentication runs on every request. */
-  private readonly statements = new Map<string, Database.Statement>();
-  private stmt(sql: string): Database.Statement {
-    let st = this.statements.get(sql);
-    if (!st) this.statements.set(sql, (st = this.db.prepare(sql)));
-    return st;
-  }
+  private readonly stmt: (sql: string) => Database.Statement;
 
   close(): void {
     this.db.close();

@@ -6,6 +6,7 @@ import { LabelRules } from '../../access/labels.js';
 import type { Scope } from '../../access/scope.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import { bboxPolygon } from '../../geo/geojson.js';
+import { statementCache } from '../../util/sqlite-statements.js';
 import { Cql2Sql, compactParams, type SqlDialect } from '../cql2/sql.js';
 import { applyFields } from '../fields.js';
 import {
@@ -155,6 +156,8 @@ export class SqliteCatalog implements CatalogStore {
   private maxSpan = 0;
 
   private readonly rules: LabelRules;
+  /** Scoped lookups and searches, prepared once per SQL text. */
+  private readonly stmt: (sql: string) => Database.Statement;
 
   constructor(path: string, opts: { rules?: LabelRules } = {}) {
     this.rules = opts.rules ?? new LabelRules();
@@ -186,6 +189,7 @@ export class SqliteCatalog implements CatalogStore {
     );
     this.migrate();
     this.db.exec(SCHEMA);
+    this.stmt = statementCache(this.db);
     this.rowsAtAnalyze = (this.db.prepare('SELECT count(*) AS n FROM items').get() as { n: number }).n;
     this.maxSpan =
       (this.db.prepare('SELECT max(dt_end - dt_start) AS m FROM items').get() as { m: number | null }).m ?? 0;
@@ -256,7 +260,7 @@ export class SqliteCatalog implements CatalogStore {
       `id = ${b.text(id)}`,
       collectionScopeSql(scope, b),
     ]);
-    const row = this.db.prepare(q.sql).get(q.named) as { doc: string } | undefined;
+    const row = this.stmt(q.sql).get(q.named) as { doc: string } | undefined;
     return row ? JSON.parse(row.doc) : null;
   }
 
@@ -266,7 +270,7 @@ export class SqliteCatalog implements CatalogStore {
       (b) => [collectionScopeSql(scope, b)],
       ' ORDER BY id',
     );
-    return (this.db.prepare(q.sql).all(q.named) as { doc: string }[]).map((r) => JSON.parse(r.doc));
+    return (this.stmt(q.sql).all(q.named) as { doc: string }[]).map((r) => JSON.parse(r.doc));
   }
 
   async putCollection(c: StacCollection, mode: 'create' | 'replace'): Promise<void> {
@@ -309,7 +313,7 @@ export class SqliteCatalog implements CatalogStore {
       `items.id = ${b.text(id)}`,
       ...itemScopeSql(scope, b),
     ]);
-    const row = this.db.prepare(q.sql).get(q.named) as { doc: string } | undefined;
+    const row = this.stmt(q.sql).get(q.named) as { doc: string } | undefined;
     return row ? JSON.parse(row.doc) : null;
   }
 
@@ -422,7 +426,7 @@ export class SqliteCatalog implements CatalogStore {
     const c = compactParams(sql, params, '?');
     // better-sqlite3 binds numbered parameters (?1, ?2, ...) by name.
     const named = Object.fromEntries(c.params.map((v, i) => [String(i + 1), v]));
-    const rows = this.db.prepare(c.sql).all(named) as Record<string, unknown>[];
+    const rows = this.stmt(c.sql).all(named) as Record<string, unknown>[];
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
     const next = rows.length > q.limit && last ? encodeToken(sort.map((_, i) => last[`k${i}`])) : null;
