@@ -12,8 +12,10 @@ import { errorHandler } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
 import { assetRoutes } from './routes/assets.js';
 import { authRoutes } from './routes/auth.js';
+import { landingRoutes } from './routes/landing.js';
 import { stacRoutes } from './routes/stac.js';
 import { tileRoutes } from './routes/tiles.js';
+import { transactionRoutes } from './routes/transactions.js';
 
 export interface ServerOptions {
   store: CatalogStore;
@@ -130,7 +132,9 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     }
   });
 
+  landingRoutes(app, ctx);
   stacRoutes(app, ctx);
+  transactionRoutes(app, ctx);
   const tiler = new Tiler({ blockCacheBytes: o.blockCacheBytes, renderWorkers: o.renderWorkers ?? 2 });
   tileRoutes(app, ctx, tiler);
   assetRoutes(app, ctx);
