@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need from Debian when it is missing. Called by `npm test` (pretest).
-# The product itself needs no system package: the tests use GDAL and Orfeo ToolBox as references and
-# run the catalog against a real PostgreSQL with PostGIS (started and stopped by test/global-setup.ts).
+# The product itself needs no system package: the tests use GDAL and Orfeo ToolBox as references,
+# run the catalog against a real PostgreSQL with PostGIS (started and stopped by test/global-setup.ts)
+# and browser clients in Debian's Chromium.
 set -euo pipefail
 
 need=()
@@ -12,9 +13,11 @@ command -v cs2cs >/dev/null 2>&1 || need+=(proj-bin)
 [ -e /usr/share/proj/egm96_15.gtx ] || need+=(proj-data)
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || need+=(postgresql-15-postgis-3)
+# The browser tests drive Debian's Chromium with playwright-core (which downloads no browser of its own).
+[ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "test-setup: reference tools present (gdal $(gdalinfo --version | cut -d, -f1 | cut -d' ' -f2), otb, postgresql + postgis)"
+  echo "test-setup: reference tools present (gdal $(gdalinfo --version | cut -d, -f1 | cut -d' ' -f2), otb, postgresql + postgis, chromium)"
   exit 0
 fi
 

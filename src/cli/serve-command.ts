@@ -9,6 +9,7 @@ import type { CatalogStore } from '../catalog/store.js';
 import { ValidationError } from '../errors.js';
 import { AssetStorage } from '../io/asset-storage.js';
 import { buildServer } from '../server/app.js';
+import { parseCorsOrigins } from '../server/cors.js';
 import { loadDemo } from '../server/demo.js';
 import { intArg, write } from './args.js';
 
@@ -60,12 +61,24 @@ export function registerServeCommands(program: Command): void {
         'comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed',
       ),
     )
+    .addOption(
+      new Option(
+        '--cors-origin <origins...>',
+        'origins (scheme://host[:port], space- or comma-separated) whose browser scripts may use the API (CORS; default none)',
+      ),
+    )
     .action(async (o: Record<string, unknown>) => {
       const db = String(o.db ?? o.catalog);
       const port = o.port as number;
       const publicUrl = String(o.publicUrl ?? `http://${o.host}:${port}`);
       if (!/^https?:\/\/[^/]+$/.test(publicUrl.replace(/\/+$/, '')))
         throw new ValidationError(`--public-url: expected http(s)://host[:port], got '${publicUrl}'`);
+      const corsOrigins = parseCorsOrigins(
+        ((o.corsOrigin as string[] | undefined) ?? [])
+          .flatMap((v) => v.split(','))
+          .filter((v) => v.trim() !== ''),
+        '--cors-origin',
+      );
       const accessDir = resolve(String(o.accessDir ?? (db.includes('://') ? '.' : dirname(resolve(db)))));
       mkdirSync(accessDir, { recursive: true });
       const store = openCatalog(db);
@@ -87,6 +100,7 @@ export function registerServeCommands(program: Command): void {
               .split(',')
               .map((a) => a.trim())
           : undefined,
+        corsOrigins,
         logger: 'warn',
       });
       const url = await app.listen({ host: String(o.host), port });

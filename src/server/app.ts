@@ -8,14 +8,17 @@ import { NotFoundError } from '../errors.js';
 import type { AssetStorage } from '../io/asset-storage.js';
 import { Tiler } from '../tiler/tiler.js';
 import { type AccessContext, type RouteContext, requireRole } from './context.js';
+import { corsRoutes, parseCorsOrigins } from './cors.js';
 import { errorHandler } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
 import { assetRoutes } from './routes/assets.js';
 import { authRoutes } from './routes/auth.js';
 import { landingRoutes } from './routes/landing.js';
+import { ogcTileRoutes } from './routes/ogc-tiles.js';
 import { stacRoutes } from './routes/stac.js';
 import { tileRoutes } from './routes/tiles.js';
 import { transactionRoutes } from './routes/transactions.js';
+import { wmtsRoutes } from './routes/wmts.js';
 
 export interface ServerOptions {
   store: CatalogStore;
@@ -41,6 +44,11 @@ export interface ServerOptions {
    * the rate limit and the lock-out see the client's address, not the proxy's (default: none).
    */
   trustProxy?: string[];
+  /**
+   * Origins (scheme://host[:port]) whose scripts may read the API from a browser (CORS); default
+   * none: no Access-Control-* header is sent and every preflight is refused.
+   */
+  corsOrigins?: string[];
 }
 
 /** Paths anyone may read without a credential: the landing page, conformance, API description, token endpoints. */
@@ -57,6 +65,7 @@ const SECURITY_HEADERS: Record<string, string> = {
 
 /** The HTTP server: the STAC API, map tiles, assets, the token endpoint and administration. */
 export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
+  const corsOrigins = parseCorsOrigins(o.corsOrigins ?? [], 'corsOrigins');
   const app = Fastify({
     logger: o.logger ? { level: o.logger } : false,
     bodyLimit: o.bodyLimit ?? 16 * 1024 * 1024,
@@ -132,11 +141,14 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     }
   });
 
+  corsRoutes(app, corsOrigins);
   landingRoutes(app, ctx);
   stacRoutes(app, ctx);
   transactionRoutes(app, ctx);
   const tiler = new Tiler({ blockCacheBytes: o.blockCacheBytes, renderWorkers: o.renderWorkers ?? 2 });
   tileRoutes(app, ctx, tiler);
+  wmtsRoutes(app, ctx, tiler);
+  ogcTileRoutes(app, ctx, tiler);
   assetRoutes(app, ctx);
   authRoutes(app, ctx);
   adminRoutes(app, ctx);

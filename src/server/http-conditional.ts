@@ -113,3 +113,18 @@ export function notModified(
   const since = Date.parse(ims);
   return !Number.isNaN(since) && Math.floor(lastModifiedMs / 1000) * 1000 <= since;
 }
+
+/**
+ * A Vary value (RFC 9110 12.5.5) with `fields` added to what `current` lists, each field once
+ * (compared case-insensitively); `*` stays `*`.
+ * @example mergeVary('Authorization', 'Origin') // 'Authorization, Origin'
+ */
+export function mergeVary(current: string | string[] | number | undefined, ...fields: string[]): string {
+  const have = (Array.isArray(current) ? current.join(',') : current === undefined ? '' : String(current))
+    .split(',')
+    .map((f) => f.trim())
+    .filter((f) => f !== '');
+  if (have.includes('*')) return '*';
+  for (const f of fields) if (!have.some((h) => h.toLowerCase() === f.toLowerCase())) have.push(f);
+  return have.join(', ');
+}
