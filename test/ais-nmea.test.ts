@@ -78,7 +78,7 @@ describe('ITU-R M.1371 position reports (GPSD sample.aivdm)', () => {
       line: '!AIVDM,1,1,,A,38Id705000rRVJhE7cl9n;160000,0*40',
       type: 3,
       mmsi: 563808000,
-      lon: -76.32753333333333,
+      lon: -76.3275333333,
       lat: 36.91,
       sog: 0,
       cog: 252,
