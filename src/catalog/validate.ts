@@ -2,9 +2,10 @@ import { ValidationError } from '../errors.js';
 import type { GeoJsonGeometry, StacCollection, StacItem } from './types.js';
 
 /**
- * The catalog's own checks on write: what the STAC 1.0 item and collection schemas require, and what
- * sarbridge needs to index an item (a geometry or bbox, a datetime or a start/end range). Errors
- * carry the JSON pointer of the first bad member.
+ * The catalog's own checks on write: what the STAC 1.0 item and collection schemas require (but
+ * `links` and an item's `assets`, which the transaction extensions' write bodies may leave out), and
+ * what sarbridge needs to index an item (a geometry, a datetime or a start/end range). Errors carry
+ * the JSON pointer of the first bad member.
  */
 export class InvalidDocumentError extends ValidationError {
   override readonly code: string = 'InvalidDocument';
@@ -145,7 +146,11 @@ function checkLinks(v: unknown, p: string): void {
 
 const ID = /^[^/?#\s]{1,256}$/;
 
-/** Check an item for the catalog; returns its indexed extent. */
+/**
+ * Check an item for the catalog; returns it (with `links` and `assets` empty when absent: the server
+ * makes an item's links itself, and the transaction extension's write bodies need neither) and its
+ * indexed extent.
+ */
 export function validateItem(v: unknown): {
   item: StacItem;
   bbox: [number, number, number, number];
@@ -223,19 +228,21 @@ export function validateItem(v: unknown): {
   }
   if ((start as number) > (end as number))
     throw new InvalidDocumentError('/properties/end_datetime', 'is before start_datetime');
-  checkLinks(v.links, '/links');
-  if (!isObject(v.assets)) throw new InvalidDocumentError('/assets', 'must be an object of assets');
-  for (const [k, a] of Object.entries(v.assets)) {
+  if (v.links !== undefined) checkLinks(v.links, '/links');
+  if (v.assets !== undefined && !isObject(v.assets))
+    throw new InvalidDocumentError('/assets', 'must be an object of assets');
+  for (const [k, a] of Object.entries(v.assets ?? {})) {
     if (!isObject(a)) throw new InvalidDocumentError(`/assets/${k}`, 'must be an asset object');
     if (typeof a.href !== 'string' || a.href === '')
       throw new InvalidDocumentError(`/assets/${k}/href`, 'must be a non-empty string');
   }
   if (v.collection !== undefined && typeof v.collection !== 'string')
     throw new InvalidDocumentError('/collection', 'must be a string');
-  return { item: v as unknown as StacItem, bbox, start, end };
+  const item = { ...v, links: v.links ?? [], assets: v.assets ?? {} } as unknown as StacItem;
+  return { item, bbox, start, end };
 }
 
-/** Check a collection for the catalog. */
+/** Check a collection for the catalog; returns it with `links` empty when absent (the server adds its own). */
 export function validateCollection(v: unknown): StacCollection {
   if (!isObject(v)) throw new InvalidDocumentError('', 'a collection must be a JSON object');
   if (v.type !== 'Collection')
@@ -277,6 +284,6 @@ export function validateCollection(v: unknown): StacCollection {
         );
     });
   });
-  checkLinks(v.links, '/links');
-  return v as unknown as StacCollection;
+  if (v.links !== undefined) checkLinks(v.links, '/links');
+  return { ...v, links: v.links ?? [] } as unknown as StacCollection;
 }

@@ -51,7 +51,7 @@ export function checkStoredWrite(ctx: RouteContext, p: Principal, old: StacItem)
 }
 
 /**
- * An item to write: valid, in the path's collection, with a label the writer may assign, a release
+ * An item to write: valid (its bbox derived from the geometry when absent), in the path's collection, with a label the writer may assign, a release
  * time that is a timestamp, and every asset a path inside the asset storage. Assets whose files are
  * there get `file:size` and `file:checksum` (SHA-256 multihash) when the item has none.
  */
@@ -61,7 +61,7 @@ export async function checkItemWrite(
   collection: string,
   body: unknown,
 ): Promise<StacItem> {
-  const { item } = validateItem(body);
+  const { item, bbox } = validateItem(body);
   if (item.collection !== undefined && item.collection !== collection)
     throw new InvalidDocumentError(
       '/collection',
@@ -100,6 +100,8 @@ export async function checkItemWrite(
   const exts = item.stac_extensions ?? [];
   return {
     ...item,
+    // STAC requires a bbox with a geometry; a write body may leave it to the server.
+    bbox: item.bbox ?? bbox,
     stac_extensions: withFile && !exts.includes(FILE_EXT) ? [...exts, FILE_EXT] : item.stac_extensions,
     collection,
     properties: props,
