@@ -763,6 +763,20 @@ describe.each(catalogBackends())('STAC API Transaction extensions on $name', (ba
       },
     );
 
+    it('a body without a Content-Type: 415 naming the header and the types POST takes', async () => {
+      const r = await app.inject({
+        method: 'POST',
+        url: '/collections/sar/items',
+        payload: Buffer.from(JSON.stringify(partialItem('ct-3'))),
+        headers: { ...server.admin },
+      });
+      expect(r.statusCode, r.body).toBe(415);
+      expect(r.json().description).toMatch(
+        /^Content-Type is missing: POST takes application\/json or application\/geo\+json/,
+      );
+      expect((await get('/collections/sar/items/ct-3')).status).toBe(404);
+    });
+
     it.each([
       ['POST', '/collections', partialCollection('p-c')],
       ['PUT', '/collections/sar', partialCollection(undefined)],
