@@ -146,7 +146,8 @@ describe('real clients against a listening sarbridge', () => {
     try {
       await page.goto(`${origin}/`);
       return await page.evaluate(
-        ([b, k, a]) => (window as unknown as { probe: (...s: string[]) => Promise<unknown> }).probe(b, k, a),
+        ([b, k, a]) =>
+          (globalThis as unknown as { probe: (...s: string[]) => Promise<unknown> }).probe(b, k, a),
         [base, key, `/collections/sar/items/${itemId}/assets/data`],
       );
     } finally {
@@ -187,7 +188,7 @@ describe('real clients against a listening sarbridge', () => {
       expect(res?.headers()['content-type']).toBe('text/html; charset=utf-8');
       expect(await page.title()).toBe('sarbridge');
       // The inline style sheet applied: body max-width 60rem.
-      expect(await page.evaluate(() => getComputedStyle(document.body).maxWidth)).toBe('960px');
+      expect(await page.evaluate('getComputedStyle(document.body).maxWidth')).toBe('960px');
       // The JSON landing page (what clients get) names the same page as service-doc.
       const json = (await server.app.inject({ url: '/' })).json() as {
         links: { rel: string; href: string }[];
@@ -196,7 +197,7 @@ describe('real clients against a listening sarbridge', () => {
       await Promise.all([page.waitForURL(`${base}/api?f=html`), page.click('text=API documentation')]);
       expect(await page.title()).toBe('sarbridge API');
       expect(await page.locator('.path', { hasText: /^\/search$/ }).count()).toBe(2);
-      expect(await page.evaluate(() => getComputedStyle(document.body).maxWidth)).toBe('960px');
+      expect(await page.evaluate('getComputedStyle(document.body).maxWidth')).toBe('960px');
       expect(violations).toEqual([]);
     } finally {
       await page.close();
