@@ -421,6 +421,8 @@ describe.each(catalogBackends())('STAC API Transaction extensions on $name', (ba
       const created = await send('POST', '/collections/sar/items', partialItem('lock-1'));
       const tag0 = String(created.headers.etag);
       expect(tag0).toMatch(/^"[A-Za-z0-9_-]+"$/);
+      // The GET of the item carries the same tag (the extension's OpenAPI: ETag on GET, PUT, PATCH).
+      expect((await get('/collections/sar/items/lock-1')).headers.etag).toBe(tag0);
       const patched = await send(
         'PATCH',
         '/collections/sar/items/lock-1',
@@ -430,6 +432,7 @@ describe.each(catalogBackends())('STAC API Transaction extensions on $name', (ba
       expect(patched.status, JSON.stringify(patched.body)).toBe(200);
       const tag1 = String(patched.headers.etag);
       expect(tag1).not.toBe(tag0);
+      expect((await get('/collections/sar/items/lock-1')).headers.etag).toBe(tag1);
       for (const [method, body] of [
         ['PATCH', { properties: { n: 2 } }],
         ['PUT', partialItem(undefined)],

@@ -16,6 +16,7 @@ import {
   scopedItem,
 } from '../context.js';
 import { collectionDoc } from '../stac-docs.js';
+import { entityTag } from './transactions.js';
 
 /** The STAC API reads: collections, features, item search with its extensions, labels. */
 export function stacRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -114,6 +115,8 @@ export function stacRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const it = await mustItem(req, req.params.id, req.params.itemId);
       audit(ctx, req, { action: 'read', resource: itemPath(req.params.id, it.id), result: 'allow' });
       reply.type(GEOJSON);
+      // The transaction extension's optimistic locking: the tag a later If-Match names.
+      reply.header('etag', entityTag(it));
       return publicItem(b, it, req.params.id);
     },
   );
