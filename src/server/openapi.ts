@@ -28,6 +28,8 @@ export function openApiDocument(base: string): Record<string, unknown> {
   ];
   const path = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
   const ok = (description: string, body: Record<string, unknown> = {}) => ({ description, ...body });
+  const object = { schema: { $ref: '#/components/schemas/Object' } };
+  const mergePatch = { content: { 'application/merge-patch+json': object, 'application/json': object } };
   return {
     openapi: '3.0.3',
     info: { title: 'sarbridge', version: '0.1.0', description: 'STAC API and map tiles for SAR imagery' },
@@ -71,9 +73,9 @@ export function openApiDocument(base: string): Record<string, unknown> {
           responses: { 200: ok('replaced'), 400: err, 404: err },
         },
         patch: {
-          summary: 'Merge-patch a collection',
-          requestBody: json('#/components/schemas/Object'),
-          responses: { 200: ok('patched'), 400: err, 404: err },
+          summary: 'Merge-patch a collection (RFC 7396)',
+          requestBody: mergePatch,
+          responses: { 200: ok('patched'), 400: err, 404: err, 412: err, 415: err },
         },
         delete: { summary: 'Delete a collection and its items', responses: { 204: ok('deleted'), 404: err } },
       },
@@ -94,6 +96,14 @@ export function openApiDocument(base: string): Record<string, unknown> {
           responses: { 201: ok('created'), 400: err, 404: err, 409: err },
         },
       },
+      '/collections/{collectionId}/bulk_items': {
+        parameters: [path('collectionId')],
+        post: {
+          summary: 'Add the items of a FeatureCollection (all or none)',
+          requestBody: json('#/components/schemas/Object'),
+          responses: { 201: ok('created'), 400: err, 404: err, 409: err },
+        },
+      },
       '/collections/{collectionId}/items/{itemId}': {
         parameters: [path('collectionId'), path('itemId')],
         get: { summary: 'An item', responses: { 200: ok('item', geo), 404: err } },
@@ -103,9 +113,9 @@ export function openApiDocument(base: string): Record<string, unknown> {
           responses: { 200: ok('replaced'), 400: err, 404: err },
         },
         patch: {
-          summary: 'Merge-patch an item',
-          requestBody: json('#/components/schemas/Object'),
-          responses: { 200: ok('patched'), 400: err, 404: err },
+          summary: 'Merge-patch an item (RFC 7396)',
+          requestBody: mergePatch,
+          responses: { 200: ok('patched'), 400: err, 404: err, 412: err, 415: err },
         },
         delete: { summary: 'Delete an item', responses: { 204: ok('deleted'), 404: err } },
       },
