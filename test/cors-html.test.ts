@@ -1,10 +1,12 @@
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CatalogStore } from '../src/catalog/store.js';
 import { syntheticCollection, syntheticItems } from '../src/catalog/synthetic.js';
+import { runCli } from '../src/cli/main.js';
 import { parseCorsOrigins } from '../src/server/cors.js';
 import { tempDir } from './helpers/gdal.js';
 import { catalogBackends } from './helpers/postgres.js';
@@ -79,6 +81,84 @@ describe('CORS allow-list (Fetch standard §3.2.1, origin serialisation RFC 6454
       );
     } finally {
       await store.close();
+      tmp.cleanup();
+    }
+  });
+});
+
+describe('sarbridge serve --cors-origin', () => {
+  it('a malformed origin is a bad-input exit naming --cors-origin, before any catalog is opened', async () => {
+    const tmp = tempDir('cors-cli-');
+    try {
+      for (const bad of ['https://a.example/app', 'http://ok.example,*']) {
+        let err = '';
+        const db = join(tmp.dir, 'catalog.db');
+        const code = await runCli(['serve', '--catalog', db, '--cors-origin', bad], {
+          stderr: (s) => (err += s),
+        });
+        expect(code, bad).toBe(1);
+        expect(err, bad).toMatch(/^sarbridge: --cors-origin: expected an origin, scheme:\/\/host\[:port\]/);
+        expect(existsSync(db), bad).toBe(false);
+      }
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('Fetch §3.2.3: the origins given (space- and comma-separated) are allowed, others refused', async () => {
+    const tmp = tempDir('cors-cli-');
+    const main = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        main,
+        'serve',
+        '--catalog',
+        join(tmp.dir, 'catalog.db'),
+        '--port',
+        '0',
+        '--cors-origin',
+        'https://a.example',
+        'https://b.example:8443,http://127.0.0.1:8600',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], cwd: join(import.meta.dirname, '..') },
+    );
+    const exited = new Promise((done) => child.on('close', done));
+    try {
+      let out = '';
+      const listening = await new Promise<string>((done, fail) => {
+        const timer = setTimeout(() => fail(new Error(`serve did not start: ${out}`)), 60_000);
+        child.stdout.on('data', (d) => {
+          out += d;
+          const m = /"listening":\s*"([^"]+)"/.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            done(m[1]);
+          }
+        });
+      });
+      const preflight = (origin: string) =>
+        fetch(`${listening}/search`, {
+          method: 'OPTIONS',
+          headers: {
+            origin,
+            'access-control-request-method': 'POST',
+            'access-control-request-headers': 'authorization',
+          },
+        });
+      for (const origin of ['https://a.example', 'https://b.example:8443', 'http://127.0.0.1:8600']) {
+        const r = await preflight(origin);
+        expect(r.status, origin).toBe(204);
+        expect(r.headers.get('access-control-allow-origin'), origin).toBe(origin);
+      }
+      const r = await preflight('https://c.example');
+      expect(r.status).toBe(403);
+      expect(r.headers.get('access-control-allow-origin')).toBeNull();
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
       tmp.cleanup();
     }
   });
