@@ -9,7 +9,11 @@ import {
   MAX_GEOMETRY_POSITIONS,
 } from './cql2/ast.js';
 import { parseCql2Json } from './cql2/json.js';
+import { ANY_IN_OP } from './cql2/sql.js';
 import { parseCql2Text } from './cql2/text.js';
+import { Cql2TypeError, typeLiterals } from './cql2/typed.js';
+import type { FieldsSelection } from './fields.js';
+import { queryableType } from './queryables.js';
 import type { GeoJsonGeometry, SearchParams, SortField } from './types.js';
 import { checkGeometry, InvalidDocumentError, parseTimestamp } from './validate.js';
 
@@ -53,8 +57,14 @@ export class SearchLimitError extends BadParameterError {
   }
 }
 
-function list(name: string, v: unknown, max: number): string[] | undefined {
+/**
+ * A list of strings: an array, or (in a query string) comma-separated text; a POST body must send
+ * an array (STAC API Item Search: ids and collections are JSON arrays of strings).
+ */
+function list(name: string, v: unknown, max: number, from: ParamSource): string[] | undefined {
   if (v === undefined) return undefined;
+  if (from === 'body' && !Array.isArray(v))
+    throw new BadParameterError(`${name} must be a JSON array of strings in a POST body, got ${jsonType(v)}`);
   const arr = typeof v === 'string' ? v.split(',').map((s) => s.trim()) : v;
   if (Array.isArray(arr) && arr.length > max)
     throw new SearchLimitError(name, `at most ${max} values, got ${arr.length}`);
@@ -63,19 +73,31 @@ function list(name: string, v: unknown, max: number): string[] | undefined {
   return arr as string[];
 }
 
+/** Where the parameters come from: a GET query string (all text) or a POST JSON body (typed). */
+export type ParamSource = 'query' | 'body';
+
+/** The JSON type of a value, as a message names it. */
+function jsonType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `the string '${clip(v)}'`;
+  return typeof v === 'object' ? 'an object' : `the ${typeof v} ${clip(String(v))}`;
+}
+
 /** A decimal number as text: digits, one optional point, an optional exponent; no hex, no 'Infinity'. */
 const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 
 /**
  * A positive integer parameter: a JSON integer, or text of decimal digits only (no sign, hex,
- * exponent, fraction or spaces: '0x10', '1e1', '16.0', '+16' and ' 16' are refused), at most `max`.
+ * exponent, fraction or spaces: '0x10', '1e1', '16.0', '+16' and ' 16' are refused). A value above
+ * `max` is read as `max` (OGC API - Features, /req/core/fc-limit-response-1 C: a limit larger than
+ * the maximum "SHALL NOT result in an error (instead use the maximum as the parameter value)").
  */
 export function parseInteger(name: string, v: unknown, max: number): number {
   const digits = typeof v === 'string' && /^\d+$/.test(v);
   const n = typeof v === 'number' ? v : digits ? Number(v) : Number.NaN;
   const shown = typeof v === 'string' ? `'${clip(v)}'` : clip(String(JSON.stringify(v)));
-  if (n > max || (digits && !Number.isSafeInteger(n)))
-    throw new BadParameterError(`${name} ${digits ? clip(v as string) : n} is above the maximum of ${max}`);
+  if (n > max && (digits || Number.isInteger(n))) return max;
   if (!Number.isInteger(n) || n < 1)
     throw new BadParameterError(`${name} must be a positive integer in decimal digits, got ${shown}`);
   return n;
@@ -86,8 +108,15 @@ function clip(s: string): string {
   return s.length > 40 ? `${s.slice(0, 37)}...` : s;
 }
 
-export function parseBbox(v: unknown): [number, number, number, number] | undefined {
+export function parseBbox(
+  v: unknown,
+  from: ParamSource = 'query',
+): [number, number, number, number] | undefined {
   if (v === undefined) return undefined;
+  if (from === 'body' && !Array.isArray(v))
+    throw new BadParameterError(
+      `bbox must be a JSON array of 4 (or 6) numbers in a POST body, got ${jsonType(v)}`,
+    );
   const nums =
     typeof v === 'string' ? v.split(',').map((s) => (DECIMAL.test(s.trim()) ? Number(s) : Number.NaN)) : v;
   if (
@@ -136,9 +165,13 @@ export function parseDatetime(v: unknown): { start: number | null; end: number |
   return { start, end };
 }
 
-function parseSortby(v: unknown): SortField[] {
+function parseSortby(v: unknown, from: ParamSource): SortField[] {
   if (v === undefined) return [{ field: 'datetime', direction: 'desc' }];
   let fields: SortField[];
+  if (typeof v === 'string' && from === 'body')
+    throw new BadParameterError(
+      `sortby must be a JSON array of {"field": ..., "direction": ...} in a POST body, got ${jsonType(v)}`,
+    );
   if (typeof v === 'string') {
     fields = v.split(',').map((s) => {
       const t = s.trim();
@@ -160,9 +193,15 @@ function parseSortby(v: unknown): SortField[] {
   return fields;
 }
 
-function parseFields(v: unknown): { include: string[]; exclude: string[] } | undefined {
+/**
+ * The fields extension's selection. A query string's `fields` is a comma-separated list, `-name`
+ * excluded, `name` or `+name` included; with no included names its include is empty (the text form
+ * cannot tell missing from empty; the extension says to read it as empty). A body's `fields` is
+ * null or an object whose `include` and `exclude` are each missing, null or an array of names.
+ */
+function parseFields(v: unknown, from: ParamSource): FieldsSelection | undefined {
   if (v === undefined) return undefined;
-  if (typeof v === 'string') {
+  if (typeof v === 'string' && from === 'query') {
     const include: string[] = [];
     const exclude: string[] = [];
     const names = v
@@ -172,30 +211,44 @@ function parseFields(v: unknown): { include: string[]; exclude: string[] } | und
     if (names.length > MAX_FIELDS)
       throw new SearchLimitError('fields', `at most ${MAX_FIELDS} names, got ${names.length}`);
     for (const s of names) {
-      if (s.startsWith('-')) exclude.push(s.slice(1));
-      else include.push(s.replace(/^\+/, ''));
+      const name = s.startsWith('-') || s.startsWith('+') ? s.slice(1) : s;
+      if (name === '') throw new BadParameterError(`fields: '${clip(s)}' names no field`);
+      (s.startsWith('-') ? exclude : include).push(name);
     }
     return { include, exclude };
   }
-  if (typeof v === 'object' && v !== null) {
-    const o = v as { include?: unknown; exclude?: unknown };
-    const include = list('fields.include', o.include, MAX_FIELDS) ?? [];
-    const exclude = list('fields.exclude', o.exclude, MAX_FIELDS) ?? [];
-    if (include.length + exclude.length > MAX_FIELDS)
-      throw new SearchLimitError(
-        'fields',
-        `at most ${MAX_FIELDS} names, got ${include.length + exclude.length}`,
-      );
-    return { include, exclude };
-  }
-  throw new BadParameterError('fields must be a list or {include, exclude}');
+  if (v === null) return { include: [], exclude: [] };
+  if (typeof v !== 'object' || Array.isArray(v))
+    throw new BadParameterError(
+      `fields must be a JSON object {"include": [...], "exclude": [...]} in a POST body, got ${jsonType(v)}`,
+    );
+  const o = v as { include?: unknown; exclude?: unknown };
+  const extra = Object.keys(o).filter((k) => k !== 'include' && k !== 'exclude');
+  if (extra.length > 0)
+    throw new BadParameterError(`fields.${clip(extra[0])} is not a member of fields (include, exclude)`);
+  const names = (name: string, x: unknown): string[] | undefined => {
+    if (x === undefined) return undefined;
+    if (x === null) return [];
+    if (!Array.isArray(x) || !x.every((s) => typeof s === 'string' && s !== ''))
+      throw new BadParameterError(`${name} must be null or a JSON array of field names, got ${jsonType(x)}`);
+    return x as string[];
+  };
+  const include = names('fields.include', o.include);
+  const exclude = names('fields.exclude', o.exclude) ?? [];
+  const n = (include?.length ?? 0) + exclude.length;
+  if (n > MAX_FIELDS) throw new SearchLimitError('fields', `at most ${MAX_FIELDS} names, got ${n}`);
+  return include === undefined ? { exclude } : { include, exclude };
 }
 
-/** The STAC query extension ({"prop": {"eq": v, ...}}) as CQL2. */
-function queryToCql2(v: unknown): Cql2Expr | undefined {
+/**
+ * The STAC query extension ({"prop": {"eq": v, ...}}) as CQL2. On an array queryable (e.g.
+ * sar:polarizations) `in` matches when any element is in the list, `eq` when the array holds the
+ * value and `neq` when it does not (ANY_IN_OP); the ordering and text operators do not apply.
+ */
+function queryToCql2(v: unknown, from: ParamSource): Cql2Expr | undefined {
   if (v === undefined) return undefined;
   let q = v;
-  if (typeof q === 'string') {
+  if (typeof q === 'string' && from === 'query') {
     try {
       q = JSON.parse(q);
     } catch {
@@ -203,16 +256,46 @@ function queryToCql2(v: unknown): Cql2Expr | undefined {
     }
   }
   if (typeof q !== 'object' || q === null || Array.isArray(q))
-    throw new BadParameterError('query must be a JSON object');
+    throw new BadParameterError(
+      from === 'body'
+        ? `query must be a JSON object in a POST body, got ${jsonType(q)}`
+        : 'query must be a JSON object',
+    );
   const ops: Record<string, string> = { eq: '=', neq: '<>', lt: '<', lte: '<=', gt: '>', gte: '>=' };
   const terms: Cql2Expr[] = [];
   for (const [prop, cond] of Object.entries(q as Record<string, unknown>)) {
-    if (typeof cond !== 'object' || cond === null)
+    if (typeof cond !== 'object' || cond === null || Array.isArray(cond))
       throw new BadParameterError(`query.${prop} must be an object of operators`);
+    const isArray = queryableType(prop)?.type === 'array';
     for (const [op, val] of Object.entries(cond as Record<string, unknown>)) {
       const p = { property: prop };
-      if (op in ops) terms.push({ op: ops[op], args: [p, val as Cql2Expr] });
-      else if (op === 'in' && Array.isArray(val)) terms.push({ op: 'in', args: [p, val as Cql2Expr[]] });
+      const scalar = val === null || ['string', 'number', 'boolean'].includes(typeof val);
+      if (isArray && (op === 'eq' || op === 'neq' || op === 'in')) {
+        const list = op === 'in' ? val : [val];
+        if (!Array.isArray(list) || list.length === 0 || (op !== 'in' && !scalar))
+          throw new BadParameterError(
+            `query.${prop}.${op}: ${prop} is an array; ${op} takes ${op === 'in' ? 'a non-empty list of values' : 'one value'} (matched against its elements)`,
+          );
+        const overlaps: Cql2Expr = { op: ANY_IN_OP, args: [p, list as Cql2Expr[]] };
+        terms.push(
+          op === 'neq'
+            ? {
+                op: 'and',
+                args: [
+                  { op: 'not', args: [{ op: 'isNull', args: [p] }] },
+                  { op: 'not', args: [overlaps] },
+                ],
+              }
+            : overlaps,
+        );
+      } else if (isArray)
+        throw new BadParameterError(`query.${prop}.${op}: ${prop} is an array; it takes eq, neq and in`);
+      else if (op in ops) {
+        if (!scalar)
+          throw new BadParameterError(`query.${prop}.${op} takes a single value, got ${jsonType(val)}`);
+        terms.push({ op: ops[op], args: [p, val as Cql2Expr] });
+      } else if (op === 'in' && Array.isArray(val) && val.length > 0)
+        terms.push({ op: 'in', args: [p, val as Cql2Expr[]] });
       else if (op === 'startsWith' && typeof val === 'string')
         terms.push({ op: 'like', args: [p, `${likeEscape(val)}%`] });
       else if (op === 'endsWith' && typeof val === 'string')
@@ -221,7 +304,7 @@ function queryToCql2(v: unknown): Cql2Expr | undefined {
         terms.push({ op: 'like', args: [p, `%${likeEscape(val)}%`] });
       else
         throw new BadParameterError(
-          `query.${prop}.${op} is not a query operator (eq, neq, lt, lte, gt, gte, in, startsWith, endsWith, contains)`,
+          `query.${prop}.${op} is not a query operator (eq, neq, lt, lte, gt, gte, in, startsWith, endsWith, contains) with a value of its type`,
         );
     }
   }
@@ -237,7 +320,18 @@ function queryToCql2(v: unknown): Cql2Expr | undefined {
       );
     throw err;
   }
-  return e;
+  return typed('query', e);
+}
+
+/** A filter with its literals converted to the queryables' types; a literal that does not convert is a 400 naming the parameter. */
+function typed(name: 'filter' | 'query', e: Cql2Expr | undefined): Cql2Expr | undefined {
+  if (e === undefined) return undefined;
+  try {
+    return typeLiterals(e, queryableType, name === 'query');
+  } catch (err) {
+    if (err instanceof Cql2TypeError) throw new BadParameterError(`${name}: ${err.message}`);
+    throw err;
+  }
 }
 
 function likeEscape(s: string): string {
@@ -281,13 +375,28 @@ function andFilters(a: Cql2Expr | undefined, b: Cql2Expr | undefined): Cql2Expr 
   return { op: 'and', args: [a, b] };
 }
 
-/** Search parameters from a GET query string or a POST body (the same names; arrays in the body). */
-export function parseSearch(raw: Record<string, unknown>, opts: { maxLimit?: number } = {}): SearchParams {
+/**
+ * Search parameters from a GET query string (`from: 'query'`, text) or a POST body (`from: 'body'`,
+ * where each parameter must have the JSON type STAC API Item Search gives it: bbox an array of
+ * numbers, ids and collections arrays of strings, intersects a GeoJSON object, limit an integer,
+ * fields and query objects, sortby an array).
+ */
+export function parseSearch(
+  raw: Record<string, unknown>,
+  opts: { maxLimit?: number; from?: ParamSource } = {},
+): SearchParams {
   const maxLimit = opts.maxLimit ?? MAX_LIMIT;
+  const from = opts.from ?? 'query';
+  if (from === 'body' && typeof raw.limit === 'string')
+    throw new BadParameterError(`limit must be a JSON integer in a POST body, got ${jsonType(raw.limit)}`);
   const limit = raw.limit === undefined ? DEFAULT_LIMIT : parseInteger('limit', raw.limit, maxLimit);
   let intersects: GeoJsonGeometry | undefined;
   if (raw.intersects !== undefined) {
     let g = raw.intersects;
+    if (typeof g === 'string' && from === 'body')
+      throw new BadParameterError(
+        `intersects must be a GeoJSON geometry object in a POST body, got ${jsonType(g)}`,
+      );
     if (typeof g === 'string') {
       try {
         g = JSON.parse(g);
@@ -309,20 +418,23 @@ export function parseSearch(raw: Record<string, unknown>, opts: { maxLimit?: num
     }
     intersects = g as GeoJsonGeometry;
   }
-  const bbox = parseBbox(raw.bbox);
+  const bbox = parseBbox(raw.bbox, from);
   if (bbox && intersects) throw new BadParameterError('bbox and intersects cannot be used together');
   if (raw.token !== undefined && typeof raw.token !== 'string')
     throw new BadParameterError('token must be a string');
   return {
-    collections: list('collections', raw.collections, MAX_COLLECTIONS),
-    ids: list('ids', raw.ids, MAX_IDS),
+    collections: list('collections', raw.collections, MAX_COLLECTIONS, from),
+    ids: list('ids', raw.ids, MAX_IDS, from),
     bbox,
     intersects,
     datetime: parseDatetime(raw.datetime),
-    filter: andFilters(parseFilter(raw.filter, raw['filter-lang']), queryToCql2(raw.query)),
-    sortby: parseSortby(raw.sortby),
+    filter: andFilters(
+      typed('filter', parseFilter(raw.filter, raw['filter-lang'])),
+      queryToCql2(raw.query, from),
+    ),
+    sortby: parseSortby(raw.sortby, from),
     limit,
     token: raw.token as string | undefined,
-    fields: parseFields(raw.fields),
+    fields: parseFields(raw.fields, from),
   };
 }

@@ -1,4 +1,5 @@
 import type { Cql2Expr } from './cql2/ast.js';
+import type { FieldsSelection } from './fields.js';
 
 /** A STAC item as stored and served (sarbridge keeps the whole JSON document). */
 export interface StacItem {
@@ -61,7 +62,8 @@ export interface SearchParams {
   limit: number;
   /** Opaque paging token from a previous page's next link. */
   token?: string;
-  fields?: { include: string[]; exclude: string[] };
+  /** The fields extension's selection (include undefined: not sent). */
+  fields?: FieldsSelection;
 }
 
 export interface SearchPage {

@@ -50,6 +50,11 @@ export interface SqlDialect {
   intDivide(a: string, b: string): string;
   power(a: string, b: string): string;
   like(a: string, b: string): string;
+  /**
+   * True when the property holds an array with at least one element equal to one of the values
+   * (placeholders of value literals); false for a missing property and for one that is no array.
+   */
+  arrayOverlaps(name: string, values: string[]): string;
 }
 
 /** The operators the catalog answers (the conformance classes it declares follow from this list). */
@@ -71,6 +76,12 @@ export const SUPPORTED_OPS: readonly string[] = [
   's_disjoint',
   ...TEMPORAL_OPS,
 ];
+
+/**
+ * The query extension's match of an array property against values (any element among them); an
+ * internal operation (not CQL2's: a filter naming it is refused as unsupported).
+ */
+export const ANY_IN_OP = 'sarbridge:any_in';
 
 const DAY_MS = 86_400_000;
 
@@ -303,6 +314,18 @@ export class Cql2Sql {
       case 's_disjoint':
         n(2);
         return bool(this.spatial(op, args[0], args[1]));
+      case ANY_IN_OP: {
+        n(2);
+        const [a, list] = args;
+        if (!isObj(a) || !('property' in a) || !Array.isArray(list) || list.length === 0)
+          throw new Cql2Error(`${op} takes a property and a non-empty list`);
+        return bool(
+          this.d.arrayOverlaps(
+            a.property,
+            list.map((x) => this.value(x)),
+          ),
+        );
+      }
       default:
         if (op.startsWith('t_') && SUPPORTED_OPS.includes(op)) {
           n(2);

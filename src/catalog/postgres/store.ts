@@ -91,6 +91,8 @@ const pgDialect: SqlDialect = {
   intDivide: (a, b) => `to_jsonb(div(sb_num(${a}), NULLIF(sb_num(${b}), 0)))`,
   power: (a, b) => `to_jsonb(power(sb_num(${a}), sb_num(${b})))`,
   like: (a, b) => `((${a} #>> '{}') LIKE (${b} #>> '{}'))`,
+  arrayOverlaps: (name, values) =>
+    `EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(${prop(name)}) = 'array' THEN ${prop(name)} ELSE '[]'::jsonb END) AS e(v) WHERE e.v IN (${values.join(', ')}))`,
 };
 
 /** Binds a scope's values as typed parameters; lists as text arrays. */

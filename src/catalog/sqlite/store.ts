@@ -104,6 +104,8 @@ const sqliteDialect: SqlDialect = {
   intDivide: (a, b) => `(CAST(${a} AS INTEGER) / CAST(${b} AS INTEGER))`,
   power: (a, b) => `pow(${a}, ${b})`,
   like: (a, b) => `(${a} LIKE ${b} ESCAPE '\\')`,
+  arrayOverlaps: (name, values) =>
+    `EXISTS (SELECT 1 FROM json_each(properties, ${jsonPath(name)}) AS e WHERE json_type(properties, ${jsonPath(name)}) = 'array' AND e.value IN (${values.join(', ')}))`,
 };
 
 /** Binds a scope's values as numbered parameters. */

@@ -154,7 +154,7 @@ export function stacRoutes(app: FastifyInstance, ctx: RouteContext): void {
       throw new ValidationError('the search body must be a JSON object');
     const raw = req.body as Record<string, unknown>;
     reply.type(GEOJSON);
-    return page(req, parseSearch(raw, { maxLimit: ctx.maxLimit }), '/search', 'POST', raw);
+    return page(req, parseSearch(raw, { maxLimit: ctx.maxLimit, from: 'body' }), '/search', 'POST', raw);
   });
 }
 
