@@ -171,6 +171,17 @@ describe.each(catalogBackends())('STAC API Transaction extensions on $name', (ba
       },
     );
 
+    it('Transaction §Methods (Content-Type application/json; GeoJSON is JSON): POST and PUT also take application/geo+json', async () => {
+      const geo = { 'content-type': 'application/geo+json' };
+      const r = await send('POST', '/collections/sar/items', partialItem('geo-1'), geo);
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      const put = await send('PUT', '/collections/sar/items/geo-1', partialItem(undefined, { lon: 6 }), geo);
+      expect(put.status, JSON.stringify(put.body)).toBe(200);
+      expect((put.body.bbox as number[])[0]).toBe(6);
+      const patch = await send('PATCH', '/collections/sar/items/geo-1', { properties: { x: 1 } }, geo);
+      expect(patch.status).toBe(415);
+    });
+
     it.each([
       ['without an id ("Must have an id field")', partialItem(undefined), 400, /^\/id: /],
       ['with an id that exists ("Must return 409")', partialItem('post-1'), 409, /post-1/],
