@@ -80,3 +80,13 @@ export function keysetConditions(
     out.push(`${k0.expr} ${k0.dir === 'asc' ? '>=' : '<='} ${param(0)}`);
   return out;
 }
+
+/**
+ * numberMatched: a search's matching items are counted (in SQL, within the caller's scope) up to this
+ * many; above it the count is left out of the response rather than estimated, since OGC API -
+ * Features (/req/core/fc-numberMatched) requires it, when present, to be the exact number.
+ */
+export const COUNT_LIMIT = 10_000;
+
+/** PostgreSQL also stops a count after this long (statement_timeout) and leaves it out. */
+export const COUNT_TIMEOUT_MS = 250;

@@ -1,4 +1,5 @@
 import type { Scope } from '../access/scope.js';
+import type { CollectionSummary } from './summaries.js';
 import type { SearchPage, SearchParams, StacCollection, StacItem } from './types.js';
 
 /**
@@ -32,5 +33,16 @@ export interface CatalogStore {
   putItems(collection: string, items: StacItem[], mode: 'create' | 'upsert'): Promise<number>;
   deleteItem(collection: string, id: string): Promise<boolean>;
 
+  /**
+   * Search within the scope. The page's `matched` is the exact number of matching items in the
+   * scope, or null when counting them would pass the count limit (see COUNT_LIMIT in paging.ts).
+   */
   search(params: SearchParams, scope: Scope): Promise<SearchPage>;
+
+  /**
+   * What the items of these collections that the scope may see hold: distinct values of the
+   * summarised properties, asset definitions and the time range, from the summary table the writes
+   * maintain (no item scan). One entry per requested id (empty for a collection with no visible item).
+   */
+  summarize(collections: string[], scope: Scope): Promise<Map<string, CollectionSummary>>;
 }

@@ -70,6 +70,9 @@ export interface SearchPage {
   items: StacItem[];
   /** Token for the next page, if there is one. */
   next: string | null;
-  /** Items matching in total, when the backend counts them cheaply (null otherwise). */
+  /**
+   * Items matching in total within the scope (exact), or null when there are more than the count
+   * limit (or, on PostgreSQL, the count took longer than its time limit).
+   */
   matched: number | null;
 }

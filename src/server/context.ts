@@ -142,17 +142,25 @@ export const assetPath = (collection: string, id: string, key: string) =>
   `${itemPath(collection, id)}/assets/${encodeURIComponent(key)}`;
 
 /**
- * An item as the API returns it: its links under the public base URL, and every stored asset's href
+ * An item as the API returns it: its links under the public base URL (titled with the item's title
+ * or id, and its collection's title), and every stored asset's href
  * replaced by the server's own asset URL (the storage path never leaves the server).
  */
-export function publicItem(b: string, it: StacItem, collection = it.collection as string): StacItem {
+export function publicItem(
+  b: string,
+  it: StacItem,
+  collection = it.collection as string,
+  collectionTitle = collection,
+): StacItem {
   const own = (it.links ?? []).filter((l) => !['self', 'parent', 'collection', 'root'].includes(l.rel));
+  const title = typeof it.properties?.title === 'string' ? it.properties.title : it.id;
+  const coll = { href: `${b}/collections/${collection}`, type: 'application/json', title: collectionTitle };
   const links: StacLink[] = [
     ...own,
-    { rel: 'self', href: `${b}${itemPath(collection, it.id)}`, type: GEOJSON },
-    { rel: 'parent', href: `${b}/collections/${collection}`, type: 'application/json' },
-    { rel: 'collection', href: `${b}/collections/${collection}`, type: 'application/json' },
-    { rel: 'root', href: `${b}/`, type: 'application/json' },
+    { rel: 'self', href: `${b}${itemPath(collection, it.id)}`, type: GEOJSON, title },
+    { rel: 'parent', ...coll },
+    { rel: 'collection', ...coll },
+    { rel: 'root', href: `${b}/`, type: 'application/json', title: 'sarbridge' },
   ];
   const out: StacItem = { ...it, links };
   if (it.assets)

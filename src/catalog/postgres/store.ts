@@ -13,10 +13,25 @@ import {
   NO_HOLD_MS,
   releaseMs,
 } from '../label-index.js';
-import { decodeToken, encodeToken, keysetConditions, orderBy } from '../paging.js';
+import {
+  COUNT_LIMIT,
+  COUNT_TIMEOUT_MS,
+  decodeToken,
+  encodeToken,
+  keysetConditions,
+  orderBy,
+} from '../paging.js';
 import { collectionScopeSql, itemScopeSql, type ScopeBinder } from '../scope-sql.js';
 import { INDEXED_PROPERTIES, itemTimes } from '../sqlite/store.js';
 import type { CatalogStore } from '../store.js';
+import {
+  ASSET_FIELD,
+  type CollectionSummary,
+  emptySummary,
+  foldSummaryRows,
+  RELEASE_STEP_MS,
+  SUMMARY_FIELDS,
+} from '../summaries.js';
 import type { SearchPage, SearchParams, StacCollection, StacItem } from '../types.js';
 
 const NAME = /^[A-Za-z0-9_:.-]{1,128}$/;
@@ -58,6 +73,15 @@ CREATE INDEX IF NOT EXISTS items_geom ON items USING gist (geometry);
 CREATE INDEX IF NOT EXISTS items_dt ON items (dt_start, seq);
 CREATE INDEX IF NOT EXISTS items_key ON items (collection, id);
 ${INDEXED_PROPERTIES.map((p, i) => `CREATE INDEX IF NOT EXISTS items_q${i} ON items ((${prop(p)}));`).join('\n')}
+CREATE TABLE IF NOT EXISTS item_summary (
+  collection text NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+  field text NOT NULL,
+  value text NOT NULL,
+  label_id bigint NOT NULL,
+  release_ms double precision NOT NULL,
+  n bigint NOT NULL,
+  PRIMARY KEY (collection, field, value, label_id, release_ms)
+);
 CREATE OR REPLACE FUNCTION sb_num(v jsonb) RETURNS numeric LANGUAGE sql IMMUTABLE AS
   $$ SELECT CASE WHEN jsonb_typeof(v) = 'number' THEN (v #>> '{}')::numeric END $$;
 CREATE OR REPLACE FUNCTION sb_ms(v jsonb) RETURNS double precision LANGUAGE plpgsql IMMUTABLE AS $$
@@ -67,6 +91,32 @@ BEGIN
 EXCEPTION WHEN others THEN RETURN NULL;
 END $$;
 `;
+
+/**
+ * Add (sign 1) or take away (sign -1) the summary rows of the items that `where` selects: one per
+ * summarised property value (array elements one by one) and per asset definition, grouped by
+ * collection, label (0: none, provider-only) and release time rounded up to the hour. Rows are
+ * written in key order, so concurrent writers lock them in the same order.
+ */
+function summaryDeltaSql(where: string, sign: 1 | -1): string {
+  const fields = `ARRAY[${SUMMARY_FIELDS.map((f) => pg.escapeLiteral(f)).join(', ')}]::text[]`;
+  const group = `coalesce(items.label_id, 0) AS label_id, ceil(items.release_ms / ${RELEASE_STEP_MS}) * ${RELEASE_STEP_MS} AS release_ms`;
+  return `INSERT INTO item_summary (collection, field, value, label_id, release_ms, n)
+  SELECT collection, field, value, label_id, release_ms, ${sign} * count(*) FROM (
+    SELECT items.collection, f.name AS field, e.v::text AS value, ${group}
+    FROM items CROSS JOIN unnest(${fields}) AS f(name)
+    CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(items.properties -> f.name) = 'array'
+      THEN items.properties -> f.name ELSE jsonb_build_array(items.properties -> f.name) END) AS e(v)
+    WHERE ${where} AND jsonb_typeof(e.v) IN ('string', 'number')
+    UNION ALL
+    SELECT items.collection, '${ASSET_FIELD}', jsonb_build_array(a.key, jsonb_build_object('type', a.value -> 'type',
+      'roles', a.value -> 'roles', 'title', a.value -> 'title'))::text, ${group}
+    FROM items CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(items.doc -> 'assets') = 'object'
+      THEN items.doc -> 'assets' ELSE '{}'::jsonb END) AS a(key, value)
+    WHERE ${where} AND jsonb_typeof(a.value) = 'object'
+  ) t GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+  ON CONFLICT (collection, field, value, label_id, release_ms) DO UPDATE SET n = item_summary.n + EXCLUDED.n`;
+}
 
 const pgDialect: SqlDialect = {
   valueParam: (i) => `$${i}::jsonb`,
@@ -136,8 +186,17 @@ export class PostgresCatalog implements CatalogStore {
 
   private readonly rules: LabelRules;
 
-  constructor(connectionString: string, opts: { rules?: LabelRules } = {}) {
+  /** numberMatched is counted up to this many items, for at most countTimeoutMs; else left out. */
+  private readonly countLimit: number;
+  private readonly countTimeoutMs: number;
+
+  constructor(
+    connectionString: string,
+    opts: { rules?: LabelRules; countLimit?: number; countTimeoutMs?: number } = {},
+  ) {
     this.rules = opts.rules ?? new LabelRules();
+    this.countLimit = opts.countLimit ?? COUNT_LIMIT;
+    this.countTimeoutMs = opts.countTimeoutMs ?? COUNT_TIMEOUT_MS;
     this.pool = new pg.Pool({ connectionString, max: 8 });
     this.ready = this.init();
   }
@@ -147,7 +206,10 @@ export class PostgresCatalog implements CatalogStore {
     try {
       // One schema creation at a time across processes.
       await c.query('SELECT pg_advisory_lock(764251)');
+      const had = await c.query<{ t: string | null }>("SELECT to_regclass('item_summary')::text AS t");
       await c.query(SCHEMA);
+      // A catalog written before the summary table: build it once from its items.
+      if (had.rows[0]?.t === null) await c.query(summaryDeltaSql('true', 1));
       await c.query('SELECT pg_advisory_unlock(764251)');
     } finally {
       c.release();
@@ -219,6 +281,63 @@ export class PostgresCatalog implements CatalogStore {
     return Number(r.rows[0].id);
   }
 
+  /** Update the summary table for the items `where` selects, then drop the rows left empty. */
+  private async summaryDelta(
+    client: pg.PoolClient,
+    collection: string,
+    where: string,
+    params: unknown[],
+    sign: 1 | -1,
+  ): Promise<void> {
+    await client.query(summaryDeltaSql(where, sign), params);
+    if (sign < 0)
+      await client.query('DELETE FROM item_summary WHERE collection = $1 AND n <= 0', [collection]);
+  }
+
+  async summarize(collections: string[], scope: Scope): Promise<Map<string, CollectionSummary>> {
+    const s = this.scoped(
+      'SELECT items.collection AS collection, field, value FROM item_summary AS items',
+      (b) => [b.inList('items.collection', collections), 'items.n > 0', ...itemScopeSql(scope, b)],
+      ' GROUP BY 1, 2, 3',
+    );
+    const rows = (await this.q<{ collection: string; field: string; value: string }>(s.sql, s.params)).rows;
+    const out = foldSummaryRows(rows);
+    const ranges = await Promise.all(collections.map((id) => this.timeRange(id, scope)));
+    for (const [k, id] of collections.entries()) {
+      const sum = out.get(id) ?? emptySummary();
+      sum.datetime = ranges[k];
+      out.set(id, sum);
+    }
+    return out;
+  }
+
+  /**
+   * Earliest start and latest end of a collection's items in the scope, by the start-time index of
+   * its partitions: the first and last start, then the latest end among items starting at most the
+   * longest item span before the last start.
+   */
+  private async timeRange(collection: string, scope: Scope): Promise<[number, number] | null> {
+    const edge = async (dir: 'ASC' | 'DESC') => {
+      const s = this.scoped(
+        'SELECT dt_start AS t FROM items',
+        (b) => [`items.collection = ${b.text(collection)}`, ...itemScopeSql(scope, b)],
+        ` ORDER BY dt_start ${dir} LIMIT 1`,
+      );
+      const r = await this.q<{ t: number }>(s.sql, s.params);
+      return r.rows[0] ? Number(r.rows[0].t) : undefined;
+    };
+    const [first, last] = await Promise.all([edge('ASC'), edge('DESC')]);
+    if (first === undefined || last === undefined) return null;
+    const span = await this.span();
+    const s = this.scoped('SELECT max(dt_end) AS t FROM items', (b) => [
+      `items.collection = ${b.text(collection)}`,
+      `dt_start >= ${b.num(last - span)}`,
+      ...itemScopeSql(scope, b),
+    ]);
+    const end = (await this.q<{ t: number | null }>(s.sql, s.params)).rows[0]?.t;
+    return [first, end === null || end === undefined ? last : Number(end)];
+  }
+
   async getCollection(id: string, scope: Scope): Promise<StacCollection | null> {
     const s = this.scoped('SELECT doc FROM collections', (b) => [
       `id = ${b.text(id)}`,
@@ -244,17 +363,25 @@ export class PostgresCatalog implements CatalogStore {
     if (mode === 'replace') {
       await this.transaction(async (client) => {
         const labelId = await this.labelId(client, row);
-        const r = await client.query('UPDATE collections SET doc = $2, label_id = $3 WHERE id = $1', [
+        const old = await client.query<{ label_id: string | null }>(
+          'SELECT label_id FROM collections WHERE id = $1 FOR UPDATE',
+          [c.id],
+        );
+        if (old.rowCount === 0) throw new NotFoundError(`collection '${c.id}' does not exist`);
+        await client.query('UPDATE collections SET doc = $2, label_id = $3 WHERE id = $1', [
           c.id,
           c,
           labelId,
         ]);
-        if (r.rowCount === 0) throw new NotFoundError(`collection '${c.id}' does not exist`);
-        // Items without a label of their own have the collection's.
+        const was = old.rows[0].label_id === null ? null : Number(old.rows[0].label_id);
+        if (was === labelId) return;
+        // Items without a label of their own have the collection's; their summary rows move with them.
         await client.query('UPDATE items SET label_id = $2 WHERE collection = $1 AND NOT label_own', [
           c.id,
           labelId,
         ]);
+        await client.query('DELETE FROM item_summary WHERE collection = $1', [c.id]);
+        await this.summaryDelta(client, c.id, 'items.collection = $1', [c.id], 1);
       });
       return;
     }
@@ -342,6 +469,7 @@ export class PostgresCatalog implements CatalogStore {
         }
       }
       const ids = items.map((it) => it.id);
+      const batch = 'items.collection = $1 AND items.id = ANY($2::text[])';
       await this.ensureMonths(
         client,
         part,
@@ -358,6 +486,8 @@ export class PostgresCatalog implements CatalogStore {
           throw new ConflictError(`item '${dup}' exists already in collection '${collection}'`);
         }
       } else {
+        // The summary rows of the items this batch replaces go first.
+        await this.summaryDelta(client, collection, batch, [collection, ids], -1);
         await client.query('DELETE FROM items WHERE collection = $1 AND id = ANY($2::text[])', [
           collection,
           ids,
@@ -385,6 +515,7 @@ export class PostgresCatalog implements CatalogStore {
           releases,
         ],
       );
+      await this.summaryDelta(client, collection, batch, [collection, ids], 1);
     });
     const span = Math.max(0, ...times.map((t) => t[1] - t[0]));
     if (this.maxSpan !== null && span > this.maxSpan) this.maxSpan = span;
@@ -409,6 +540,8 @@ export class PostgresCatalog implements CatalogStore {
   async deleteItem(collection: string, id: string): Promise<boolean> {
     await this.ready;
     return this.transaction(async (client) => {
+      const one = 'items.collection = $1 AND items.id = $2';
+      await this.summaryDelta(client, collection, one, [collection, id], -1);
       const r = await client.query('DELETE FROM items WHERE collection = $1 AND id = $2', [collection, id]);
       await client.query('DELETE FROM item_keys WHERE collection = $1 AND id = $2', [collection, id]);
       return (r.rowCount ?? 0) > 0;
@@ -447,6 +580,9 @@ export class PostgresCatalog implements CatalogStore {
       where.push(t.translate(q.filter));
       params.push(...t.params);
     }
+    // The count's conditions: the page's, without the token's keyset bounds.
+    const matchWhere = [...where];
+    const matchParams = [...params];
     const lastDir = q.sortby.at(-1)?.direction ?? 'desc';
     const sort = [
       ...q.sortby.map((s) => {
@@ -466,6 +602,9 @@ export class PostgresCatalog implements CatalogStore {
       where.length ? ` WHERE ${where.join(' AND ')}` : ''
     } ORDER BY ${orderBy(sort)} LIMIT ${p(q.limit + 1, 'int')}`;
     const c = compactParams(sql, params, '$');
+    // The count runs beside the page, on its own connection; a first page that holds every match
+    // needs none.
+    const counting = this.count(matchWhere, matchParams);
     let rows: Record<string, unknown>[];
     try {
       rows = (await this.q(c.sql, c.params)).rows;
@@ -482,10 +621,39 @@ export class PostgresCatalog implements CatalogStore {
       rows.length > q.limit && last
         ? encodeToken(sort.map((s, i) => (s.cast === 'bigint' ? Number(last[`k${i}`]) : last[`k${i}`])))
         : null;
+    const counted = await counting;
     return {
       items: page.map((r) => applyFields(r.doc as StacItem, q.fields)),
       next,
-      matched: null,
+      matched: !q.token && !next ? page.length : counted,
     };
+  }
+
+  /**
+   * The number of items matching `where` (the scope's conditions among them), or null when there are
+   * more than the count limit or counting takes longer than the count time limit. Never rejects: a
+   * filter the catalog cannot evaluate fails the page query itself.
+   */
+  private async count(where: string[], params: unknown[]): Promise<number | null> {
+    const limit = this.countLimit;
+    const sql = `SELECT count(*) AS n FROM (SELECT 1 FROM items${
+      where.length ? ` WHERE ${where.join(' AND ')}` : ''
+    } LIMIT ${limit + 1}) t`;
+    const c = compactParams(sql, params, '$');
+    await this.ready;
+    const client = await this.pool.connect().catch(() => null);
+    if (client === null) return null;
+    try {
+      await client.query('BEGIN READ ONLY');
+      await client.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.round(this.countTimeoutMs))}`);
+      const n = Number((await client.query<{ n: string }>(c.sql, c.params)).rows[0].n);
+      await client.query('COMMIT');
+      return n > limit ? null : n;
+    } catch {
+      await client.query('ROLLBACK').catch(() => {});
+      return null;
+    } finally {
+      client.release();
+    }
   }
 }

@@ -18,9 +18,17 @@ import {
   NO_HOLD_MS,
   releaseMs,
 } from '../label-index.js';
-import { decodeToken, encodeToken, keysetConditions, orderBy } from '../paging.js';
+import { COUNT_LIMIT, decodeToken, encodeToken, keysetConditions, orderBy } from '../paging.js';
 import { collectionScopeSql, itemScopeSql, type ScopeBinder } from '../scope-sql.js';
 import type { CatalogStore } from '../store.js';
+import {
+  ASSET_FIELD,
+  type CollectionSummary,
+  emptySummary,
+  foldSummaryRows,
+  RELEASE_STEP_MS,
+  SUMMARY_FIELDS,
+} from '../summaries.js';
 import type { GeoJsonGeometry, SearchPage, SearchParams, StacCollection, StacItem } from '../types.js';
 import { geometryBbox, parseTimestamp } from '../validate.js';
 
@@ -63,7 +71,40 @@ CREATE VIRTUAL TABLE IF NOT EXISTS items_rtree USING rtree(seq, minx, maxx, miny
 CREATE INDEX IF NOT EXISTS items_dt ON items (dt_start, seq);
 CREATE INDEX IF NOT EXISTS items_coll_dt ON items (collection, dt_start, seq);
 ${INDEXED_PROPERTIES.map((p, i) => `CREATE INDEX IF NOT EXISTS items_q${i} ON items (${prop(p)});`).join('\n')}
+CREATE TABLE IF NOT EXISTS item_summary (
+  collection TEXT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+  field TEXT NOT NULL,
+  value TEXT NOT NULL,
+  label_id INTEGER NOT NULL,
+  release_ms REAL NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY (collection, field, value, label_id, release_ms)
+);
 `;
+
+/**
+ * Add (sign 1) or take away (sign -1) the summary rows of the items that `where` selects: one per
+ * summarised property value (array elements one by one) and per asset definition, grouped by
+ * collection, label (0: none, provider-only) and release time rounded up to the hour.
+ */
+function summaryDeltaSql(where: string, sign: 1 | -1): string {
+  const fields = `'${JSON.stringify(SUMMARY_FIELDS)}'`;
+  const path = `'$."' || f.value || '"'`;
+  const group = `coalesce(items.label_id, 0) AS label_id, ceil(items.release_ms / ${RELEASE_STEP_MS}) * ${RELEASE_STEP_MS} AS release_ms`;
+  return `INSERT INTO item_summary (collection, field, value, label_id, release_ms, n)
+  SELECT collection, field, value, label_id, release_ms, ${sign} * count(*) FROM (
+    SELECT items.collection, f.value AS field, json_quote(j.value) AS value, ${group}
+    FROM items, json_each(${fields}) f, json_each(items.properties, ${path}) j
+    WHERE ${where} AND j.type IN ('text', 'integer', 'real')
+      AND json_type(items.properties, ${path}) <> 'object'
+    UNION ALL
+    SELECT items.collection, '${ASSET_FIELD}', json_array(a.key, json_object('type', json_extract(a.value, '$.type'),
+      'roles', json_extract(a.value, '$.roles'), 'title', json_extract(a.value, '$.title'))), ${group}
+    FROM items, json_each(items.doc, '$.assets') a
+    WHERE ${where} AND a.type = 'object'
+  ) WHERE 1 GROUP BY collection, field, value, label_id, release_ms
+  ON CONFLICT (collection, field, value, label_id, release_ms) DO UPDATE SET n = n + excluded.n`;
+}
 
 /** Literal geometries of a query, parsed once. */
 const literalCache = new Map<string, unknown>();
@@ -161,8 +202,12 @@ export class SqliteCatalog implements CatalogStore {
   /** Scoped lookups and searches, prepared once per SQL text. */
   private readonly stmt: (sql: string) => Database.Statement;
 
-  constructor(path: string, opts: { rules?: LabelRules } = {}) {
+  /** numberMatched is counted up to this many items; above it, it is left out. */
+  private readonly countLimit: number;
+
+  constructor(path: string, opts: { rules?: LabelRules; countLimit?: number } = {}) {
     this.rules = opts.rules ?? new LabelRules();
+    this.countLimit = opts.countLimit ?? COUNT_LIMIT;
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -190,7 +235,12 @@ export class SqliteCatalog implements CatalogStore {
       typeof v === 'string' ? v.normalize('NFD').replace(/\p{M}/gu, '') : v,
     );
     this.migrate();
+    const hadSummary = this.db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'item_summary'")
+      .get();
     this.db.exec(SCHEMA);
+    // A catalog written before the summary table: build it once from its items.
+    if (!hadSummary) this.db.exec(summaryDeltaSql('1', 1));
     this.stmt = statementCache(this.db);
     this.rowsAtAnalyze = (this.db.prepare('SELECT count(*) AS n FROM items').get() as { n: number }).n;
     this.maxSpan =
@@ -257,6 +307,56 @@ export class SqliteCatalog implements CatalogStore {
     return { sql, named: Object.fromEntries(params.map((v, i) => [String(i + 1), v])) };
   }
 
+  /** Update the summary table for the items `where` selects (?1, ?2, ... bound to `params`), then drop empty rows. */
+  private summaryDelta(where: string, params: unknown[], sign: 1 | -1): void {
+    // Numbered parameters (?1, ?2: `where` appears twice) bind by name in better-sqlite3.
+    this.db
+      .prepare(summaryDeltaSql(where, sign))
+      .run(Object.fromEntries(params.map((v, i) => [String(i + 1), v])));
+    if (sign < 0) this.db.prepare('DELETE FROM item_summary WHERE n <= 0').run();
+  }
+
+  async summarize(collections: string[], scope: Scope): Promise<Map<string, CollectionSummary>> {
+    const q = this.scoped(
+      'SELECT items.collection AS collection, field, value FROM item_summary AS items',
+      (b) => [b.inList('items.collection', collections), 'items.n > 0', ...itemScopeSql(scope, b)],
+      ' GROUP BY items.collection, field, value',
+    );
+    const out = foldSummaryRows(this.stmt(q.sql).all(q.named) as never);
+    for (const id of collections) {
+      const s = out.get(id) ?? emptySummary();
+      s.datetime = this.timeRange(id, scope);
+      out.set(id, s);
+    }
+    return out;
+  }
+
+  /**
+   * Earliest start and latest end of a collection's items in the scope, by the (collection, start)
+   * index: the first and last start, then the latest end among items starting at most the longest
+   * item span before the last start.
+   */
+  private timeRange(collection: string, scope: Scope): [number, number] | null {
+    const edge = (dir: 'ASC' | 'DESC') => {
+      const q = this.scoped(
+        'SELECT dt_start AS t FROM items',
+        (b) => [`items.collection = ${b.text(collection)}`, ...itemScopeSql(scope, b, '+')],
+        ` ORDER BY dt_start ${dir} LIMIT 1`,
+      );
+      return (this.stmt(q.sql).get(q.named) as { t: number } | undefined)?.t;
+    };
+    const first = edge('ASC');
+    const last = edge('DESC');
+    if (first === undefined || last === undefined) return null;
+    const q = this.scoped('SELECT max(dt_end) AS t FROM items', (b) => [
+      `items.collection = ${b.text(collection)}`,
+      `dt_start >= ${b.num(last - this.maxSpan)}`,
+      ...itemScopeSql(scope, b, '+'),
+    ]);
+    const end = (this.stmt(q.sql).get(q.named) as { t: number | null }).t;
+    return [first, end ?? last];
+  }
+
   async getCollection(id: string, scope: Scope): Promise<StacCollection | null> {
     const q = this.scoped('SELECT doc FROM collections', (b) => [
       `id = ${b.text(id)}`,
@@ -285,14 +385,20 @@ export class SqliteCatalog implements CatalogStore {
           .run(c.id, JSON.stringify(c), labelId);
         if (r.changes === 0) throw new ConflictError(`collection '${c.id}' exists already`);
       } else {
-        const r = this.db
+        const old = this.db.prepare('SELECT label_id FROM collections WHERE id = ?').get(c.id) as
+          | { label_id: number | null }
+          | undefined;
+        if (!old) throw new NotFoundError(`collection '${c.id}' does not exist`);
+        this.db
           .prepare('UPDATE collections SET doc = ?, label_id = ? WHERE id = ?')
           .run(JSON.stringify(c), labelId, c.id);
-        if (r.changes === 0) throw new NotFoundError(`collection '${c.id}' does not exist`);
-        // Items without a label of their own have the collection's.
+        if (old.label_id === labelId) return;
+        // Items without a label of their own have the collection's; their summary rows move with them.
         this.db
           .prepare('UPDATE items SET label_id = ? WHERE collection = ? AND label_own = 0')
           .run(labelId, c.id);
+        this.db.prepare('DELETE FROM item_summary WHERE collection = ?').run(c.id);
+        this.summaryDelta('items.collection = ?1', [c.id], 1);
       }
     });
     tx();
@@ -338,7 +444,11 @@ export class SqliteCatalog implements CatalogStore {
     const insTree = this.db.prepare(
       'INSERT INTO items_rtree (seq, minx, maxx, miny, maxy) VALUES (?, ?, ?, ?, ?)',
     );
+    const batch = 'items.collection = ?1 AND items.id IN (SELECT value FROM json_each(?2))';
+    const batchParams = [collection, JSON.stringify(items.map((it) => it.id))];
     const tx = this.db.transaction((list: StacItem[]) => {
+      // The summary rows of the items this batch replaces go first (in 'create' mode none exists).
+      if (mode === 'upsert') this.summaryDelta(batch, batchParams, -1);
       for (const [k, it] of list.entries()) {
         const own = labels[k];
         const old = find.get(collection, it.id) as { seq: number } | undefined;
@@ -365,6 +475,7 @@ export class SqliteCatalog implements CatalogStore {
         const [w, s, e, n] = itemBbox(it);
         insTree.run(r.lastInsertRowid, w, e, s, n);
       }
+      this.summaryDelta(batch, batchParams, 1);
       return list.length;
     });
     const n = tx(items);
@@ -378,6 +489,7 @@ export class SqliteCatalog implements CatalogStore {
         .prepare('SELECT seq FROM items WHERE collection = ? AND id = ?')
         .get(collection, id) as { seq: number } | undefined;
       if (!row) return false;
+      this.summaryDelta('items.seq = ?1', [row.seq], -1);
       this.db.prepare('DELETE FROM items_rtree WHERE seq = ?').run(row.seq);
       this.db.prepare('DELETE FROM items WHERE seq = ?').run(row.seq);
       return true;
@@ -410,6 +522,8 @@ export class SqliteCatalog implements CatalogStore {
       where.push(sql);
       params.push(...t.params);
     }
+    // The count's conditions: the page's, without the token's keyset bounds.
+    const matchWhere = [...where];
     const lastDir = q.sortby.at(-1)?.direction ?? 'desc';
     const sort = [
       ...q.sortby.map((s) => {
@@ -435,7 +549,23 @@ export class SqliteCatalog implements CatalogStore {
     return {
       items: page.map((r) => applyFields(JSON.parse(r.doc as string), q.fields)),
       next,
-      matched: null,
+      matched: !q.token && !next ? page.length : this.count(matchWhere, params),
     };
+  }
+
+  /**
+   * The number of items matching `where` (the scope's conditions among them), or null when there are
+   * more than the count limit: counting stops there, so a count never costs more than reading that
+   * many index entries past the page.
+   */
+  private count(where: string[], params: unknown[]): number | null {
+    const limit = this.countLimit;
+    const sql = `SELECT count(*) AS n FROM (SELECT 1 FROM items${
+      where.length ? ` WHERE ${where.join(' AND ')}` : ''
+    } LIMIT ${limit + 1})`;
+    const c = compactParams(sql, params, '?');
+    const named = Object.fromEntries(c.params.map((v, i) => [String(i + 1), v]));
+    const n = (this.stmt(c.sql).get(named) as { n: number }).n;
+    return n > limit ? null : n;
   }
 }

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { LABEL_FIELD, labelToXml } from '../../access/labels.js';
 import { queryablesSchema } from '../../catalog/queryables.js';
 import { parseSearch } from '../../catalog/search-params.js';
-import type { SearchParams, StacLink } from '../../catalog/types.js';
+import type { SearchParams, StacCollection, StacItem, StacLink } from '../../catalog/types.js';
 import { NotFoundError, ValidationError } from '../../errors.js';
 import {
   audit,
@@ -15,7 +15,7 @@ import {
   scopedCollection,
   scopedItem,
 } from '../context.js';
-import { collectionDoc } from '../stac-docs.js';
+import { collectionDoc, collectionTitle, ROOT_TITLE } from '../stac-docs.js';
 import { entityTag } from './transactions.js';
 
 /** The STAC API reads: collections, features, item search with its extensions, labels. */
@@ -23,45 +23,95 @@ export function stacRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { store } = ctx;
   const b = ctx.publicUrl;
 
+  /**
+   * One page of items: the search in the caller's scope, its links (self, root, next; for a
+   * collection's items also parent and collection), numberReturned and, when counted, numberMatched.
+   */
   const page = async (
     req: FastifyRequest,
     params: SearchParams,
-    selfPath: string,
-    method: 'GET' | 'POST',
-    raw: Record<string, unknown>,
+    at: { path: string; method: 'GET' | 'POST'; raw: Record<string, unknown>; collection?: StacCollection },
   ) => {
     requirePrincipal(req);
+    const { path, method, raw, collection } = at;
     const result = await store.search(params, req.scope);
     audit(ctx, req, {
       action: 'search',
-      resource: selfPath,
+      resource: path,
       result: 'ok',
       detail: { ...searchSummary(raw), returned: result.items.length },
     });
-    const links: StacLink[] = [{ rel: 'root', href: `${b}/`, type: 'application/json' }];
-    if (result.next) {
-      if (method === 'GET') {
-        const q = new URLSearchParams();
-        for (const [k, v] of Object.entries(raw)) if (k !== 'token' && v !== undefined) q.set(k, String(v));
-        q.set('token', result.next);
-        links.push({ rel: 'next', href: `${b}${selfPath}?${q}`, type: GEOJSON, method: 'GET' });
-      } else
-        links.push({
-          rel: 'next',
-          href: `${b}${selfPath}`,
-          type: GEOJSON,
-          method: 'POST',
-          body: { ...raw, token: result.next },
-          merge: false,
-        });
+    const what = collection ? `Items of ${collectionTitle(collection)}` : 'Search results';
+    const query = (token: string | null) => {
+      const q = new URLSearchParams();
+      for (const [k, v] of Object.entries(raw))
+        if (k !== 'token' && v !== undefined) for (const x of [v].flat()) q.append(k, String(x));
+      if (token !== null) q.set('token', token);
+      const text = q.toString();
+      return `${b}${path}${text ? `?${text}` : ''}`;
+    };
+    const links: StacLink[] = [
+      method === 'GET'
+        ? { rel: 'self', href: query(params.token ?? null), type: GEOJSON, title: what }
+        : { rel: 'self', href: `${b}${path}`, type: GEOJSON, method: 'POST', body: raw, title: what },
+      { rel: 'root', href: `${b}/`, type: 'application/json', title: ROOT_TITLE },
+    ];
+    if (collection) {
+      const c = { href: `${b}/collections/${collection.id}`, type: 'application/json' };
+      links.push(
+        { rel: 'parent', ...c, title: collectionTitle(collection) },
+        { rel: 'collection', ...c, title: collectionTitle(collection) },
+      );
     }
+    if (result.next)
+      links.push(
+        method === 'GET'
+          ? { rel: 'next', href: query(result.next), type: GEOJSON, method: 'GET', title: 'Next page' }
+          : {
+              rel: 'next',
+              href: `${b}${path}`,
+              type: GEOJSON,
+              method: 'POST',
+              body: { ...raw, token: result.next },
+              merge: false,
+              title: 'Next page',
+            },
+      );
+    const titles = await collectionTitles(req, result.items, collection);
     return {
       type: 'FeatureCollection',
-      features: result.items.map((it) => (it.links ? publicItem(b, it) : it)),
+      features: result.items.map((it) =>
+        it.links ? publicItem(b, it, it.collection, titles.get(it.collection as string)) : it,
+      ),
       links,
       numberReturned: result.items.length,
       ...(result.matched !== null ? { numberMatched: result.matched } : {}),
     };
+  };
+
+  /** The titles of the collections of a page's items, for their links (one scoped lookup each). */
+  const collectionTitles = async (
+    req: FastifyRequest,
+    items: StacItem[],
+    known?: StacCollection,
+  ): Promise<Map<string, string>> => {
+    const out = new Map<string, string>();
+    if (known) out.set(known.id, collectionTitle(known));
+    for (const id of new Set(items.map((it) => it.collection as string)))
+      if (!out.has(id)) {
+        const c = await store.getCollection(id, req.scope);
+        out.set(id, c ? collectionTitle(c) : id);
+      }
+    return out;
+  };
+
+  /** Collections as documents with the summaries of the items the caller may see. */
+  const withSummaries = async (req: FastifyRequest, list: StacCollection[]) => {
+    const sums = await store.summarize(
+      list.map((c) => c.id),
+      req.scope,
+    );
+    return list.map((c) => collectionDoc(b, c, sums.get(c.id)));
   };
 
   app.get('/queryables', async (req, reply) => {
@@ -71,10 +121,10 @@ export function stacRoutes(app: FastifyInstance, ctx: RouteContext): void {
   });
 
   app.get('/collections', async (req) => ({
-    collections: (await store.listCollections(req.scope)).map((c) => collectionDoc(b, c)),
+    collections: await withSummaries(req, await store.listCollections(req.scope)),
     links: [
-      { rel: 'self', href: `${b}/collections`, type: 'application/json' },
-      { rel: 'root', href: `${b}/`, type: 'application/json' },
+      { rel: 'self', href: `${b}/collections`, type: 'application/json', title: 'Collections' },
+      { rel: 'root', href: `${b}/`, type: 'application/json', title: ROOT_TITLE },
     ],
   }));
 
@@ -86,7 +136,7 @@ export function stacRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get<{ Params: { id: string } }>('/collections/:id', async (req) => {
     const c = await mustCollection(req, req.params.id);
     audit(ctx, req, { action: 'read', resource: `/collections/${c.id}`, result: 'allow' });
-    return collectionDoc(b, c);
+    return (await withSummaries(req, [c]))[0];
   });
 
   app.get<{ Params: { id: string } }>('/collections/:id/queryables', async (req, reply) => {
@@ -98,14 +148,24 @@ export function stacRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get<{ Params: { id: string }; Querystring: Record<string, unknown> }>(
     '/collections/:id/items',
     async (req, reply) => {
-      await mustCollection(req, req.params.id);
+      const c = await mustCollection(req, req.params.id);
       const raw = { ...req.query };
-      if (raw.collections !== undefined)
-        throw new ValidationError('collections is not a parameter of /collections/{id}/items');
+      // STAC API - Features: the collection in the path is equivalent to that single value of the
+      // item search's `collections`; a `collections` naming only it says the same (pystac-client
+      // sends it), one naming another collection contradicts the path.
+      if (raw.collections !== undefined) {
+        const named = [raw.collections].flat().flatMap((v) => String(v).split(','));
+        const other = named.find((id) => id.trim() !== c.id);
+        if (other !== undefined)
+          throw new ValidationError(
+            `collections: on /collections/${c.id}/items it may only name '${c.id}' (the path's collection), got '${other}'`,
+          );
+        delete raw.collections;
+      }
       const params = parseSearch(raw, { maxLimit: ctx.maxLimit });
-      params.collections = [req.params.id];
+      params.collections = [c.id];
       reply.type(GEOJSON);
-      return page(req, params, `/collections/${req.params.id}/items`, 'GET', raw);
+      return page(req, params, { path: `/collections/${c.id}/items`, method: 'GET', raw, collection: c });
     },
   );
 
@@ -117,7 +177,7 @@ export function stacRoutes(app: FastifyInstance, ctx: RouteContext): void {
       reply.type(GEOJSON);
       // The transaction extension's optimistic locking: the tag a later If-Match names.
       reply.header('etag', entityTag(it));
-      return publicItem(b, it, req.params.id);
+      return publicItem(b, it, req.params.id, collectionTitle(await mustCollection(req, req.params.id)));
     },
   );
 
@@ -146,7 +206,7 @@ export function stacRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get<{ Querystring: Record<string, unknown> }>('/search', async (req, reply) => {
     const raw = { ...req.query };
     reply.type(GEOJSON);
-    return page(req, parseSearch(raw, { maxLimit: ctx.maxLimit }), '/search', 'GET', raw);
+    return page(req, parseSearch(raw, { maxLimit: ctx.maxLimit }), { path: '/search', method: 'GET', raw });
   });
 
   app.post<{ Body: unknown }>('/search', async (req, reply) => {
@@ -154,7 +214,11 @@ export function stacRoutes(app: FastifyInstance, ctx: RouteContext): void {
       throw new ValidationError('the search body must be a JSON object');
     const raw = req.body as Record<string, unknown>;
     reply.type(GEOJSON);
-    return page(req, parseSearch(raw, { maxLimit: ctx.maxLimit, from: 'body' }), '/search', 'POST', raw);
+    return page(req, parseSearch(raw, { maxLimit: ctx.maxLimit, from: 'body' }), {
+      path: '/search',
+      method: 'POST',
+      raw,
+    });
   });
 }
 
