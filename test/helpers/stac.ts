@@ -38,6 +38,10 @@ export function validateStacItem(item: Record<string, unknown>): string[] {
   const errors: string[] = [];
   const check = (id: string) => {
     const validate = ajv.getSchema(id) ?? ajv.getSchema(`${id}#`);
+    if (!validate && id === ITEM_ASSETS) {
+      errors.push(...itemAssetsErrors(ajv, item));
+      return;
+    }
     if (!validate) {
       errors.push(`no schema ${id} in shared/schemas`);
       return;
@@ -52,6 +56,39 @@ export function validateStacItem(item: Record<string, unknown>): string[] {
   );
   for (const ext of (item.stac_extensions as string[]) ?? []) check(ext);
   return errors;
+}
+
+const ITEM_ASSETS = 'https://stac-extensions.github.io/item-assets/v1.0.0/schema.json';
+
+/**
+ * The Item Assets extension (v1.0.0) is not in shared/schemas. Its rules, from its README and JSON
+ * schema: the collection lists the extension and has `item_assets`, an object of asset objects each
+ * with at least two fields, title, description and type strings, roles an array of strings.
+ */
+function itemAssetsErrors(ajv: InstanceType<typeof Ajv.default>, doc: Record<string, unknown>): string[] {
+  const validate = ajv.compile({
+    type: 'object',
+    required: ['stac_extensions', 'item_assets'],
+    properties: {
+      stac_extensions: { type: 'array', contains: { const: ITEM_ASSETS } },
+      item_assets: {
+        type: 'object',
+        additionalProperties: {
+          type: 'object',
+          minProperties: 2,
+          properties: {
+            title: { type: 'string' },
+            description: { type: 'string' },
+            type: { type: 'string' },
+            roles: { type: 'array', items: { type: 'string' } },
+          },
+        },
+      },
+    },
+  });
+  return validate(doc)
+    ? []
+    : (validate.errors ?? []).map((e) => `${ITEM_ASSETS}: ${e.instancePath} ${e.message}`);
 }
 
 /** Validate a STAC collection against the official STAC 1.0.0 collection schema (and its extensions). */
