@@ -27,6 +27,10 @@ export function openApiDocument(base: string): Record<string, unknown> {
     q('token', 'paging token from a next link'),
   ];
   const path = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
+  const formatParameter = q('f', 'representation: json or html (default: by the Accept header, else JSON)', {
+    type: 'string',
+    enum: ['json', 'html'],
+  });
   const ok = (description: string, body: Record<string, unknown> = {}) => ({ description, ...body });
   const object = { schema: { $ref: '#/components/schemas/Object' } };
   const mergePatch = { content: { 'application/merge-patch+json': object, 'application/json': object } };
@@ -40,7 +44,18 @@ export function openApiDocument(base: string): Record<string, unknown> {
       '/': {
         get: {
           summary: 'Landing page',
-          responses: { 200: ok('landing page', json('#/components/schemas/Object')) },
+          description:
+            'JSON by default (no Accept, */*, application/json); HTML when Accept prefers text/html (a browser) or with f=html.',
+          parameters: [formatParameter],
+          responses: {
+            200: ok('landing page', {
+              content: {
+                'application/json': { schema: { $ref: '#/components/schemas/Object' } },
+                'text/html': { schema: { type: 'string' } },
+              },
+            }),
+            400: err,
+          },
         },
       },
       '/conformance': {
@@ -49,7 +64,24 @@ export function openApiDocument(base: string): Record<string, unknown> {
           responses: { 200: ok('conformance', json('#/components/schemas/Object')) },
         },
       },
-      '/api': { get: { summary: 'This document', responses: { 200: ok('OpenAPI document') } } },
+      '/api': {
+        get: {
+          summary: 'This document',
+          description:
+            'OpenAPI 3.0 JSON by default; application/json when asked for; HTML documentation for a browser or with f=html.',
+          parameters: [formatParameter],
+          responses: {
+            200: ok('OpenAPI document', {
+              content: {
+                'application/vnd.oai.openapi+json;version=3.0': { schema: { type: 'object' } },
+                'application/json': { schema: { type: 'object' } },
+                'text/html': { schema: { type: 'string' } },
+              },
+            }),
+            400: err,
+          },
+        },
+      },
       '/queryables': {
         get: { summary: 'Queryables of all collections', responses: { 200: ok('JSON Schema') } },
       },
@@ -118,6 +150,25 @@ export function openApiDocument(base: string): Record<string, unknown> {
           responses: { 200: ok('patched'), 400: err, 404: err, 412: err, 415: err },
         },
         delete: { summary: 'Delete an item', responses: { 204: ok('deleted'), 404: err } },
+      },
+      '/collections/{collectionId}/items/{itemId}/assets/{assetKey}': {
+        parameters: [path('collectionId'), path('itemId'), path('assetKey')],
+        get: {
+          summary: 'The file of an item asset (one byte range per request, RFC 9110 14)',
+          parameters: ['Range', 'If-Range', 'If-None-Match', 'If-Modified-Since'].map((name) => ({
+            name,
+            in: 'header',
+            required: false,
+            schema: { type: 'string' },
+          })),
+          responses: {
+            200: ok('the whole file (Accept-Ranges: bytes, ETag, Last-Modified)'),
+            206: ok('the byte range asked for (Content-Range)'),
+            304: ok('not modified'),
+            404: err,
+            416: err,
+          },
+        },
       },
       '/search': {
         get: {
