@@ -257,6 +257,16 @@ describe.each(catalogBackends())('STAC API 1.0.0 search parameters on $name', (b
         expect(r.body.description).toMatch(msg);
       },
     );
+    it('Fields §Overview (STAC API - Features binding): GET /collections/{id}/items?fields=id returns only id', async () => {
+      const r = await send('GET', '/collections/spec/items?fields=id&limit=2');
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body.features.map((f: StacItem) => Object.keys(f))).toEqual([['id'], ['id']]);
+    });
+    it('Fields GET: the parameter given twice -> 400', async () => {
+      const r = await send('GET', '/search?fields=id&fields=bbox');
+      expect(r.status).toBe(400);
+      expect(r.body.description).toMatch(/^fields must be one comma-separated list/);
+    });
     it('Fields GET: a lone "-" names no field -> 400', async () => {
       const r = await send('GET', '/search?fields=id,-');
       expect(r.status).toBe(400);

@@ -217,6 +217,8 @@ function parseFields(v: unknown, from: ParamSource): FieldsSelection | undefined
     }
     return { include, exclude };
   }
+  if (from === 'query' && (typeof v !== 'object' || v === null || Array.isArray(v)))
+    throw new BadParameterError('fields must be one comma-separated list (give the parameter once)');
   if (v === null) return { include: [], exclude: [] };
   if (typeof v !== 'object' || Array.isArray(v))
     throw new BadParameterError(
