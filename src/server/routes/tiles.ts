@@ -2,18 +2,49 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { StacItem } from '../../catalog/types.js';
 import { NotFoundError, ValidationError } from '../../errors.js';
-import { matrixSize, TILE_MATRIX_SETS, tileExists, tileMatrixSetDocument } from '../../geo/tms.js';
+import {
+  matrixSize,
+  TILE_MATRIX_SETS,
+  tileExists,
+  tileMatrixSetDocument,
+  zoomForResolution,
+} from '../../geo/tms.js';
 import type { ColormapName } from '../../tiler/colormap.js';
 import { COLORMAPS } from '../../tiler/colormap.js';
 import type { RasterAsset, RenderOptions, Tiler } from '../../tiler/tiler.js';
 import { audit, privateResponse, type RouteContext, scopedItem } from '../context.js';
+import { ifRangeMatches, parseRange } from '../http-conditional.js';
 import { storedAssetPath } from './assets.js';
 
 /** A decimal number as written in a URL (no hex, no 'Infinity', no blanks); NaN otherwise. */
 const decimal = (s: string): number =>
   /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d{1,3})?$/.test(s.trim()) ? Number(s) : Number.NaN;
 
-function renderOptions(q: Record<string, unknown>, format: string): RenderOptions {
+/**
+ * Send a generated body (its ETag already set) whole or, for one satisfiable `Range`, as 206 with
+ * Content-Range (RFC 9110 14.2-14.4); 416 with `Content-Range: bytes *\/size` when the range starts
+ * past the end. An `If-Range` that does not name the current ETag (or is a date: generated bodies
+ * have no Last-Modified) gets the whole body (13.1.5).
+ */
+function sendRanged(req: FastifyRequest, reply: FastifyReply, body: Buffer): FastifyReply {
+  reply.header('accept-ranges', 'bytes');
+  const etag = String(reply.getHeader('etag') ?? '');
+  const ifRange = req.headers['if-range'] as string | undefined;
+  const range = ifRangeMatches(ifRange, etag, Number.NaN) ? parseRange(req.headers.range, body.length) : null;
+  if (range === 'unsatisfiable') {
+    reply.status(416).header('content-range', `bytes */${body.length}`).type('application/json');
+    return reply.send({
+      code: 'RangeNotSatisfiable',
+      description: `range '${req.headers.range}' starts at or past the end of the ${body.length}-byte preview`,
+    });
+  }
+  if (range === null) return reply.send(body);
+  reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${body.length}`);
+  return reply.send(body.subarray(range.start, range.end + 1));
+}
+
+/** Rendering options from a tile request's query (rescale, colormap, resampling). */
+export function renderOptions(q: Record<string, unknown>, format: string): RenderOptions {
   const o: RenderOptions = { format: format as 'png' | 'webp' };
   if (q.rescale !== undefined) {
     const parts = String(q.rescale).split(',').map(decimal);
@@ -34,6 +65,45 @@ function renderOptions(q: Record<string, unknown>, format: string): RenderOption
   return o;
 }
 
+/** The GeoTIFF assets of an item (the ones the tiler renders), 'data' first. */
+export function rasterAssetKeys(it: StacItem): string[] {
+  const keys = Object.keys(it.assets ?? {}).filter((k) =>
+    /image\/tiff/.test(String(it.assets[k].type ?? '')),
+  );
+  return keys.sort((a, b) => (a === 'data' ? -1 : b === 'data' ? 1 : 0));
+}
+
+/**
+ * An item's asset as the tiler reads it: its stored file (checked by the asset storage), the band
+ * (`bidx` from 1), its unit and statistics. 404 when the item has no such asset, 400 for a bad bidx.
+ */
+export async function rasterAsset(
+  ctx: RouteContext,
+  tiler: Tiler,
+  it: StacItem,
+  key: string,
+  bidx: unknown,
+): Promise<RasterAsset> {
+  const a = it.assets?.[key];
+  if (!a)
+    throw new NotFoundError(
+      `item '${it.id}' has no asset '${key}' (assets: ${Object.keys(it.assets ?? {}).join(', ')})`,
+    );
+  const path = await storedAssetPath(ctx, it, key);
+  const band = bidx === undefined ? 0 : /^\d{1,3}$/.test(String(bidx)) ? Number(bidx) - 1 : -1;
+  const bands = (a['raster:bands'] as Record<string, unknown>[] | undefined) ?? [];
+  if (!Number.isInteger(band) || band < 0)
+    throw new ValidationError(`bidx must be a band number from 1, got '${bidx}'`);
+  const meta = bands[band] ?? {};
+  const unitText = String(meta.unit ?? (await tiler.fileUnit(path)) ?? 'linear');
+  return {
+    path,
+    band,
+    unit: unitText.toLowerCase() === 'db' ? 'dB' : 'linear',
+    stats: meta.statistics as RasterAsset['stats'],
+  };
+}
+
 /** Map tiles, previews, point values and TileJSON of item assets, read on demand from their COGs. */
 export function tileRoutes(app: FastifyInstance, ctx: RouteContext, tiler: Tiler): void {
   const b = ctx.publicUrl;
@@ -45,26 +115,7 @@ export function tileRoutes(app: FastifyInstance, ctx: RouteContext, tiler: Tiler
     return it;
   };
 
-  const assetOf = async (it: StacItem, key: string, bidx: unknown): Promise<RasterAsset> => {
-    const a = it.assets?.[key];
-    if (!a)
-      throw new NotFoundError(
-        `item '${it.id}' has no asset '${key}' (assets: ${Object.keys(it.assets ?? {}).join(', ')})`,
-      );
-    const path = await storedAssetPath(ctx, it, key);
-    const band = bidx === undefined ? 0 : /^\d{1,3}$/.test(String(bidx)) ? Number(bidx) - 1 : -1;
-    const bands = (a['raster:bands'] as Record<string, unknown>[] | undefined) ?? [];
-    if (!Number.isInteger(band) || band < 0)
-      throw new ValidationError(`bidx must be a band number from 1, got '${bidx}'`);
-    const meta = bands[band] ?? {};
-    const unitText = String(meta.unit ?? (await tiler.fileUnit(path)) ?? 'linear');
-    return {
-      path,
-      band,
-      unit: unitText.toLowerCase() === 'db' ? 'dB' : 'linear',
-      stats: meta.statistics as RasterAsset['stats'],
-    };
-  };
+  const assetOf = (it: StacItem, key: string, bidx: unknown) => rasterAsset(ctx, tiler, it, key, bidx);
 
   const etagged = (req: FastifyRequest, reply: FastifyReply, it: StacItem): boolean => {
     const tag = `"${createHash('sha1').update(JSON.stringify(it)).update(req.url).digest('base64url')}"`;
@@ -147,8 +198,7 @@ export function tileRoutes(app: FastifyInstance, ctx: RouteContext, tiler: Tiler
       if (!t) throw new NotFoundError(`tile matrix set '${tmsId}' does not exist`);
       const { resolutionM, levels } = await tiler.extent(asset);
       // Zoom whose pixels are about the asset's native resolution (at the equator), and the levels above.
-      const z0m = t.epsg === 4326 ? 40075016.686 / t.matrix0[0] / 256 : 156543.03392804097;
-      const maxzoom = Math.max(0, Math.min(t.maxZoom, Math.round(Math.log2(z0m / resolutionM))));
+      const maxzoom = zoomForResolution(t, resolutionM);
       const minzoom = Math.max(0, maxzoom - levels - 2);
       const q = new URLSearchParams();
       for (const [k, v] of Object.entries(req.query))
@@ -182,8 +232,9 @@ export function tileRoutes(app: FastifyInstance, ctx: RouteContext, tiler: Tiler
         throw new ValidationError('max_size must be an integer from 16 to 4096');
       const opts = renderOptions(req.query, 'png');
       if (etagged(req, reply, it)) return reply;
+      const png = await tiler.preview(asset, max, opts);
       reply.type('image/png');
-      return reply.send(await tiler.preview(asset, max, opts));
+      return sendRanged(req, reply, png);
     },
   );
 
