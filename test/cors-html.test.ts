@@ -8,6 +8,7 @@ import type { CatalogStore } from '../src/catalog/store.js';
 import { syntheticCollection, syntheticItems } from '../src/catalog/synthetic.js';
 import { runCli } from '../src/cli/main.js';
 import { parseCorsOrigins } from '../src/server/cors.js';
+import { negotiate } from '../src/server/negotiate.js';
 import { tempDir } from './helpers/gdal.js';
 import { catalogBackends } from './helpers/postgres.js';
 import { testServer } from './helpers/server.js';
@@ -83,6 +84,36 @@ describe('CORS allow-list (Fetch standard §3.2.1, origin serialisation RFC 6454
       await store.close();
       tmp.cleanup();
     }
+  });
+});
+
+describe('content negotiation (RFC 9110 §12.5.1 Accept)', () => {
+  const offers = ['application/json', 'text/html'] as const;
+  it.each([
+    [undefined, 'application/json'],
+    ['', 'application/json'],
+    ['*/*', 'application/json'],
+    ['text/html;q=0, */*', 'application/json'], // q=0: not acceptable, the more specific range decides
+    ['text/*', 'text/html'],
+    ['application/*;q=0.2, text/html;q=0.1', 'application/json'],
+    ['application/json;q=0.9, text/html;q=0.95', 'text/html'],
+    ['TEXT/HTML', 'text/html'], // media types are case-insensitive
+    ['*/*;q=0', 'application/json'], // nothing acceptable: the default, not 406
+    ['garbage, ;;, /', 'application/json'],
+    [BROWSER_ACCEPT, 'text/html'],
+  ])('Accept %j gives %s', (accept, want) => {
+    expect(negotiate(accept, offers)).toBe(want);
+  });
+
+  it.each([
+    [GDAL_API_ACCEPT, 'application/vnd.oai.openapi+json;version=3.0'],
+    ['application/vnd.oai.openapi+json', 'application/vnd.oai.openapi+json;version=3.0'],
+    ['application/vnd.oai.openapi+json;version=3.1, application/json;q=0.5', 'application/json'], // not 3.1
+    ['application/json; charset=utf-8', 'application/json'],
+  ])('OpenAPI: Accept %j gives %s', (accept, want) => {
+    expect(
+      negotiate(accept, ['application/vnd.oai.openapi+json;version=3.0', 'application/json', 'text/html']),
+    ).toBe(want);
   });
 });
 
