@@ -35,12 +35,20 @@ const M_PER_DEG = 111_194.926_6;
 
 describe('AIS track positions at the image time', () => {
   it('interpolation: halfway between (0, 0) and (0.05, 0) ten minutes apart is (0.025, 0), moving east at 5559.75 m / 600 s', () => {
-    const t = track(rep(0, 0, 0, 18, 90), rep(600, 0.05, 0, 18, 90));
+    const t = track(rep(0, 0, 0), rep(600, 0.05, 0));
     const p = predictTrack(t, 300_000);
     expect(p?.method).toBe('interpolated');
     expect(p?.lon).toBeCloseTo(0.025, 9);
     expect(p?.lat).toBeCloseTo(0, 9);
     expect(p?.eastMps).toBeCloseTo(9.26626, 4);
+    expect(p?.northMps).toBeCloseTo(0, 9);
+  });
+
+  it('interpolation takes the velocity from the reported SOG/COG when there is one: 18 kn on 90 deg = 9.26 m/s east', () => {
+    const t = track(rep(0, 0, 0, 18, 90), rep(600, 0.05, 0, 18, 90));
+    const p = predictTrack(t, 300_000);
+    expect(p?.lon).toBeCloseTo(0.025, 9);
+    expect(p?.eastMps).toBeCloseTo((18 * 1852) / 3600, 9);
     expect(p?.northMps).toBeCloseTo(0, 9);
   });
 
