@@ -1,5 +1,6 @@
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { buildStacItem } from '../catalog/item-builder.js';
 import { FormatError, ValidationError } from '../errors.js';
 import {
   isGeographic,
@@ -117,16 +118,6 @@ function checkedSpacing(opts: ArdOptions): number {
   }
   return spacingM;
 }
-
-export const STAC_EXTENSIONS = [
-  'https://stac-extensions.github.io/sar/v1.3.0/schema.json',
-  'https://stac-extensions.github.io/sat/v1.2.0/schema.json',
-  'https://stac-extensions.github.io/view/v1.1.0/schema.json',
-  'https://stac-extensions.github.io/projection/v2.0.0/schema.json',
-  'https://stac-extensions.github.io/processing/v1.2.0/schema.json',
-  'https://stac-extensions.github.io/raster/v2.0.0/schema.json',
-  'https://stac-extensions.github.io/file/v2.1.0/schema.json',
-];
 
 function iso(seconds: number): string {
   return new Date(Math.round(seconds * 1000)).toISOString();
@@ -393,25 +384,13 @@ async function writeArdOutputs(
   });
   await writeFile(pngPath, quicklook(geo));
 
-  // GeoJSON exterior rings wind counter-clockwise: reverse a clockwise one.
-  let area2 = 0;
-  for (let i = 0; i < ring.length; i++) {
-    const [x1, y1] = ring[i];
-    const [x2, y2] = ring[(i + 1) % ring.length];
-    area2 += x1 * y2 - x2 * y1;
-  }
-  if (area2 < 0) ring.reverse();
-  ring.push(ring[0]);
-  const lons = ring.map((p) => p[0]);
-  const lats = ring.map((p) => p[1]);
   const stats = cog.statistics?.[0];
-  const item: Record<string, unknown> = {
-    type: 'Feature',
-    stac_version: '1.0.0',
-    stac_extensions: STAC_EXTENSIONS,
+  const item = buildStacItem({
     id,
-    geometry: { type: 'Polygon', coordinates: [ring] },
-    bbox: [Math.min(...lons), Math.min(...lats), Math.max(...lons), Math.max(...lats)],
+    time: { datetime: String(p.properties.datetime) },
+    footprint: ring,
+    // The acquisition's properties (datetime, platform, sar:*, sat:*, view:*) as read from the
+    // product, with this product's spacing and looks.
     properties: {
       ...p.properties,
       'sar:pixel_spacing_range': spacingM,
@@ -419,27 +398,22 @@ async function writeArdOutputs(
       'sar:looks_range': p.sarLooks.range,
       'sar:looks_azimuth': p.sarLooks.azimuth,
       'sar:looks_equivalent_number': enl,
-      'proj:code': `EPSG:${epsg}`,
-      'proj:shape': [geo.height, geo.width],
-      'proj:transform': [gt[1], gt[2], gt[0], gt[4], gt[5], gt[3]],
-      'processing:level': 'L2',
-      'processing:lineage': p.lineage,
-      'processing:software': { sarbridge: '0.1.0' },
     },
-    links: [],
+    proj: { epsg, width: geo.width, height: geo.height, geoTransform: gt },
+    processing: { level: 'L2', lineage: p.lineage, software: { sarbridge: '0.1.0' } },
     assets: {
       data: {
         href: `./${id}.tif`,
         type: 'image/tiff; application=geotiff; profile=cloud-optimized',
         title: `${target} ${pol} (dB)`,
         roles: ['data'],
-        'raster:spatial_resolution': spacingM,
-        'raster:sampling': 'area',
+        spatialResolutionM: spacingM,
+        sampling: 'area',
         bands: [
           {
             name: `${target}_${pol}`,
             nodata: 'nan',
-            data_type: 'float32',
+            dataType: 'float32',
             unit: 'dB',
             ...(stats
               ? {
@@ -454,18 +428,10 @@ async function writeArdOutputs(
               : {}),
           },
         ],
-        'file:size': (await stat(cogPath)).size,
-        'file:checksum': `1220${await sha256File(cogPath)}`,
+        file: { size: (await stat(cogPath)).size, checksum: `1220${await sha256File(cogPath)}` },
       },
       thumbnail: { href: `./${id}.png`, type: 'image/png', roles: ['thumbnail'], title: 'quick-look' },
     },
-  };
-  // List only the extensions whose fields the item carries (their schemas require at least one).
-  const text = JSON.stringify({ p: item.properties, a: item.assets });
-  item.stac_extensions = STAC_EXTENSIONS.filter((url) => {
-    const prefix = /stac-extensions\.github\.io\/([a-z]+)\//.exec(url)?.[1];
-    const field = prefix === 'projection' ? 'proj' : prefix;
-    return text.includes(`"${field}:`);
   });
   await writeFile(itemPath, `${JSON.stringify(item, null, 2)}\n`);
   return { cog, quicklook: pngPath, itemPath, item };

@@ -38,6 +38,10 @@ export function validateStacItem(item: Record<string, unknown>): string[] {
   const errors: string[] = [];
   const check = (id: string) => {
     const validate = ajv.getSchema(id) ?? ajv.getSchema(`${id}#`);
+    if (!validate && id === PROJ_V1_2) {
+      errors.push(...projectionV12(item, (doc) => validateWith(ajv, PROJ_V2, doc)));
+      return;
+    }
     if (!validate && id === ITEM_ASSETS) {
       errors.push(...itemAssetsErrors(ajv, item));
       return;
@@ -56,6 +60,51 @@ export function validateStacItem(item: Record<string, unknown>): string[] {
   );
   for (const ext of (item.stac_extensions as string[]) ?? []) check(ext);
   return errors;
+}
+
+const PROJ_V1_2 = 'https://stac-extensions.github.io/projection/v1.2.0/schema.json';
+const PROJ_V2 = 'https://stac-extensions.github.io/projection/v2.0.0/schema.json';
+
+function validateWith(ajv: InstanceType<typeof Ajv.default>, id: string, doc: unknown): string[] {
+  const validate = ajv.getSchema(id);
+  if (!validate) return [`no schema ${id} in shared/schemas`];
+  return validate(doc) ? [] : (validate.errors ?? []).map((e) => `${id}: ${e.instancePath} ${e.message}`);
+}
+
+/**
+ * Projection v1.2.0 is not in shared/schemas (only v2.0.0 is). Its changelog says v2.0.0 differs
+ * from it only by removing the deprecated proj:epsg (integer or null in v1.2.0), so the item is
+ * checked as: proj:epsg an integer or null wherever it appears, and the item without proj:epsg,
+ * listing v2.0.0 instead, against the official v2.0.0 schema (items: properties and assets;
+ * collections: assets and item_assets, the places the schema checks).
+ */
+function projectionV12(item: Record<string, unknown>, v2: (doc: unknown) => string[]): string[] {
+  const errors: string[] = [];
+  const strip = (o: unknown, at: string) => {
+    if (typeof o !== 'object' || o === null) return o;
+    const { 'proj:epsg': epsg, ...rest } = o as Record<string, unknown>;
+    if (epsg !== undefined && epsg !== null && !Number.isInteger(epsg))
+      errors.push(`${PROJ_V1_2}: ${at}/proj:epsg must be integer or null`);
+    return rest;
+  };
+  const assets = (item.assets ?? {}) as Record<string, unknown>;
+  const doc = {
+    ...item,
+    stac_extensions: ((item.stac_extensions as string[]) ?? []).map((u) => (u === PROJ_V1_2 ? PROJ_V2 : u)),
+    properties: strip(item.properties, '/properties'),
+    assets: Object.fromEntries(Object.entries(assets).map(([k, a]) => [k, strip(a, `/assets/${k}`)])),
+    ...(item.item_assets
+      ? {
+          item_assets: Object.fromEntries(
+            Object.entries(item.item_assets as Record<string, unknown>).map(([k, a]) => [
+              k,
+              strip(a, `/item_assets/${k}`),
+            ]),
+          ),
+        }
+      : {}),
+  };
+  return [...errors, ...v2(doc).map((e) => e.replace(PROJ_V2, PROJ_V1_2))];
 }
 
 const ITEM_ASSETS = 'https://stac-extensions.github.io/item-assets/v1.0.0/schema.json';
