@@ -2,14 +2,48 @@ import { readFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { type ConfidentialityLabel, LABEL_FIELD, LabelRules, RELEASABLE_TO } from '../access/labels.js';
 import { ALL } from '../access/scope.js';
+import { type BandFields, buildStacItem, type ProjectionFields } from '../catalog/item-builder.js';
 import type { CatalogStore } from '../catalog/store.js';
 import type { StacItem } from '../catalog/types.js';
+import { FormatError } from '../errors.js';
 import { changeFiles } from '../exploit/change.js';
 import { detectFile } from '../exploit/detect.js';
 import { lonLatBounds } from '../geo/crs.js';
-import { bboxPolygon } from '../geo/geojson.js';
 import { AssetStorage } from '../io/asset-storage.js';
+import { GeoTiff } from '../io/tiff/reader.js';
 import { simulateScene } from '../ops/simulate-scene.js';
+
+const COG = 'image/tiff; application=geotiff; profile=cloud-optimized';
+
+/**
+ * The grid of a COG as its header says (not as the writer was asked): the projection fields, the
+ * footprint (its lon/lat bounds) and the nodata value as the STAC band field.
+ */
+async function cogGrid(path: string): Promise<{
+  proj: ProjectionFields;
+  footprint: [number, number][];
+  nodata: BandFields['nodata'];
+}> {
+  const tif = await GeoTiff.open(path);
+  try {
+    const { epsg, geoTransform, width, height, nodata } = tif;
+    if (epsg === null || geoTransform === null)
+      throw new FormatError(path, "the demo's COG has no EPSG code or no geotransform");
+    const [w, s, e, n] = lonLatBounds(epsg, geoTransform, width, height);
+    return {
+      proj: { epsg, width, height, geoTransform },
+      footprint: [
+        [w, s],
+        [e, s],
+        [e, n],
+        [w, n],
+      ],
+      nodata: nodata === null ? undefined : Number.isNaN(nodata) ? 'nan' : nodata,
+    };
+  } finally {
+    await tif.close();
+  }
+}
 
 /**
  * A demonstration catalog: a simulated pair of scenes (sea, coast, ships, changes), vessels detected
@@ -23,9 +57,14 @@ export async function loadDemo(store: CatalogStore, outDir: string): Promise<Sta
   const dir = resolve(outDir);
   const r = await simulateScene(join(dir, 'scenes'), { seed: 2026, size: 2048, ships: 40 });
   const [w, s, e, n] = lonLatBounds(r.epsg, r.geoTransform, r.size, r.size);
-  const geometry = bboxPolygon([w, s, e, n]);
   const items: StacItem[] = [];
   const rel = (p: string) => relative(dir, p);
+  // file:size and file:checksum of every asset, as the API adds them to posted items.
+  const storage = new AssetStorage(dir);
+  const file = async (p: string) => {
+    const info = await storage.info(rel(p));
+    return { size: info.size, checksum: info.checksum };
+  };
   const label = (classification: string, codes: string[]): ConfidentialityLabel => ({
     policy: 'NATO',
     classification,
@@ -37,74 +76,78 @@ export async function loadDemo(store: CatalogStore, outDir: string): Promise<Sta
     const vessels = sc.path.replace(/\.tif$/, '.vessels.geojson');
     await detectFile(sc.path, vessels, { landMask: r.landPath });
     const side = JSON.parse(await readFile(sc.sidecar, 'utf8')) as { properties: Record<string, unknown> };
-    items.push({
-      type: 'Feature',
-      stac_version: '1.0.0',
-      stac_extensions: ['https://stac-extensions.github.io/sar/v1.3.0/schema.json'],
-      id: `demo-${sc.date.slice(0, 10)}`,
-      collection: 'demo',
-      geometry,
-      bbox: [w, s, e, n],
-      properties: {
-        datetime: sc.date,
+    const grid = await cogGrid(sc.path);
+    items.push(
+      buildStacItem({
+        id: `demo-${sc.date.slice(0, 10)}`,
+        collection: 'demo',
+        time: { datetime: sc.date },
+        footprint: grid.footprint,
         platform: 'sarbridge-sim',
-        'sar:instrument_mode': 'STRIPMAP',
-        'sar:frequency_band': 'C',
-        'sar:polarizations': ['VV'],
-        'sar:product_type': 'GEC',
-        'sar:looks_equivalent_number': side.properties['sar:looks_equivalent_number'],
-        ...(k > 0 && sceneLabels[k] ? { [LABEL_FIELD]: sceneLabels[k] } : {}),
-      },
-      links: [],
-      assets: {
-        data: {
-          href: rel(sc.path),
-          type: 'image/tiff; application=geotiff; profile=cloud-optimized',
-          roles: ['data'],
-          title: 'sigma0 VV (linear)',
-          'raster:bands': [{ unit: 'linear', data_type: 'float32' }],
+        sar: {
+          instrumentMode: 'STRIPMAP',
+          frequencyBand: 'C',
+          polarizations: ['VV'],
+          productType: 'GEC',
+          looksEquivalentNumber: side.properties['sar:looks_equivalent_number'] as number,
         },
-        vessels: {
-          href: rel(vessels),
-          type: 'application/geo+json',
-          roles: ['data', 'detections'],
-          title: 'Vessel detections',
+        properties: k > 0 && sceneLabels[k] ? { [LABEL_FIELD]: sceneLabels[k] } : {},
+        assets: {
+          data: {
+            href: rel(sc.path),
+            type: COG,
+            roles: ['data'],
+            title: 'sigma0 VV (linear)',
+            proj: grid.proj,
+            bands: [{ unit: 'linear', dataType: 'float32', nodata: grid.nodata }],
+            file: await file(sc.path),
+          },
+          vessels: {
+            href: rel(vessels),
+            type: 'application/geo+json',
+            roles: ['data', 'detections'],
+            title: 'Vessel detections',
+            file: await file(vessels),
+          },
         },
-      },
-    });
+      }),
+    );
   }
   const prefix = join(dir, 'scenes', 'change');
   await changeFiles(r.scenes[0].path, r.scenes[1].path, prefix);
-  items.push({
-    type: 'Feature',
-    stac_version: '1.0.0',
-    id: 'demo-change',
-    collection: 'demo',
-    geometry,
-    bbox: [w, s, e, n],
-    properties: {
-      datetime: null,
-      start_datetime: r.scenes[0].date,
-      end_datetime: r.scenes[1].date,
-      [LABEL_FIELD]: new LabelRules().combine(r.scenes.map((_, k) => sceneLabels[k] ?? collectionLabel)),
-    },
-    links: [],
-    assets: {
-      data: {
-        href: rel(`${prefix}.tif`),
-        type: 'image/tiff; application=geotiff; profile=cloud-optimized',
-        roles: ['data'],
-        title: 'change class (band 1) and dB change (band 2)',
-        'raster:bands': [{ unit: 'class' }, { unit: 'dB' }],
+  const grid = await cogGrid(`${prefix}.tif`);
+  items.push(
+    buildStacItem({
+      id: 'demo-change',
+      collection: 'demo',
+      time: { start: r.scenes[0].date, end: r.scenes[1].date },
+      footprint: grid.footprint,
+      properties: {
+        [LABEL_FIELD]: new LabelRules().combine(r.scenes.map((_, k) => sceneLabels[k] ?? collectionLabel)),
       },
-      polygons: {
-        href: rel(`${prefix}.geojson`),
-        type: 'application/geo+json',
-        roles: ['data'],
-        title: 'Change polygons',
+      assets: {
+        data: {
+          href: rel(`${prefix}.tif`),
+          type: COG,
+          roles: ['data'],
+          title: 'change class (band 1) and dB change (band 2)',
+          proj: grid.proj,
+          bands: [
+            { unit: 'class', nodata: grid.nodata },
+            { unit: 'dB', nodata: grid.nodata },
+          ],
+          file: await file(`${prefix}.tif`),
+        },
+        polygons: {
+          href: rel(`${prefix}.geojson`),
+          type: 'application/geo+json',
+          roles: ['data'],
+          title: 'Change polygons',
+          file: await file(`${prefix}.geojson`),
+        },
       },
-    },
-  } as StacItem);
+    }),
+  );
   if (await store.getCollection('demo', ALL)) await store.deleteCollection('demo');
   await store.putCollection(
     {
@@ -124,19 +167,6 @@ export async function loadDemo(store: CatalogStore, outDir: string): Promise<Sta
     },
     'create',
   );
-  // file:size and file:checksum of every asset, as the API adds them to posted items.
-  const storage = new AssetStorage(dir);
-  for (const it of items) {
-    for (const a of Object.values(it.assets)) {
-      const info = await storage.info(String(a.href));
-      a['file:size'] = info.size;
-      a['file:checksum'] = info.checksum;
-    }
-    it.stac_extensions = [
-      ...(it.stac_extensions ?? []),
-      'https://stac-extensions.github.io/file/v2.1.0/schema.json',
-    ];
-  }
   await store.putItems('demo', items, 'create');
   return items;
 }
