@@ -313,28 +313,36 @@ describe('OGC API - Tiles (OGC 20-057), read by GDAL', () => {
     }
   });
 
-  it('OGC 20-057 /req/core/tc-success and tc-error: PNG tiles of tileWidth x tileHeight; outside the matrix 404; a bad f 400', async () => {
-    const t = await get('/collections/demo/map/tiles/WebMercatorQuad/0/0/0');
+  it('OGC 20-057 /req/core/tc-success and tc-error: PNG tiles of tileWidth x tileHeight; outside the matrix or the limits 404; a bad f 400', async () => {
+    const ts = (await get('/collections/demo/map/tiles/WebMercatorQuad')).json();
+    const limits = ts.tileMatrixSetLimits;
+    const top = limits[0];
+    const zMin = Number(top.tileMatrix);
+    const zMax = Number(limits[limits.length - 1].tileMatrix);
+    const url = (z: number | string, row: number | string, col: number | string, q = '') =>
+      `/collections/demo/map/tiles/WebMercatorQuad/${z}/${row}/${col}${q}`;
+    const t = await get(url(zMin, top.minTileRow, top.minTileCol));
     expect(t.statusCode).toBe(200);
     expect(t.headers['content-type']).toBe('image/png');
     const meta = await sharp(t.rawPayload).metadata();
     expect([meta.width, meta.height, meta.channels]).toEqual([256, 256, 4]);
-    for (const [url, status] of [
-      ['/collections/demo/map/tiles/WebMercatorQuad/1/2/0', 404],
-      ['/collections/demo/map/tiles/WebMercatorQuad/25/0/0', 404],
-      ['/collections/demo/map/tiles/WebMercatorQuad/x/0/0', 404],
+    const cases: [string, number][] = [
+      [url(zMin, 2 ** zMin, 0), 404],
+      [url(zMin - 1, 0, 0), 404],
+      [url(zMax + 1, 0, 0), 404],
+      [url(25, 0, 0), 404],
+      [url('x', 0, 0), 404],
       ['/collections/demo/map/tiles/NoSuchSet/0/0/0', 404],
-      ['/collections/demo/map/tiles/WebMercatorQuad/0/0/0?f=jpeg', 400],
-      ['/collections/demo/map/tiles/WebMercatorQuad/0/0/0?colormap=rainbow', 400],
+      [url(zMin, 0, 0, '?f=jpeg'), 400],
+      [url(zMin, 0, 0, '?colormap=rainbow'), 400],
       ['/collections/nope/map/tiles/WebMercatorQuad/0/0/0', 404],
-    ] as const) {
-      const r = await get(url);
-      expect(r.statusCode, url).toBe(status);
-      expect(r.json(), url).toMatchObject({ code: expect.any(String), description: expect.any(String) });
+    ];
+    for (const [u, status] of cases) {
+      const r = await get(u);
+      expect(r.statusCode, u).toBe(status);
+      expect(r.json(), u).toMatchObject({ code: expect.any(String), description: expect.any(String) });
     }
-    expect(
-      (await get('/collections/demo/map/tiles/WebMercatorQuad/0/0/0?f=jpeg')).json().description,
-    ).toMatch(/\bf\b/);
+    expect((await get(url(zMin, 0, 0, '?f=jpeg'))).json().description).toMatch(/\bf\b/);
   });
 
   it("GDAL OGCAPI driver opens the collection as raster tiles; a tile-aligned window equals the mosaic tile, the most recent item on top, within the caller's scope", async () => {

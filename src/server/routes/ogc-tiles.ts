@@ -50,23 +50,33 @@ function mapSearch(collection: string, bbox: number[] | undefined, limit: number
   });
 }
 
+/** The levels of a collection's map in one tile matrix set, inclusive. */
+export interface MapLevels {
+  minZoom: number;
+  maxZoom: number;
+}
+
 /**
- * The deepest zoom of a collection's map per tile matrix set: the native resolution of the most
- * recent item the caller may see (DEFAULT_MAP_ZOOM when it sees none).
+ * The levels of a collection's map per tile matrix set: down to the native resolution of the most
+ * recent item the caller may see (DEFAULT_MAP_ZOOM when it sees none), up to the level where the
+ * collection's extent is a tile wide (coarser levels would show it in a few pixels).
  */
-export async function collectionMapZoom(
+export async function collectionMapLevels(
   ctx: RouteContext,
   tiler: Tiler,
   req: FastifyRequest,
-  collection: string,
-): Promise<(t: TileMatrixSetDef) => number> {
-  const page = await ctx.store.search(mapSearch(collection, undefined, 1), req.scope);
+  c: StacCollection,
+): Promise<(t: TileMatrixSetDef) => MapLevels> {
+  const page = await ctx.store.search(mapSearch(c.id, undefined, 1), req.scope);
   const it = page.items.find((i) => rasterAssetKeys(i).length > 0);
-  if (!it) return () => DEFAULT_MAP_ZOOM;
-  const { resolutionM } = await tiler.extent(
-    await rasterAsset(ctx, tiler, it, rasterAssetKeys(it)[0], undefined),
-  );
-  return (t) => zoomForResolution(t, resolutionM);
+  const resolutionM = it
+    ? (await tiler.extent(await rasterAsset(ctx, tiler, it, rasterAssetKeys(it)[0], undefined))).resolutionM
+    : null;
+  const bbox = lonLatBox(c.extent?.spatial?.bbox?.[0]);
+  return (t) => {
+    const maxZoom = resolutionM === null ? DEFAULT_MAP_ZOOM : zoomForResolution(t, resolutionM);
+    return { minZoom: zoomForExtent(t, bbox, t.tileSize, maxZoom), maxZoom };
+  };
 }
 
 /** Links of a collection document to its map tilesets (OGC 20-057 /req/geodata-tilesets/desc-links). */
@@ -142,8 +152,7 @@ export function ogcTileRoutes(app: FastifyInstance, ctx: RouteContext, tiler: Ti
     const c = await scopedCollection(ctx, req, req.params.c);
     audit(ctx, req, { action: 'read', resource: req.url.split('?')[0], result: 'allow' });
     const bbox = lonLatBox(c.extent?.spatial?.bbox?.[0]);
-    const maxZoom = (await collectionMapZoom(ctx, tiler, req, c.id))(t);
-    const minZoom = zoomForExtent(t, bbox, t.tileSize, maxZoom);
+    const { minZoom, maxZoom } = (await collectionMapLevels(ctx, tiler, req, c))(t);
     const s = summary(c, t);
     return {
       ...s,
@@ -152,10 +161,9 @@ export function ogcTileRoutes(app: FastifyInstance, ctx: RouteContext, tiler: Ti
         upperRight: [bbox[2], bbox[3]],
         crs: 'http://www.opengis.net/def/crs/OGC/1.3/CRS84',
       },
-      // The levels from the one where the extent is a tile wide (coarser ones would show it in a
-      // few pixels) to the native resolution. Each level's whole matrix: every tile of it is served
-      // (transparent where no item is), and GDAL before 3.7 sizes its rasters wrongly when a limit
-      // leaves out rows (it crops the rows but not the raster height).
+      // The map's levels (collectionMapLevels), each level's whole matrix: every tile of it is
+      // served (transparent where no item is), and GDAL before 3.7 sizes its rasters wrongly when a
+      // limit leaves out rows (it crops the rows but not the raster height).
       tileMatrixSetLimits: Array.from({ length: maxZoom + 1 - minZoom }, (_, k) => {
         const [w, h] = matrixSize(t, minZoom + k);
         return {
@@ -198,6 +206,12 @@ export function ogcTileRoutes(app: FastifyInstance, ctx: RouteContext, tiler: Ti
     const opts = renderOptions(req.query, 'png');
     const c = await scopedCollection(ctx, req, p.c);
     audit(ctx, req, { action: 'read', resource: req.url.split('?')[0], result: 'allow' });
+    // Outside the tileset's limits: 404 (OGC 20-057 /req/core/tc-error A).
+    const { minZoom, maxZoom } = (await collectionMapLevels(ctx, tiler, req, c))(t);
+    if (z < minZoom || z > maxZoom)
+      throw new NotFoundError(
+        `tileMatrix ${z} is outside the limits of the ${t.id} tileset of collection '${c.id}' (tileMatrix ${minZoom}-${maxZoom})`,
+      );
     const page = await ctx.store.search(
       mapSearch(c.id, tileLonLatBounds(t, z, col, row), MAX_MOSAIC_ITEMS),
       req.scope,

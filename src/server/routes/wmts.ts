@@ -12,7 +12,7 @@ import {
 } from '../../geo/tms.js';
 import type { Tiler } from '../../tiler/tiler.js';
 import { audit, privateResponse, type RouteContext, scopedCollection, scopedItem } from '../context.js';
-import { collectionMapZoom, lonLatBox } from './ogc-tiles.js';
+import { collectionMapLevels, lonLatBox, type MapLevels } from './ogc-tiles.js';
 import { rasterAsset, rasterAssetKeys } from './tiles.js';
 
 // OGC WMTS 1.0.0 (OGC 07-057r7) capabilities in the RESTful encoding (its 10.2): the layers' tiles
@@ -36,8 +36,8 @@ export interface WmtsLayer {
   abstract?: string;
   /** [west, south, east, north] in degrees. */
   bbox: [number, number, number, number];
-  /** Deepest zoom with data (per set); the layer's TileMatrixSetLimits cover 0..maxZoom. */
-  maxZoom: (t: TileMatrixSetDef) => number;
+  /** The layer's levels per set (its TileMatrixSetLimits), inclusive; the deepest has data at full resolution. */
+  levels: (t: TileMatrixSetDef) => MapLevels;
   /** The tile URL template with {TileMatrixSet}, {TileMatrix}, {TileRow} and {TileCol}. */
   template: string;
 }
@@ -74,7 +74,8 @@ function limitsXml(l: TileLimits): string {
 function layerXml(l: WmtsLayer, sets: TileMatrixSetDef[]): string {
   const links = sets.map((t) => {
     const limits: string[] = [];
-    for (let z = 0; z <= l.maxZoom(t); z++) limits.push(limitsXml(tileLimits(t, z, l.bbox)));
+    const { minZoom, maxZoom } = l.levels(t);
+    for (let z = minZoom; z <= maxZoom; z++) limits.push(limitsXml(tileLimits(t, z, l.bbox)));
     return `<TileMatrixSetLink><TileMatrixSet>${t.id}</TileMatrixSet><TileMatrixSetLimits>\n${limits.join('\n')}\n</TileMatrixSetLimits></TileMatrixSetLink>`;
   });
   return [
@@ -112,7 +113,7 @@ export function wmtsCapabilities(o: { title: string; self: string; layers: WmtsL
     '</ows:ServiceIdentification>',
     '<Contents>',
     ...o.layers.map((l) => layerXml(l, sets)),
-    ...sets.map((t) => tileMatrixSetXml(t, Math.max(0, ...o.layers.map((l) => l.maxZoom(t))))),
+    ...sets.map((t) => tileMatrixSetXml(t, Math.max(0, ...o.layers.map((l) => l.levels(t).maxZoom)))),
     '</Contents>',
     `<ServiceMetadataURL xlink:href="${esc(o.self)}"/>`,
     '</Capabilities>',
@@ -137,7 +138,7 @@ export function wmtsRoutes(app: FastifyInstance, ctx: RouteContext, tiler: Tiler
       title: `${it.id}: ${a.title ?? key}`,
       abstract: `${it.collection}/${it.id} asset ${key}, ${when}`,
       bbox: lonLatBox(it.bbox),
-      maxZoom: (t) => zoomForResolution(t, resolutionM),
+      levels: (t) => ({ minZoom: 0, maxZoom: zoomForResolution(t, resolutionM) }),
       template: itemTemplate(it, key),
     };
   };
@@ -174,13 +175,13 @@ export function wmtsRoutes(app: FastifyInstance, ctx: RouteContext, tiler: Tiler
       req.scope,
     );
     const layers: WmtsLayer[] = [];
-    const mosaicZoom = await collectionMapZoom(ctx, tiler, req as FastifyRequest, c.id);
+    const mosaicLevels = await collectionMapLevels(ctx, tiler, req as FastifyRequest, c);
     layers.push({
       identifier: c.id,
       title: `${c.title ?? c.id} (mosaic, most recent on top)`,
       abstract: String(c.description ?? ''),
       bbox: lonLatBox(c.extent?.spatial?.bbox?.[0]),
-      maxZoom: mosaicZoom,
+      levels: mosaicLevels,
       template: `${b}/collections/${seg(c.id)}/map/tiles/{TileMatrixSet}/{TileMatrix}/{TileRow}/{TileCol}`,
     });
     for (const it of page.items) {
