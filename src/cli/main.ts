@@ -23,6 +23,7 @@ import { acquisitionFromSafe, acquisitionFromSicd } from '../products/acquisitio
 import type { SpeckleFilter } from '../raster/speckle.js';
 import { SPECKLE_FILTERS } from '../raster/speckle.js';
 import { registerAdminCommands } from './admin-commands.js';
+import { registerAisCommands } from './ais-commands.js';
 import { choice, distinct, intArg, positiveArg, write } from './args.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { registerExploitCommands } from './exploit-commands.js';
@@ -461,6 +462,7 @@ export function buildProgram(): Command {
     });
 
   registerExploitCommands(program);
+  registerAisCommands(program);
   registerServeCommands(program);
   registerAdminCommands(program);
   registerAuditCommands(program);
