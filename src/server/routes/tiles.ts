@@ -91,7 +91,8 @@ export async function rasterAsset(
     );
   const path = await storedAssetPath(ctx, it, key);
   const band = bidx === undefined ? 0 : /^\d{1,3}$/.test(String(bidx)) ? Number(bidx) - 1 : -1;
-  const bands = (a['raster:bands'] as Record<string, unknown>[] | undefined) ?? [];
+  // Raster extension v2.0.0 keeps the bands in `bands` (STAC 1.1's), v1.x in `raster:bands`.
+  const bands = ((a.bands ?? a['raster:bands']) as Record<string, unknown>[] | undefined) ?? [];
   if (!Number.isInteger(band) || band < 0)
     throw new ValidationError(`bidx must be a band number from 1, got '${bidx}'`);
   const meta = bands[band] ?? {};
