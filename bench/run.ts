@@ -1,5 +1,6 @@
 import { benchAccess } from './access.js';
 import { benchAccuracy } from './accuracy.js';
+import { benchAis } from './ais.js';
 import { benchCalibrate } from './calibrate.js';
 import { benchCatalog } from './catalog.js';
 import { benchCog } from './cog.js';
@@ -10,6 +11,7 @@ import { benchTiles } from './tiles.js';
 const BENCHES: Record<string, () => Promise<void>> = {
   access: benchAccess,
   accuracy: benchAccuracy,
+  ais: benchAis,
   calibrate: benchCalibrate,
   catalog: benchCatalog,
   cog: benchCog,
