@@ -9,6 +9,7 @@ import { SqliteCatalog } from '../src/catalog/sqlite/store.js';
 import type { StacItem } from '../src/catalog/types.js';
 import { TILE_MATRIX_SETS, tileBounds, webMercatorTileAt } from '../src/geo/tms.js';
 import { loadDemo } from '../src/server/demo.js';
+import { mapLayerPaths } from '../src/server/routes/map-layer-paths.js';
 import { PYTHON, tempDir } from './helpers/gdal.js';
 import { testServer } from './helpers/server.js';
 
@@ -290,8 +291,10 @@ describe('OGC API - Tiles (OGC 20-057), read by GDAL', () => {
     expect(link?.href).toBe(`${base}/collections/demo/map/tiles`);
     const list = (await get('/collections/demo/map/tiles')).json();
     expect(list.tilesets.map((t: { dataType: string }) => t.dataType)).toEqual(['map', 'map']);
-    // /collections/{id}/tiles: no vector or coverage tiles; it lists the same map tilesets.
-    expect((await get('/collections/demo/tiles')).json().tilesets).toEqual(list.tilesets);
+    // /collections/{id}/tiles lists vector and coverage tilesets: none, and a link to the map ones.
+    const data = (await get('/collections/demo/tiles')).json();
+    expect(data.tilesets).toEqual([]);
+    expect(data.links).toContainEqual(expect.objectContaining({ rel: link.rel, href: link.href }));
     for (const s of list.tilesets) {
       const self = s.links.find((l: { rel: string }) => l.rel === 'self');
       const ts = (await get(self.href.slice(base.length))).json();
@@ -397,6 +400,27 @@ describe('OGC API - Tiles (OGC 20-057), read by GDAL', () => {
     expect(await ids('admin')).toEqual(demo.map((i) => i.id).sort());
     expect(await ids('partner')).toEqual([scenes()[0]]);
   }, 120_000);
+});
+
+describe('declared in /conformance and the API description', () => {
+  it('OGC 20-057 §6 conformance: the Tiles classes served are declared; mapLayerPaths names routes that exist', async () => {
+    const { conformsTo } = (await get('/conformance')).json();
+    for (const c of ['core', 'tileset', 'tilesets-list', 'geodata-tilesets', 'png'])
+      expect(conformsTo).toContain(`http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/${c}`);
+    const sample: Record<string, string> = {
+      collectionId: 'demo',
+      itemId: scenes()[0],
+      tileMatrixSetId: 'WorldCRS84Quad',
+      tileMatrix: '13',
+      tileRow: '0',
+      tileCol: '0',
+    };
+    for (const p of Object.keys(mapLayerPaths(base))) {
+      const url = p.replace(/\{(\w+)\}/g, (_, k: string) => sample[k]);
+      const r = await get(url);
+      expect(r.statusCode, url).toBe(200);
+    }
+  });
 });
 
 describe('Range requests on previews', () => {

@@ -37,6 +37,12 @@ export const CONFORMANCE = [
   'http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions',
   'http://www.opengis.net/spec/cql2/1.0/conf/property-property',
   'http://www.opengis.net/spec/cql2/1.0/conf/arithmetic',
+  // OGC API - Tiles - Part 1 (20-057): the collections' map tiles (routes/ogc-tiles.ts).
+  'http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core',
+  'http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset',
+  'http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list',
+  'http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets',
+  'http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/png',
 ];
 
 /** The OpenAPI media type GDAL's OGC API drivers ask for and compare token by token: unquoted version. */

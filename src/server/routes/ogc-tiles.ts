@@ -141,11 +141,21 @@ export function ogcTileRoutes(app: FastifyInstance, ctx: RouteContext, tiler: Ti
   };
 
   app.get<{ Params: { c: string } }>('/collections/:c/map/tiles', (req) => list(req, base(req.params.c)));
-  // The collection's data tilesets: sarbridge tiles collections as maps only (no vector or coverage
-  // tiles), so this lists the same map tilesets.
-  app.get<{ Params: { c: string } }>('/collections/:c/tiles', (req) =>
-    list(req, `${b}/collections/${seg(req.params.c)}/tiles`),
-  );
+  // The collection's data tilesets (vector or coverage tiles, OGC 20-057 geodata-tilesets): sarbridge
+  // tiles collections as maps only, so the list is empty and links to the map tilesets (a list here
+  // may only hold tilesets at /collections/{id}/tiles/{tileMatrixSetId}, 20-057 tilesets-list D).
+  app.get<{ Params: { c: string } }>('/collections/:c/tiles', async (req) => {
+    const c = await scopedCollection(ctx, req, req.params.c);
+    audit(ctx, req, { action: 'read', resource: req.url.split('?')[0], result: 'allow' });
+    return {
+      description: 'No vector or coverage tiles: the collection is tiled as a map (rel tilesets-map).',
+      links: [
+        { rel: 'self', href: `${b}/collections/${seg(c.id)}/tiles`, type: 'application/json' },
+        { rel: `${REL}/tilesets-map`, href: base(c.id), type: 'application/json', title: 'Map tilesets' },
+      ],
+      tilesets: [],
+    };
+  });
 
   app.get<{ Params: { c: string; tms: string } }>('/collections/:c/map/tiles/:tms', async (req) => {
     const t = tmsOf(req.params.tms);
