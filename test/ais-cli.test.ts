@@ -183,6 +183,48 @@ describe('sarbridge ais match', () => {
     expect(doc.sarbridge_ais.displacement.orbit_heading_deg).toBeGreaterThan(340);
   });
 
+  it('--stac-item: the item gets the matched detections as asset vessels-ais and says how many were dark', async () => {
+    const det = detections(SHIPS);
+    const ais = join(tmp.dir, 'ais3.csv');
+    writeFileSync(ais, `${csvRows().join('\n')}\n`);
+    const item = join(tmp.dir, 'item3.json');
+    writeFileSync(
+      item,
+      JSON.stringify({
+        type: 'Feature',
+        id: 's',
+        geometry: null,
+        properties: { datetime: iso(T) },
+        assets: {},
+      }),
+    );
+    const out = join(tmp.dir, 'out3.geojson');
+    const r = await runCapture([
+      'ais',
+      'match',
+      det,
+      ais,
+      '-o',
+      out,
+      '--item',
+      item,
+      '--stac-item',
+      item,
+      '--bbox',
+      BBOX,
+    ]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(readFileSync(item, 'utf8'));
+    expect(doc.properties).toMatchObject({
+      'sarbridge:vessels': 4,
+      'sarbridge:vessels_ais_matched': 3,
+      'sarbridge:vessels_dark': 1,
+      'sarbridge:ais_unmatched_tracks': 1,
+    });
+    expect(doc.assets['vessels-ais']).toMatchObject({ href: './out3.geojson', type: 'application/geo+json' });
+    expect(doc.assets['vessels-ais']['file:size']).toBe(readFileSync(out).length);
+  });
+
   it('NMEA AIS with tag-block times: the published GPSD type 1 sentence dead-reckoned 30 s to the image time and matched; a type 5 read alongside; a bad checksum reported by line', async () => {
     // GPSD sample.aivdm: 371798000 at -123.395383333, 48.38163333333; 351759000 (EVER DIADEM) 225 + 70 m.
     const t = Math.round(T / 1000);

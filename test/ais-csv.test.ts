@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NotFoundError } from '../src/errors.js';
 import { detectCsvLayout, parseCsvRow, splitCsv } from '../src/exploit/ais/csv.js';
@@ -132,6 +133,29 @@ describe('AIS archive CSV layouts', () => {
       expect((err as Error).message).toMatch(/^x\.csv: /);
       expect((err as Error).message).toMatch(b.says);
     });
+
+  it('CSV fuzz: any row either parses to a report with a valid position or throws AisFormatError', () => {
+    const field = fc.oneof(
+      fc.string({ maxLength: 12 }),
+      fc.double().map(String),
+      fc.integer().map(String),
+      fc.constant(''),
+    );
+    fc.assert(
+      fc.property(fc.array(field, { minLength: 0, maxLength: 20 }), (fields) => {
+        try {
+          const r = parseCsvRow(fields.join(','), layout, 'fuzz.csv');
+          if (r.report)
+            return Math.abs(r.report.lat) <= 90 && Math.abs(r.report.lon) <= 180 && r.report.mmsi > 0;
+          return true;
+        } catch (e) {
+          if (!(e instanceof AisFormatError)) throw e;
+          return true;
+        }
+      }),
+      { numRuns: 2000, seed: 5 },
+    );
+  });
 });
 
 describe('reading AIS files (streamed, bad lines counted with their numbers)', () => {

@@ -274,6 +274,14 @@ describe('NMEA 0183 sentence framing', () => {
       says: /GPGGA/,
     },
     {
+      name: 'sequential message id of two digits',
+      lines: [
+        `!AIVDM,2,1,12,A,15RTgt0PAso,0*${nmeaChecksum('AIVDM,2,1,12,A,15RTgt0PAso,0').toString(16).padStart(2, '0')}`,
+      ],
+      kind: 'bad sequence id',
+      says: /"12", expected 0-9 or empty/,
+    },
+    {
       name: 'fill bits out of range',
       lines: [
         `!AIVDM,1,1,,A,15RTgt0PAso,7*${nmeaChecksum('AIVDM,1,1,,A,15RTgt0PAso,7').toString(16).padStart(2, '0')}`,

@@ -4,6 +4,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { ValidationError } from '../errors.js';
 import type { AisMatchOptions } from '../exploit/ais/match-file.js';
 import { aisMatchFile, bboxFootprint, footprintOf } from '../exploit/ais/match-file.js';
+import { recordAisMatch } from '../exploit/ais/stac.js';
 import { choice, distinct, positiveArg, write } from './args.js';
 
 /** A duration: a number of seconds, or with a unit (90s, 10m, 1.5h). */
@@ -105,6 +106,12 @@ export function registerAisCommands(program: Command): void {
         positiveArg('--velocity-mps'),
       ),
     )
+    .addOption(
+      new Option(
+        '--stac-item <item.json>',
+        'record the result in this STAC item: asset vessels-ais, dark and matched counts',
+      ),
+    )
     .addOption(new Option('--no-displacement', 'do not correct AIS positions for the azimuth displacement'))
     .action(async (detections: string, aisFile: string, o: Record<string, unknown>) => {
       distinct(detections, aisFile);
@@ -144,6 +151,7 @@ export function registerAisCommands(program: Command): void {
           platformVelocityMps: o.velocityMps as number | undefined,
         },
       });
+      if (typeof o.stacItem === 'string') await recordAisMatch(o.stacItem, r);
       write({
         path: r.output,
         image_time: r.imageTime,
