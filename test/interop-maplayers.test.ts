@@ -5,12 +5,16 @@ import { promisify } from 'node:util';
 import { XMLParser } from 'fast-xml-parser';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALL } from '../src/access/scope.js';
+import { PostgresCatalog } from '../src/catalog/postgres/store.js';
+import { parseSearch } from '../src/catalog/search-params.js';
 import { SqliteCatalog } from '../src/catalog/sqlite/store.js';
-import type { StacItem } from '../src/catalog/types.js';
+import type { StacCollection, StacItem } from '../src/catalog/types.js';
 import { TILE_MATRIX_SETS, tileBounds, webMercatorTileAt } from '../src/geo/tms.js';
 import { loadDemo } from '../src/server/demo.js';
 import { mapLayerPaths } from '../src/server/routes/map-layer-paths.js';
 import { PYTHON, tempDir } from './helpers/gdal.js';
+import { freshDatabase } from './helpers/postgres.js';
 import { testServer } from './helpers/server.js';
 
 // Map layers for desktop GIS (issue 12), against GDAL 3.6 from Debian as the client: its WMTS
@@ -399,6 +403,55 @@ describe('OGC API - Tiles (OGC 20-057), read by GDAL', () => {
     };
     expect(await ids('admin')).toEqual(demo.map((i) => i.id).sort());
     expect(await ids('partner')).toEqual([scenes()[0]]);
+  }, 120_000);
+});
+
+describe('on PostgreSQL/PostGIS too', () => {
+  it('the same scoped mosaic tiles and WMTS layers as on SQLite (the scope applied in the store)', async () => {
+    const db = await freshDatabase();
+    const pgStore = new PostgresCatalog(db.url);
+    const pgServer = await testServer(pgStore, { assetRoot: demoDir, publicUrl: base });
+    try {
+      await pgStore.putCollection((await store.getCollection('demo', ALL)) as StacCollection, 'create');
+      const page = await store.search(parseSearch({ collections: 'demo', limit: 100 }), ALL);
+      await pgStore.putItems('demo', page.items, 'create');
+      const id = pgServer.access.services.identity;
+      id.createOrganisation({
+        id: 'natou',
+        kind: 'partner',
+        codes: ['NATO'],
+        clearance: [{ policy: 'NATO', classification: 'UNCLASSIFIED' }],
+        caveats: [],
+      });
+      id.createPrincipal('natou', 'user', { id: 'natou-analyst', roles: ['partner-analyst'] });
+      const pgKeys = { admin: pgServer.access.adminKey, partner: id.createKey('user:natou-analyst').key };
+      const [lon, lat] = center(demo[0]);
+      const z = 13;
+      const col = Math.floor(((lon + 180) / 360) * 2 * 2 ** z);
+      const row = Math.floor(((90 - lat) / 180) * 2 ** z);
+      for (const who of ['admin', 'partner'] as const) {
+        const headers = { authorization: `Bearer ${pgKeys[who]}` };
+        const url = `/collections/demo/map/tiles/WorldCRS84Quad/${z}/${row}/${col}`;
+        const onPg = await pgServer.app.inject({ url, headers });
+        expect(onPg.statusCode, who).toBe(200);
+        expect(
+          firstDifferentPixel(await rgbaOf(onPg.rawPayload), await rgbaOf((await get(url, who)).rawPayload)),
+          who,
+        ).toBeNull();
+        const layers = (body: string) =>
+          xml
+            .parse(body)
+            .Capabilities.Contents.Layer.map((l: Record<string, unknown>) => l['ows:Identifier']);
+        const cap = '/collections/demo/WMTSCapabilities.xml';
+        expect(layers((await pgServer.app.inject({ url: cap, headers })).body), who).toEqual(
+          layers((await get(cap, who)).body),
+        );
+      }
+    } finally {
+      await pgServer.close();
+      await pgStore.close();
+      await db.drop();
+    }
   }, 120_000);
 });
 
