@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -132,6 +133,18 @@ describe('sarbridge ais match', () => {
     expect(doc.sarbridge_ais.unmatched_tracks.map((u: { mmsi: number }) => u.mmsi)).toEqual([219000005]);
     expect(doc.sarbridge_ais.issues.count).toBe(2);
     expect(doc.sarbridge.source).toBe('scene.tif');
+    // RFC 7946 output as GDAL's GeoJSON driver reads it: dark a Boolean field, one dark detection.
+    const info = execFileSync(
+      'ogrinfo',
+      ['-ro', '-q', '-sql', 'SELECT COUNT(*) AS n FROM out WHERE dark = 1', out],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(info).toMatch(/n \(Integer\) = 1/);
+    expect(execFileSync('ogrinfo', ['-ro', '-so', '-al', out], { encoding: 'utf8' })).toMatch(
+      /dark: Integer\(Boolean\)[\s\S]*ais_mmsi: Integer/,
+    );
   });
 
   it('the image time, footprint and viewing geometry come from the STAC item (datetime, geometry, sar:observation_direction, view:incidence_angle, sat:orbit_state)', async () => {
