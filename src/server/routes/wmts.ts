@@ -184,10 +184,10 @@ export function wmtsRoutes(app: FastifyInstance, ctx: RouteContext, tiler: Tiler
       levels: mosaicLevels,
       template: `${b}/collections/${seg(c.id)}/map/tiles/{TileMatrixSet}/{TileMatrix}/{TileRow}/{TileCol}`,
     });
-    for (const it of page.items) {
-      const key = rasterAssetKeys(it)[0];
-      if (key !== undefined) layers.push(await assetLayer(it, key, `${it.id}`));
-    }
+    const withRaster = page.items.filter((it) => rasterAssetKeys(it).length > 0);
+    layers.push(
+      ...(await Promise.all(withRaster.map((it) => assetLayer(it, rasterAssetKeys(it)[0], it.id)))),
+    );
     return send(
       reply,
       wmtsCapabilities({
