@@ -13,7 +13,7 @@ import { loadDemo } from '../src/server/demo.js';
 import { PYTHON, tempDir } from './helpers/gdal.js';
 import { freshDatabase } from './helpers/postgres.js';
 import { testServer } from './helpers/server.js';
-import { validateStacItem } from './helpers/stac.js';
+import { validateCollection, validateStacItem } from './helpers/stac.js';
 
 /*
  * GDAL 3.6 from Debian against a real sarbridge server on the loopback, serving the demo catalog
@@ -269,13 +269,16 @@ describe('the item builder', () => {
 });
 
 describe('demo items', () => {
-  it('STAC Item 1.0.0 and its extensions (projection v1.2.0): every demo item, as served, validates against the official schemas', async () => {
+  it('STAC Item 1.0.0 and its extensions (projection v1.2.0): every demo item and the collection, as served, validate against the official schemas', async () => {
     expect(items.map((i) => i.id).sort()).toEqual([...SCENES, 'demo-change']);
     for (const it of items) {
       const r = await server.app.inject({ url: `/collections/demo/items/${it.id}`, headers: server.admin });
       expect(r.statusCode).toBe(200);
       expect(validateStacItem(r.json()), it.id).toEqual([]);
     }
+    const c = await server.app.inject({ url: '/collections/demo', headers: server.admin });
+    expect(c.statusCode).toBe(200);
+    expect(validateCollection(c.json())).toEqual([]);
   });
 
   it('Projection extension §proj:code, §proj:epsg, §proj:shape, §proj:transform, §proj:bbox: each raster asset says what GDAL reads from its COG', async () => {
