@@ -122,6 +122,34 @@ describe('optimal assignment (not greedy)', () => {
     );
   });
 
+  it('candidate search misses no pair within the gate: scenes anywhere from 80 S to 80 N, across the antimeridian, equal the brute-force optimum', () => {
+    const wrap = (lon: number) => ((((lon + 180) % 360) + 360) % 360) - 180;
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        fc.double({ min: -80, max: 80, noNaN: true }),
+        fc.constantFrom(-180, 179.99, 0, 45.5),
+        (seed, lat0, lon0) => {
+          const rand = mulberry32(seed);
+          const p = (): [number, number] => {
+            const [lon, lat] = at((rand() - 0.5) * 4000, (rand() - 0.5) * 4000, lon0, lat0);
+            return [wrap(lon), lat];
+          };
+          const dets = Array.from({ length: 4 }, () => {
+            const [lon, lat] = p();
+            return { lon, lat, lengthM: Number.NaN, headingDeg: Number.NaN };
+          });
+          const tracks = Array.from({ length: 4 }, (_, k) => {
+            const [lon, lat] = p();
+            return { mmsi: k + 1, lon, lat, lengthM: Number.NaN, headingDeg: Number.NaN };
+          });
+          expect(matchDetections(dets, tracks).totalCost).toBeCloseTo(bruteMatching(dets, tracks, 1.5), 9);
+        },
+      ),
+      { numRuns: 300, seed: 3 },
+    );
+  });
+
   it('where nearest-first would leave a ship dark, the optimum pairs both (A-T2 and B-T1 at 200 m, not A-T1 at 199 m)', () => {
     const dets = [det(0, 0), det(400, 0)];
     const tracks = [trk(111, 199, 0), trk(222, -200, 0)];
