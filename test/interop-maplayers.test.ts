@@ -293,6 +293,13 @@ describe('OGC API - Tiles (OGC 20-057), read by GDAL', () => {
       (l: { rel: string }) => l.rel === 'http://www.opengis.net/def/rel/ogc/1.0/tilesets-map',
     );
     expect(link?.href).toBe(`${base}/collections/demo/map/tiles`);
+    expect(coll.links).toContainEqual(
+      expect.objectContaining({
+        rel: 'wmts',
+        href: `${base}/collections/demo/WMTSCapabilities.xml`,
+        'wmts:layer': 'demo',
+      }),
+    );
     const list = (await get('/collections/demo/map/tiles')).json();
     expect(list.tilesets.map((t: { dataType: string }) => t.dataType)).toEqual(['map', 'map']);
     // /collections/{id}/tiles lists vector and coverage tilesets: none, and a link to the map ones.

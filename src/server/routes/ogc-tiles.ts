@@ -90,10 +90,12 @@ export function collectionTileLinks(b: string, collection: string): StacLink[] {
       title: 'Map tilesets (a mosaic of the items, most recent on top)',
     },
     {
+      // As the STAC web-map-links extension writes a WMTS link: the layer named (the mosaic).
       rel: 'wmts',
       href: `${b}/collections/${c}/WMTSCapabilities.xml`,
       type: 'application/xml',
       title: 'OGC WMTS 1.0 capabilities (for QGIS and ArcGIS)',
+      'wmts:layer': collection,
     },
   ];
 }
