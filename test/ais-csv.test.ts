@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NotFoundError } from '../src/errors.js';
@@ -222,6 +223,19 @@ describe('reading AIS files (streamed, bad lines counted with their numbers)', (
       [7, 'unknown message type'],
       [8, 'incomplete multi-sentence message'],
     ]);
+  });
+
+  it('a gzip-compressed archive (.csv.gz) is read the same, line numbers included', async () => {
+    const path = join(tmp.dir, 'mc.csv.gz');
+    const text = `${MARINECADASTRE}\n367000001,2023-01-01T00:00:05,29.95,-90.07,10,90,90,A,,,70,0,100,20,5,70,A\nbad\n`;
+    writeFileSync(path, gzipSync(text));
+    const r = await readAisFile(path);
+    expect(r.format).toBe('csv:marinecadastre');
+    expect(r.reports).toHaveLength(1);
+    expect(r.issues.first.map((i) => i.line)).toEqual([3]);
+    const broken = join(tmp.dir, 'broken.csv.gz');
+    writeFileSync(broken, gzipSync(text).subarray(0, 30));
+    await expect(readAisFile(broken)).rejects.toThrow(/broken\.csv\.gz: not a readable gzip file/);
   });
 
   it('a missing file is NotFoundError; an unknown CSV header fails naming the file', async () => {
