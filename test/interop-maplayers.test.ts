@@ -454,6 +454,20 @@ describe('on PostgreSQL/PostGIS too', () => {
           layers((await get(cap, who)).body),
         );
       }
+      // An item named like its collection keeps a layer of its own, apart from the mosaic's.
+      const first = page.items.find((i) => i.id === scenes()[0]) as StacItem;
+      await pgStore.putItems('demo', [{ ...first, id: 'demo' }], 'create');
+      const cap = await pgServer.app.inject({
+        url: '/collections/demo/WMTSCapabilities.xml',
+        headers: { authorization: `Bearer ${pgKeys.admin}` },
+      });
+      const ids = xml
+        .parse(cap.body)
+        .Capabilities.Contents.Layer.map((l: Record<string, unknown>) => l['ows:Identifier']);
+      expect(ids.filter((i: string) => i === 'demo' || i === 'demo/demo').sort()).toEqual([
+        'demo',
+        'demo/demo',
+      ]);
     } finally {
       await pgServer.close();
       await pgStore.close();

@@ -186,7 +186,12 @@ export function wmtsRoutes(app: FastifyInstance, ctx: RouteContext, tiler: Tiler
     });
     const withRaster = page.items.filter((it) => rasterAssetKeys(it).length > 0);
     layers.push(
-      ...(await Promise.all(withRaster.map((it) => assetLayer(it, rasterAssetKeys(it)[0], it.id)))),
+      // Item layers by item id; one named like the collection (the mosaic's name) gets its collection's prefix.
+      ...(await Promise.all(
+        withRaster.map((it) =>
+          assetLayer(it, rasterAssetKeys(it)[0], it.id === c.id ? `${c.id}/${it.id}` : it.id),
+        ),
+      )),
     );
     return send(
       reply,
