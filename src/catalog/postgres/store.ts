@@ -92,28 +92,36 @@ EXCEPTION WHEN others THEN RETURN NULL;
 END $$;
 `;
 
+/** The columns a summary update reads from the items it adds or takes away. */
+const SUMMARY_COLUMNS = 'collection, properties, doc, label_id, release_ms';
+
 /**
- * Add (sign 1) or take away (sign -1) the summary rows of the items that `where` selects: one per
- * summarised property value (array elements one by one) and per asset definition, grouped by
- * collection, label (0: none, provider-only) and release time rounded up to the hour. Rows are
- * written in key order, so concurrent writers lock them in the same order.
+ * Add (sign 1) or take away (sign -1) the summary rows of the items `rows` yields (a query or a
+ * data-modifying statement RETURNING SUMMARY_COLUMNS, so an insert or delete feeds its own rows and
+ * the items table is not searched again): one per summarised property value (array elements one by
+ * one) and per asset definition, grouped by collection, label (0: none, provider-only) and release
+ * time rounded up to the hour. Rows are written in key order, so concurrent writers lock them in
+ * the same order.
  */
-function summaryDeltaSql(where: string, sign: 1 | -1): string {
+function summaryDeltaSql(rows: string, sign: 1 | -1): string {
+  // Each document is taken apart once (jsonb_each): every `->` on a compressed jsonb value would
+  // decompress all of it again.
   const fields = `ARRAY[${SUMMARY_FIELDS.map((f) => pg.escapeLiteral(f)).join(', ')}]::text[]`;
-  const group = `coalesce(items.label_id, 0) AS label_id, ceil(items.release_ms / ${RELEASE_STEP_MS}) * ${RELEASE_STEP_MS} AS release_ms`;
-  return `INSERT INTO item_summary (collection, field, value, label_id, release_ms, n)
+  const group = `coalesce(src.label_id, 0) AS label_id, ceil(src.release_ms / ${RELEASE_STEP_MS}) * ${RELEASE_STEP_MS} AS release_ms`;
+  return `WITH src AS (${rows})
+  INSERT INTO item_summary (collection, field, value, label_id, release_ms, n)
   SELECT collection, field, value, label_id, release_ms, ${sign} * count(*) FROM (
-    SELECT items.collection, f.name AS field, e.v::text AS value, ${group}
-    FROM items CROSS JOIN unnest(${fields}) AS f(name)
-    CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(items.properties -> f.name) = 'array'
-      THEN items.properties -> f.name ELSE jsonb_build_array(items.properties -> f.name) END) AS e(v)
-    WHERE ${where} AND jsonb_typeof(e.v) IN ('string', 'number')
+    SELECT src.collection, p.key AS field, e.v::text AS value, ${group}
+    FROM src CROSS JOIN LATERAL jsonb_each(src.properties) AS p(key, value)
+    CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(p.value) = 'array'
+      THEN p.value ELSE jsonb_build_array(p.value) END) AS e(v)
+    WHERE p.key = ANY(${fields}) AND jsonb_typeof(e.v) IN ('string', 'number')
     UNION ALL
-    SELECT items.collection, '${ASSET_FIELD}', jsonb_build_array(a.key, jsonb_build_object('type', a.value -> 'type',
+    SELECT src.collection, '${ASSET_FIELD}', jsonb_build_array(a.key, jsonb_build_object('type', a.value -> 'type',
       'roles', a.value -> 'roles', 'title', a.value -> 'title'))::text, ${group}
-    FROM items CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(items.doc -> 'assets') = 'object'
-      THEN items.doc -> 'assets' ELSE '{}'::jsonb END) AS a(key, value)
-    WHERE ${where} AND jsonb_typeof(a.value) = 'object'
+    FROM src CROSS JOIN LATERAL jsonb_each(jsonb_path_query_first(src.doc, '$.assets ? (@.type() == "object")'))
+      AS a(key, value)
+    WHERE jsonb_typeof(a.value) = 'object'
   ) t GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
   ON CONFLICT (collection, field, value, label_id, release_ms) DO UPDATE SET n = item_summary.n + EXCLUDED.n`;
 }
@@ -209,7 +217,7 @@ export class PostgresCatalog implements CatalogStore {
       const had = await c.query<{ t: string | null }>("SELECT to_regclass('item_summary')::text AS t");
       await c.query(SCHEMA);
       // A catalog written before the summary table: build it once from its items.
-      if (had.rows[0]?.t === null) await c.query(summaryDeltaSql('true', 1));
+      if (had.rows[0]?.t === null) await c.query(summaryDeltaSql(`SELECT ${SUMMARY_COLUMNS} FROM items`, 1));
       await c.query('SELECT pg_advisory_unlock(764251)');
     } finally {
       c.release();
@@ -281,15 +289,15 @@ export class PostgresCatalog implements CatalogStore {
     return Number(r.rows[0].id);
   }
 
-  /** Update the summary table for the items `where` selects, then drop the rows left empty. */
+  /** Update the summary table for the items `rows` yields (see summaryDeltaSql), then drop the rows left empty. */
   private async summaryDelta(
     client: pg.PoolClient,
     collection: string,
-    where: string,
+    rows: string,
     params: unknown[],
     sign: 1 | -1,
   ): Promise<void> {
-    await client.query(summaryDeltaSql(where, sign), params);
+    await client.query(summaryDeltaSql(rows, sign), params);
     if (sign < 0)
       await client.query('DELETE FROM item_summary WHERE collection = $1 AND n <= 0', [collection]);
   }
@@ -381,7 +389,13 @@ export class PostgresCatalog implements CatalogStore {
           labelId,
         ]);
         await client.query('DELETE FROM item_summary WHERE collection = $1', [c.id]);
-        await this.summaryDelta(client, c.id, 'items.collection = $1', [c.id], 1);
+        await this.summaryDelta(
+          client,
+          c.id,
+          `SELECT ${SUMMARY_COLUMNS} FROM items WHERE collection = $1`,
+          [c.id],
+          1,
+        );
       });
       return;
     }
@@ -469,7 +483,7 @@ export class PostgresCatalog implements CatalogStore {
         }
       }
       const ids = items.map((it) => it.id);
-      const batch = 'items.collection = $1 AND items.id = ANY($2::text[])';
+
       await this.ensureMonths(
         client,
         part,
@@ -486,22 +500,29 @@ export class PostgresCatalog implements CatalogStore {
           throw new ConflictError(`item '${dup}' exists already in collection '${collection}'`);
         }
       } else {
-        // The summary rows of the items this batch replaces go first.
-        await this.summaryDelta(client, collection, batch, [collection, ids], -1);
-        await client.query('DELETE FROM items WHERE collection = $1 AND id = ANY($2::text[])', [
+        // The items this batch replaces go, and their summary rows with them.
+        await this.summaryDelta(
+          client,
           collection,
-          ids,
-        ]);
+          `DELETE FROM items WHERE collection = $1 AND id = ANY($2::text[]) RETURNING ${SUMMARY_COLUMNS}`,
+          [collection, ids],
+          -1,
+        );
         await client.query(
           'INSERT INTO item_keys (collection, id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING',
           [collection, ids],
         );
       }
+      // The insert feeds the summary update its own rows.
       await client.query(
-        `INSERT INTO items (seq, collection, id, dt_start, dt_end, geometry, properties, doc, label_id, label_own, release_ms)
+        summaryDeltaSql(
+          `INSERT INTO items (seq, collection, id, dt_start, dt_end, geometry, properties, doc, label_id, label_own, release_ms)
        SELECT nextval('items_seq'), $1, i, s, e, ST_SetSRID(ST_GeomFromGeoJSON(g), 4326), p, d, l, o, r
        FROM unnest($2::text[], $3::float8[], $4::float8[], $5::text[], $6::jsonb[], $7::jsonb[], $8::bigint[], $9::boolean[], $10::float8[])
-         AS t(i, s, e, g, p, d, l, o, r)`,
+         AS t(i, s, e, g, p, d, l, o, r)
+       RETURNING ${SUMMARY_COLUMNS}`,
+          1,
+        ),
         [
           collection,
           ids,
@@ -515,7 +536,6 @@ export class PostgresCatalog implements CatalogStore {
           releases,
         ],
       );
-      await this.summaryDelta(client, collection, batch, [collection, ids], 1);
     });
     const span = Math.max(0, ...times.map((t) => t[1] - t[0]));
     if (this.maxSpan !== null && span > this.maxSpan) this.maxSpan = span;
@@ -540,10 +560,17 @@ export class PostgresCatalog implements CatalogStore {
   async deleteItem(collection: string, id: string): Promise<boolean> {
     await this.ready;
     return this.transaction(async (client) => {
-      const one = 'items.collection = $1 AND items.id = $2';
-      await this.summaryDelta(client, collection, one, [collection, id], -1);
-      const r = await client.query('DELETE FROM items WHERE collection = $1 AND id = $2', [collection, id]);
-      await client.query('DELETE FROM item_keys WHERE collection = $1 AND id = $2', [collection, id]);
+      const r = await client.query('DELETE FROM item_keys WHERE collection = $1 AND id = $2', [
+        collection,
+        id,
+      ]);
+      await this.summaryDelta(
+        client,
+        collection,
+        `DELETE FROM items WHERE collection = $1 AND id = $2 RETURNING ${SUMMARY_COLUMNS}`,
+        [collection, id],
+        -1,
+      );
       return (r.rowCount ?? 0) > 0;
     });
   }

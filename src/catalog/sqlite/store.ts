@@ -88,15 +88,18 @@ CREATE TABLE IF NOT EXISTS item_summary (
  * collection, label (0: none, provider-only) and release time rounded up to the hour.
  */
 function summaryDeltaSql(where: string, sign: 1 | -1): string {
-  const fields = `'${JSON.stringify(SUMMARY_FIELDS)}'`;
-  const path = `'$."' || f.value || '"'`;
+  // One pass over each item's top-level properties (parsing the JSON once), into arrays' elements.
+  const fields = SUMMARY_FIELDS.map((f) => `'${f}'`).join(', ');
   const group = `coalesce(items.label_id, 0) AS label_id, ceil(items.release_ms / ${RELEASE_STEP_MS}) * ${RELEASE_STEP_MS} AS release_ms`;
+  const isArray = "p.type = 'array'";
   return `INSERT INTO item_summary (collection, field, value, label_id, release_ms, n)
   SELECT collection, field, value, label_id, release_ms, ${sign} * count(*) FROM (
-    SELECT items.collection, f.value AS field, json_quote(j.value) AS value, ${group}
-    FROM items, json_each(${fields}) f, json_each(items.properties, ${path}) j
-    WHERE ${where} AND j.type IN ('text', 'integer', 'real')
-      AND json_type(items.properties, ${path}) <> 'object'
+    SELECT items.collection, p.key AS field,
+      json_quote(CASE WHEN ${isArray} THEN e.value ELSE p.value END) AS value, ${group}
+    FROM items, json_each(items.properties) p
+      LEFT JOIN json_each(CASE WHEN ${isArray} THEN p.value END) e
+    WHERE ${where} AND p.key IN (${fields})
+      AND (CASE WHEN ${isArray} THEN e.type ELSE p.type END) IN ('text', 'integer', 'real')
     UNION ALL
     SELECT items.collection, '${ASSET_FIELD}', json_array(a.key, json_object('type', json_extract(a.value, '$.type'),
       'roles', json_extract(a.value, '$.roles'), 'title', json_extract(a.value, '$.title'))), ${group}
