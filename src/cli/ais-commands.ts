@@ -51,10 +51,7 @@ export function registerAisCommands(program: Command): void {
       ),
     )
     .addOption(
-      new Option(
-        '--gap-limit <duration>',
-        'dead reckoning reaches at most this far from a report (default 10m)',
-      )
+      new Option('--gap-limit <duration>', 'dead reckoning reaches at most this far from a report')
         .default(600_000, '10m')
         .argParser(durationMsArg('--gap-limit')),
     )
