@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresCatalog } from '../src/catalog/postgres/store.js';
 import { SqliteCatalog } from '../src/catalog/sqlite/store.js';
@@ -485,4 +487,45 @@ describe.each([
       else expect(body.numberMatched).toBe(n);
       expect(body.numberReturned).toBe(body.features.length);
     });
+});
+
+describe('a catalog written before the summary table', () => {
+  const tmp = tempDir('stac-backfill-');
+  afterAll(() => tmp.cleanup());
+
+  const summaryOf = async (store: CatalogStore) =>
+    (await store.summarize(['sar'], { kind: 'all' } as never)).get('sar')?.values.platform;
+
+  it('SQLite: opening it builds the summaries from its items', async () => {
+    const path = join(tmp.dir, 'old.db');
+    const first = new SqliteCatalog(path);
+    await first.putCollection(COLLECTION, 'create');
+    await first.putItems('sar', ITEMS, 'create');
+    await first.close();
+    const db = new Database(path);
+    db.exec('DROP TABLE item_summary');
+    db.close();
+    const again = new SqliteCatalog(path);
+    expect(await summaryOf(again)).toEqual(['held-sat', 'hidden-sat', 'sentinel-1a', 'sentinel-1b']);
+    await again.close();
+  });
+
+  it('PostgreSQL: opening it builds the summaries from its items', async () => {
+    const db = await freshDatabase();
+    try {
+      const first = new PostgresCatalog(db.url);
+      await first.putCollection(COLLECTION, 'create');
+      await first.putItems('sar', ITEMS, 'create');
+      await first.close();
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      await c.query('DROP TABLE item_summary');
+      await c.end();
+      const again = new PostgresCatalog(db.url);
+      expect(await summaryOf(again)).toEqual(['held-sat', 'hidden-sat', 'sentinel-1a', 'sentinel-1b']);
+      await again.close();
+    } finally {
+      await db.drop();
+    }
+  });
 });
