@@ -1,3 +1,5 @@
+import { mapLayerPaths } from './routes/map-layer-paths.js';
+
 /** The OpenAPI 3.0 description of the server, served at /api. */
 export function openApiDocument(base: string): Record<string, unknown> {
   const json = (ref: string) => ({ content: { 'application/json': { schema: { $ref: ref } } } });
@@ -201,6 +203,7 @@ export function openApiDocument(base: string): Record<string, unknown> {
           responses: { 200: ok('tile'), 204: ok('tile outside the item'), 400: err, 404: err },
         },
       },
+      ...mapLayerPaths(base),
     },
     components: {
       securitySchemes: {
