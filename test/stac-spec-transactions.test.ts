@@ -568,6 +568,28 @@ describe.each(catalogBackends())('STAC API Transaction extensions on $name', (ba
       expect((await get('/collections/c-never')).status).toBe(404);
     });
 
+    it('Transaction §POST/§PUT/§PATCH and Collection Transaction §PUT/§PATCH: the content returned is the resource as its GET shows it (titles, summaries)', async () => {
+      await send('POST', '/collections', partialCollection('c-same', { title: 'Titled collection' }));
+      const posted = await send('POST', '/collections/c-same/items', partialItem('same-1'));
+      expect(posted.status, JSON.stringify(posted.body)).toBe(201);
+      const titles = (d: Doc) =>
+        (d.links as { rel: string; title?: string }[]).map((l) => `${l.rel}:${l.title}`);
+      expect(titles(posted.body)).toContain('collection:Titled collection');
+      expect(posted.body).toEqual((await get('/collections/c-same/items/same-1')).body);
+      const put = await send('PUT', '/collections/c-same/items/same-1', partialItem(undefined, { lon: 7 }));
+      expect(put.body).toEqual((await get('/collections/c-same/items/same-1')).body);
+      const patched = await send('PATCH', '/collections/c-same/items/same-1', { properties: { n: 1 } });
+      expect(patched.body).toEqual((await get('/collections/c-same/items/same-1')).body);
+      const cpatch = await send('PATCH', '/collections/c-same', { description: 'now' });
+      expect(cpatch.status).toBe(200);
+      const cget = (await get('/collections/c-same')).body;
+      expect(cget.summaries, 'the collection has summaries of its item').toBeDefined();
+      expect(cpatch.body).toEqual(cget);
+      const cput = await send('PUT', '/collections/c-same', partialCollection(undefined, { title: 'T2' }));
+      expect(cput.body).toEqual((await get('/collections/c-same')).body);
+      expect((await send('DELETE', '/collections/c-same')).status).toBe(204);
+    });
+
     it.each([
       ['application/merge-patch+json', 200],
       ['application/json', 200],

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../../access/scope.js';
 import { ALL } from '../../access/scope.js';
 import type { StacCollection, StacItem, StacLink } from '../../catalog/types.js';
 import { InvalidDocumentError, validateCollection } from '../../catalog/validate.js';
 import { ConflictError, NotFoundError, SarbridgeError, ValidationError } from '../../errors.js';
 import { audit, GEOJSON, itemPath, publicItem, type RouteContext, requireProviderWrite } from '../context.js';
-import { collectionDoc } from '../stac-docs.js';
+import { collectionDoc, collectionTitle } from '../stac-docs.js';
 import { checkItemWrite, checkStoredWrite, collectionWrite } from './write-checks.js';
 
 /** Bodies of POST and PUT: STAC documents as JSON (STAC API Transaction, Methods: application/json). */
@@ -95,22 +95,19 @@ function writeRoutes(app: FastifyInstance, ctx: RouteContext): void {
     checkStoredWrite(ctx, p, old);
     return old;
   };
-  /** Answer with the collection as stored now, and its entity tag. */
-  const collectionReply = async (reply: { header(k: string, v: string): unknown }, id: string) => {
+  /** Answer with the collection as stored now, as its GET shows it, and its entity tag. */
+  const collectionReply = async (req: FastifyRequest, reply: FastifyReply, id: string) => {
     const c = await storedCollection(id);
     reply.header('etag', entityTag(c));
-    return collectionDoc(b, c);
+    return collectionDoc(b, c, (await store.summarize([id], req.scope)).get(id));
   };
-  const itemReply = async (
-    reply: { header(k: string, v: string): unknown; type(t: string): unknown },
-    collection: string,
-    id: string,
-  ) => {
+  /** Answer with the item as stored now, as its GET shows it, and its entity tag. */
+  const itemReply = async (reply: FastifyReply, collection: string, id: string) => {
     const it = await store.getItem(collection, id, ALL);
     if (!it) throw new NotFoundError(`item '${id}' does not exist in collection '${collection}'`);
     reply.header('etag', entityTag(it));
     reply.type(GEOJSON);
-    return publicItem(b, it, collection);
+    return publicItem(b, it, collection, collectionTitle(await storedCollection(collection)));
   };
 
   // Collection Transaction, POST: one collection (201, Location), or {"collections": [...]} (201, none).
@@ -137,7 +134,7 @@ function writeRoutes(app: FastifyInstance, ctx: RouteContext): void {
     await store.putCollection(stripLinks(c), 'create');
     mutated(req, `/collections/${c.id}`, 'create');
     reply.status(201).header('location', collectionUrl(c.id));
-    return collectionReply(reply, c.id);
+    return collectionReply(req, reply, c.id);
   });
 
   app.put<{ Params: { id: string }; Body: unknown }>('/collections/:id', async (req, reply) => {
@@ -149,7 +146,7 @@ function writeRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const c = collectionWrite(ctx, p, validateCollection(fromPath(req.body, { id })));
     await store.putCollection(stripLinks(c), 'replace');
     mutated(req, `/collections/${id}`, 'replace');
-    return collectionReply(reply, id);
+    return collectionReply(req, reply, id);
   });
 
   app.patch<{ Params: { id: string }; Body: unknown }>('/collections/:id', async (req, reply) => {
@@ -162,7 +159,7 @@ function writeRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const c = collectionWrite(ctx, p, validateCollection(fromPath(mergePatch(old, patch), { id })));
     await store.putCollection(stripLinks(c), 'replace');
     mutated(req, `/collections/${id}`, 'patch');
-    return collectionReply(reply, id);
+    return collectionReply(req, reply, id);
   });
 
   app.delete<{ Params: { id: string } }>('/collections/:id', async (req, reply) => {
