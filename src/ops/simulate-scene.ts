@@ -5,6 +5,15 @@ import { isKnownEpsg, transformPoint, utmEpsgForLonLat } from '../geo/crs.js';
 import type { GeoTransform } from '../geo/transform.js';
 import { writeCog } from '../io/tiff/writer.js';
 import { gammaUnitMean, mulberry32 } from '../util/random.js';
+import type { AisOnlyTrack, PlantedShipAis, SceneAisOptions } from './simulate-ais.js';
+import {
+  aisOnlyTracks,
+  broadcasters,
+  darkShips,
+  sceneAisPlan,
+  shipMotion,
+  writeAisCsv,
+} from './simulate-ais.js';
 import type { SimulatedSafe } from './simulate-safe.js';
 import { writeSimulatedSafe } from './simulate-safe.js';
 import { openSicdTemplate, writeSceneSicd } from './simulate-scene-sicd.js';
@@ -47,6 +56,13 @@ export interface SceneOptions {
    * scene is then centred on its SCP, in the SCP's UTM zone, unless `epsg` and `origin` say otherwise.
    */
   sicdTemplate?: string;
+  /**
+   * Also write an AIS archive per date (`ais_<date>.csv`, MarineCadastre layout; see simulate-ais.ts):
+   * most ships broadcast, some are dark, some tracks have no ship, and moving ships are shown in the
+   * image displaced in azimuth from their true (AIS) position. The sidecar then carries the footprint
+   * and the viewing geometry. Without it every output is the same as before.
+   */
+  ais?: boolean | SceneAisOptions;
 }
 
 export interface PlantedShip {
@@ -61,6 +77,8 @@ export interface PlantedShip {
   headingDeg: number;
   /** Signal-to-clutter ratio planted, dB. */
   scrDb: number;
+  /** With `ais`: the ship's AIS (MMSI or dark), motion and true position. */
+  ais?: PlantedShipAis;
 }
 
 /** One date of a scene as the product writers take it: the planted sigma0 before speckle, and the ships. */
@@ -94,6 +112,8 @@ export interface SceneResult {
     safe?: SimulatedSafe;
     /** The date as a SICD and the truth of the ships inside it (with `sicdTemplate`). */
     sicd?: { path: string; truthPath: string; rows: number; cols: number };
+    /** With `ais`: the AIS archive, its row count and the tracks with no ship. */
+    ais?: { path: string; reports: number; aisOnly: AisOnlyTrack[] };
   }[];
   changes: PlantedChange[];
   changesPath: string;
@@ -233,6 +253,20 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
       changeDb: kind === 'construction' ? upDb : downDb,
     });
   }
+  const sceneLat = transformPoint(epsg, 4326, x0 + (size * s) / 2, y0 - (size * s) / 2)[1];
+  const aisPlan = opts.ais ? sceneAisPlan(opts.ais, sceneLat, ships.length) : null;
+  const dark = aisPlan ? darkShips(ships.length, aisPlan, seed) : null;
+  const pixelOf = (lon: number, lat: number) => {
+    const [x, y] = transformPoint(4326, epsg, lon, lat);
+    return [(x - x0) / s, (y0 - y) / s];
+  };
+  const footprint = [
+    [0, size],
+    [size, size],
+    [size, 0],
+    [0, 0],
+    [0, size],
+  ].map(([c, r]) => transformPoint(epsg, 4326, x0 + c * s, y0 - r * s));
   await mkdir(outDir, { recursive: true });
   const result: SceneResult = {
     scenes: [],
@@ -282,6 +316,29 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
         const [lon, lat] = transformPoint(epsg, 4326, moved.x, moved.y);
         return { ...moved, lon, lat };
       });
+    // AIS: motion, true positions and the tracks with no ship, from a generator of their own.
+    let shown: PlantedShip[] = dateShips;
+    let aisOnly: AisOnlyTrack[] = [];
+    const arand = mulberry32(seed * 7919 + 1000 * (d + 1) + 7);
+    if (aisPlan && dark) {
+      const isSea = (lon: number, lat: number) => {
+        const [col, row] = pixelOf(lon, lat);
+        return col >= 20 && row >= 20 && row < size - 20 && col < size - 20 && col + 10 < coastCol(row);
+      };
+      const motion = shipMotion(dateShips, aisPlan, dark, arand, isSea);
+      shown = dateShips.map((q, i) => ({ ...q, ais: motion[i] }));
+      const taken: [number, number][] = shown.flatMap((q, i): [number, number][] => [
+        [q.lon, q.lat],
+        [motion[i].trueLon, motion[i].trueLat],
+      ]);
+      const place = (): [number, number] | null => {
+        const col = 40 + arand() * (size - 80);
+        const row = 40 + arand() * (size - 80);
+        if (col + 30 > coastCol(row)) return null;
+        return transformPoint(epsg, 4326, x0 + col * s, y0 - row * s);
+      };
+      aisOnly = aisOnlyTracks(aisPlan, arand, place, taken, 2500, d);
+    }
     // `mean`: the planted sigma0 before speckle (the sea's K-distribution texture included), which the
     // SAFE-like products sample with speckle of their own; `sigma`: with this grid's speckle.
     const sigma = new Float32Array(size * size);
@@ -347,11 +404,21 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
       },
     );
     const sidecar = join(outDir, `scene_${tag}.json`);
+    const lons = footprint.map((p) => p[0]);
+    const lats = footprint.map((p) => p[1]);
     await writeFile(
       sidecar,
       `${JSON.stringify(
         {
           type: 'Feature',
+          ...(aisPlan
+            ? {
+                stac_version: '1.0.0',
+                id: `scene_${tag}`,
+                bbox: [Math.min(...lons), Math.min(...lats), Math.max(...lons), Math.max(...lats)],
+                geometry: { type: 'Polygon', coordinates: [footprint] },
+              }
+            : {}),
           properties: {
             datetime: date,
             platform: 'sarbridge-sim',
@@ -361,18 +428,39 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
             'sar:product_type': 'GEC',
             'sar:looks_equivalent_number': looks,
             unit: 'linear',
+            ...(aisPlan
+              ? {
+                  'sar:observation_direction': aisPlan.opts.lookSide,
+                  'sat:orbit_state': aisPlan.orbitState,
+                  'view:incidence_angle': aisPlan.opts.incidenceDeg,
+                }
+              : {}),
           },
+          ...(aisPlan
+            ? {
+                links: [],
+                assets: {
+                  data: {
+                    href: `./scene_${tag}.tif`,
+                    type: 'image/tiff; application=geotiff; profile=cloud-optimized',
+                    roles: ['data'],
+                  },
+                },
+              }
+            : {}),
         },
         null,
         2,
       )}\n`,
     );
     const truth = join(outDir, `truth_${tag}.geojson`);
+    const aisPath = join(outDir, `ais_${tag}.csv`);
     await writeFile(
       truth,
       `${JSON.stringify({
         type: 'FeatureCollection',
-        features: dateShips.map((q) => ({
+        ...(aisPlan ? { ais_file: aisPath, ais_only_tracks: aisOnly } : {}),
+        features: shown.map((q) => ({
           type: 'Feature',
           geometry: { type: 'Point', coordinates: [q.lon, q.lat] },
           properties: {
@@ -383,6 +471,18 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
             scr_db: q.scrDb,
             x: q.x,
             y: q.y,
+            ...(q.ais
+              ? {
+                  mmsi: q.ais.mmsi,
+                  dark: q.ais.mmsi === null,
+                  ais_class: q.ais.aisClass,
+                  sog_kn: q.ais.sogKn,
+                  cog_deg: q.ais.cogDeg,
+                  true_lon: q.ais.trueLon,
+                  true_lat: q.ais.trueLat,
+                  azimuth_shift_m: q.ais.azimuthShiftM,
+                }
+              : {}),
           },
         })),
       })}\n`,
@@ -390,7 +490,21 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
     const planted: PlantedDate = { mean, size, geoTransform: gt, epsg, date, seed, ships: dateShips };
     const safe = opts.safe ? await writeSimulatedSafe(outDir, { ...planted, looks }) : undefined;
     const sicd = template ? await writeSceneSicd(outDir, template, planted) : undefined;
-    result.scenes.push({ date, path, sidecar, truth, ships: dateShips, safe, sicd });
+    const ais =
+      aisPlan === null
+        ? undefined
+        : {
+            path: aisPath,
+            reports: await writeAisCsv(
+              aisPath,
+              Date.parse(date),
+              broadcasters(shown, aisOnly),
+              aisPlan,
+              arand,
+            ),
+            aisOnly,
+          };
+    result.scenes.push({ date, path, sidecar, truth, ships: shown, safe, sicd, ais });
   }
   const ringOf = (b: [number, number, number, number]) =>
     [
