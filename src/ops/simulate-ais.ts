@@ -189,7 +189,7 @@ export function aisOnlyTracks(
       ([a, b]) =>
         Math.hypot((a - lon) * mPerDeg * Math.cos((lat * Math.PI) / 180), (b - lat) * mPerDeg) > clearM,
     );
-  for (let tries = 0; out.length < plan.opts.aisOnlyTracks && tries < 500; tries++) {
+  for (let tries = 0; out.length < plan.opts.aisOnlyTracks && tries < 5000; tries++) {
     const p = place();
     if (!p || !far(p[0], p[1])) continue;
     const moving = rand() < plan.opts.movingFraction;

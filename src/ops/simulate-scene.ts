@@ -337,7 +337,7 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
         if (col + 30 > coastCol(row)) return null;
         return transformPoint(epsg, 4326, x0 + col * s, y0 - row * s);
       };
-      aisOnly = aisOnlyTracks(aisPlan, arand, place, taken, 2500, d);
+      aisOnly = aisOnlyTracks(aisPlan, arand, place, taken, 1600, d);
     }
     // `mean`: the planted sigma0 before speckle (the sea's K-distribution texture included), which the
     // SAFE-like products sample with speckle of their own; `sigma`: with this grid's speckle.
