@@ -529,3 +529,83 @@ describe('a catalog written before the summary table', () => {
     }
   });
 });
+
+describe('the summary table written batch by batch', () => {
+  const tmp = tempDir('stac-summary-rows-');
+  afterAll(() => tmp.cleanup());
+
+  /** A seeded mix of writes: batches created, upserted with changed values, items deleted, the collection relabelled. */
+  async function writes(store: CatalogStore): Promise<void> {
+    await store.putCollection(COLLECTION, 'create');
+    await store.putItems('sar', ITEMS, 'create');
+    const many = Array.from({ length: 60 }, (_, i) =>
+      item(
+        `m${i}`,
+        {
+          platform: `sat-${i % 4}`,
+          'sar:polarizations': i % 3 ? ['VV', 'VH'] : ['HH', 'HH'],
+          'sat:relative_orbit': i % 7,
+          'sar:center_frequency': i % 2 ? 5.405 : 9.65,
+          'sat:orbit_state': i % 5 ? 'ascending' : true,
+          ...(i % 6 === 0 ? { 'sarbridge:label': NATO('SECRET', ['USA']) } : {}),
+          ...(i % 10 === 0 ? { 'sarbridge:release_datetime': '2030-01-01T00:30:00Z' } : {}),
+        },
+        i % 4
+          ? undefined
+          : { data: { href: 'x.tif', type: COG, roles: ['data'], title: { en: 'x', de: 'x' } }, empty: {} },
+      ),
+    );
+    await store.putItems('sar', many.slice(0, 40), 'create');
+    await store.putItems(
+      'sar',
+      many.slice(20).map((it, i) => ({ ...it, properties: { ...it.properties, platform: `re-${i % 3}` } })),
+      'upsert',
+    );
+    for (const id of ['m1', 'm2', 'm30', 'visible-1']) await store.deleteItem('sar', id);
+    await store.putCollection(
+      { ...COLLECTION, 'sarbridge:label': NATO('UNCLASSIFIED', ['NATO', 'FRA']) },
+      'replace',
+    );
+    await store.putItems('sar', many.slice(50), 'upsert');
+  }
+
+  const ORDER = 'ORDER BY collection, field, value, label_id, release_ms';
+  const ROWS = `SELECT collection, field, value, label_id, release_ms, n FROM item_summary ${ORDER}`;
+
+  it('STAC Collection §summaries: on SQLite it holds what a rebuild from the items counts (creates, upserts, deletes, a relabel)', async () => {
+    const path = join(tmp.dir, 'rows.db');
+    const store = new SqliteCatalog(path);
+    await writes(store);
+    await store.close();
+    const db = new Database(path);
+    const written = db.prepare(ROWS).all();
+    db.exec('DROP TABLE item_summary');
+    db.close();
+    await new SqliteCatalog(path).close();
+    const again = new Database(path);
+    const rebuilt = again.prepare(ROWS).all();
+    again.close();
+    expect(written.length).toBeGreaterThan(20);
+    expect(written).toEqual(rebuilt);
+  });
+
+  it('STAC Collection §summaries: on PostgreSQL it holds what a rebuild from the items counts (creates, upserts, deletes, a relabel)', async () => {
+    const db = await freshDatabase();
+    try {
+      const store = new PostgresCatalog(db.url);
+      await writes(store);
+      await store.close();
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      const written = (await c.query(ROWS)).rows;
+      await c.query('DROP TABLE item_summary');
+      await new PostgresCatalog(db.url).close();
+      const rebuilt = (await c.query(ROWS)).rows;
+      await c.end();
+      expect(written.length).toBeGreaterThan(20);
+      expect(written).toEqual(rebuilt);
+    } finally {
+      await db.drop();
+    }
+  });
+});

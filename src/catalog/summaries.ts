@@ -111,3 +111,142 @@ export function derivedItemAssets(s: CollectionSummary): Record<string, Record<s
   }
   return out;
 }
+
+/** A value as JSON text with object members in key order, so one value always has one text. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const keys = Object.keys(v).sort();
+    const members = keys.flatMap((k) => {
+      const x = (v as Record<string, unknown>)[k];
+      return x === undefined ? [] : [`${JSON.stringify(k)}:${canonicalJson(x)}`];
+    });
+    return `{${members.join(',')}}`;
+  }
+  return JSON.stringify(v ?? null);
+}
+
+/** The summary-table text of an asset definition: its key and {type, roles, title} (null when absent). */
+export function assetSummaryValue(key: string, def: Record<string, unknown>): string {
+  const m = (x: unknown) => canonicalJson(x ?? null);
+  return `[${JSON.stringify(key)},{"type":${m(def.type)},"roles":${m(def.roles)},"title":${m(def.title)}}]`;
+}
+
+/** The release time of a summary row: the item's release time rounded up to the hour (never early). */
+export const releaseHourMs = (releaseMs: number): number =>
+  Math.ceil(releaseMs / RELEASE_STEP_MS) * RELEASE_STEP_MS;
+
+/** One row of the summary table, or a change to it: `n` items more (or fewer, when negative). */
+export interface SummaryRow {
+  collection: string;
+  field: string;
+  /** JSON text (canonicalJson; assetSummaryValue for ASSET_FIELD). */
+  value: string;
+  /** The item's label id, 0 for none (provider-only). */
+  labelId: number;
+  releaseMs: number;
+  n: number;
+}
+
+/** What an item adds to the summary table: its properties and assets, label and release time. */
+export interface SummarySource {
+  properties: Record<string, unknown>;
+  /** The item's `assets` member as stored (anything but an object holds no definitions). */
+  assets: unknown;
+  labelId: number | null;
+  releaseMs: number;
+}
+
+const SUMMARY_FIELD_SET = new Set(SUMMARY_FIELDS);
+const isSummaryValue = (v: unknown): v is string | number =>
+  typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
+
+/**
+ * The summary-table changes of a write, added up in memory so a batch writes each distinct
+ * (collection, property, value, label, release hour) row once, and an item replaced by one that
+ * holds the same values writes nothing. Rows are listed in key order, so concurrent writers lock
+ * them in the same order.
+ */
+export class SummaryDeltas {
+  private readonly rows = new Map<string, SummaryRow>();
+
+  /** Count an item in (sign 1) or out (sign -1): one per summarised value (array elements one by one) and asset definition. */
+  addItem(collection: string, src: SummarySource, sign: 1 | -1): void {
+    const labelId = src.labelId ?? 0;
+    const releaseMs = releaseHourMs(src.releaseMs);
+    for (const field of Object.keys(src.properties)) {
+      if (!SUMMARY_FIELD_SET.has(field)) continue;
+      const v = src.properties[field];
+      if (Array.isArray(v)) {
+        for (const e of v)
+          if (isSummaryValue(e)) this.add(collection, field, JSON.stringify(e), labelId, releaseMs, sign);
+      } else if (isSummaryValue(v)) this.add(collection, field, JSON.stringify(v), labelId, releaseMs, sign);
+    }
+    const assets = src.assets;
+    if (assets === null || typeof assets !== 'object' || Array.isArray(assets)) return;
+    for (const [key, def] of Object.entries(assets as Record<string, unknown>))
+      if (def !== null && typeof def === 'object' && !Array.isArray(def))
+        this.add(
+          collection,
+          ASSET_FIELD,
+          assetSummaryValue(key, def as Record<string, unknown>),
+          labelId,
+          releaseMs,
+          sign,
+        );
+  }
+
+  /**
+   * Add a row counted elsewhere (a database's own aggregation): `value` is the parsed JSON value, or
+   * for ASSET_FIELD the pair [key, definition]; it is written again as canonical text.
+   */
+  addCounted(
+    collection: string,
+    field: string,
+    value: unknown,
+    labelId: number,
+    releaseMs: number,
+    n: number,
+  ): void {
+    if (field === ASSET_FIELD) {
+      const [key, def] = value as [string, Record<string, unknown>];
+      this.add(collection, field, assetSummaryValue(key, def ?? {}), labelId, releaseHourMs(releaseMs), n);
+    } else if (isSummaryValue(value))
+      this.add(collection, field, JSON.stringify(value), labelId, releaseHourMs(releaseMs), n);
+  }
+
+  private add(
+    collection: string,
+    field: string,
+    value: string,
+    labelId: number,
+    releaseMs: number,
+    n: number,
+  ): void {
+    const key = JSON.stringify([collection, field, value, labelId, releaseMs]);
+    const row = this.rows.get(key);
+    if (row) row.n += n;
+    else this.rows.set(key, { collection, field, value, labelId, releaseMs, n });
+  }
+
+  /** The changes that change something, in key order. */
+  list(): SummaryRow[] {
+    const cmp = (a: string | number, b: string | number) => (a < b ? -1 : a > b ? 1 : 0);
+    return [...this.rows.values()]
+      .filter((r) => r.n !== 0)
+      .sort(
+        (a, b) =>
+          cmp(a.collection, b.collection) ||
+          cmp(a.field, b.field) ||
+          cmp(a.value, b.value) ||
+          a.labelId - b.labelId ||
+          a.releaseMs - b.releaseMs,
+      );
+  }
+
+  /** Whether any row loses items (so rows left at zero are to be dropped). */
+  hasRemovals(): boolean {
+    for (const r of this.rows.values()) if (r.n < 0) return true;
+    return false;
+  }
+}

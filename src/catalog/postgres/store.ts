@@ -29,8 +29,9 @@ import {
   type CollectionSummary,
   emptySummary,
   foldSummaryRows,
-  RELEASE_STEP_MS,
   SUMMARY_FIELDS,
+  SummaryDeltas,
+  type SummarySource,
 } from '../summaries.js';
 import type { SearchPage, SearchParams, StacCollection, StacItem } from '../types.js';
 
@@ -92,39 +93,47 @@ EXCEPTION WHEN others THEN RETURN NULL;
 END $$;
 `;
 
-/** The columns a summary update reads from the items it adds or takes away. */
-const SUMMARY_COLUMNS = 'collection, properties, doc, label_id, release_ms';
-
 /**
- * Add (sign 1) or take away (sign -1) the summary rows of the items `rows` yields (a query or a
- * data-modifying statement RETURNING SUMMARY_COLUMNS, so an insert or delete feeds its own rows and
- * the items table is not searched again): one per summarised property value (array elements one by
- * one) and per asset definition, grouped by collection, label (0: none, provider-only) and release
- * time rounded up to the hour. Rows are written in key order, so concurrent writers lock them in
- * the same order.
+ * The summary rows of the items `rows` selects, counted by PostgreSQL (for rebuilding a
+ * collection's rows from its items): one per summarised property value (array elements one by one)
+ * and per asset definition, grouped by collection, label (0: none, provider-only) and release time;
+ * `value` is the JSON value, or for an asset the pair [key, {type, roles, title}].
  */
-function summaryDeltaSql(rows: string, sign: 1 | -1): string {
+function summaryCountSql(rows: string): string {
   // Each document is taken apart once (jsonb_each): every `->` on a compressed jsonb value would
   // decompress all of it again.
   const fields = `ARRAY[${SUMMARY_FIELDS.map((f) => pg.escapeLiteral(f)).join(', ')}]::text[]`;
-  const group = `coalesce(src.label_id, 0) AS label_id, ceil(src.release_ms / ${RELEASE_STEP_MS}) * ${RELEASE_STEP_MS} AS release_ms`;
+  const group = 'coalesce(src.label_id, 0) AS label_id, src.release_ms';
   return `WITH src AS (${rows})
-  INSERT INTO item_summary (collection, field, value, label_id, release_ms, n)
-  SELECT collection, field, value, label_id, release_ms, ${sign} * count(*) FROM (
-    SELECT src.collection, p.key AS field, e.v::text AS value, ${group}
+  SELECT collection, field, value, label_id, release_ms, count(*) AS n FROM (
+    SELECT src.collection, p.key AS field, e.v AS value, ${group}
     FROM src CROSS JOIN LATERAL jsonb_each(src.properties) AS p(key, value)
     CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(p.value) = 'array'
       THEN p.value ELSE jsonb_build_array(p.value) END) AS e(v)
     WHERE p.key = ANY(${fields}) AND jsonb_typeof(e.v) IN ('string', 'number')
     UNION ALL
     SELECT src.collection, '${ASSET_FIELD}', jsonb_build_array(a.key, jsonb_build_object('type', a.value -> 'type',
-      'roles', a.value -> 'roles', 'title', a.value -> 'title'))::text, ${group}
+      'roles', a.value -> 'roles', 'title', a.value -> 'title')), ${group}
     FROM src CROSS JOIN LATERAL jsonb_each(jsonb_path_query_first(src.doc, '$.assets ? (@.type() == "object")'))
       AS a(key, value)
     WHERE jsonb_typeof(a.value) = 'object'
-  ) t GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-  ON CONFLICT (collection, field, value, label_id, release_ms) DO UPDATE SET n = item_summary.n + EXCLUDED.n`;
+  ) t GROUP BY 1, 2, 3, 4, 5`;
 }
+
+/** What a summary update reads back from the items a write replaces or deletes (RETURNING). */
+const STORED_SUMMARY = "properties, doc -> 'assets' AS assets, label_id, release_ms";
+interface StoredSummaryRow {
+  properties: Record<string, unknown>;
+  assets: unknown;
+  label_id: string | null;
+  release_ms: number;
+}
+const storedSource = (r: StoredSummaryRow): SummarySource => ({
+  properties: r.properties,
+  assets: r.assets,
+  labelId: r.label_id === null ? null : Number(r.label_id),
+  releaseMs: r.release_ms,
+});
 
 const pgDialect: SqlDialect = {
   valueParam: (i) => `$${i}::jsonb`,
@@ -194,7 +203,7 @@ export class PostgresCatalog implements CatalogStore {
 
   private readonly rules: LabelRules;
 
-  /** numberMatched is counted up to this many items, for at most countTimeoutMs; else left out. */
+  /** numberMatched is counted up to this many items, for at most countTimeoutMs; else left out (0: never counted). */
   private readonly countLimit: number;
   private readonly countTimeoutMs: number;
 
@@ -217,7 +226,7 @@ export class PostgresCatalog implements CatalogStore {
       const had = await c.query<{ t: string | null }>("SELECT to_regclass('item_summary')::text AS t");
       await c.query(SCHEMA);
       // A catalog written before the summary table: build it once from its items.
-      if (had.rows[0]?.t === null) await c.query(summaryDeltaSql(`SELECT ${SUMMARY_COLUMNS} FROM items`, 1));
+      if (had.rows[0]?.t === null) await this.rebuildSummary(c, 'SELECT * FROM items', []);
       await c.query('SELECT pg_advisory_unlock(764251)');
     } finally {
       c.release();
@@ -289,17 +298,47 @@ export class PostgresCatalog implements CatalogStore {
     return Number(r.rows[0].id);
   }
 
-  /** Update the summary table for the items `rows` yields (see summaryDeltaSql), then drop the rows left empty. */
-  private async summaryDelta(
-    client: pg.PoolClient,
-    collection: string,
-    rows: string,
-    params: unknown[],
-    sign: 1 | -1,
-  ): Promise<void> {
-    await client.query(summaryDeltaSql(rows, sign), params);
-    if (sign < 0)
-      await client.query('DELETE FROM item_summary WHERE collection = $1 AND n <= 0', [collection]);
+  /**
+   * Write a batch's summary changes in one statement (one row per distinct key, in key order, so
+   * concurrent writers lock rows in the same order), then drop the rows left at zero.
+   */
+  private async writeSummary(client: pg.PoolClient, deltas: SummaryDeltas): Promise<void> {
+    const rows = deltas.list();
+    if (rows.length === 0) return;
+    await client.query(
+      `INSERT INTO item_summary (collection, field, value, label_id, release_ms, n)
+       SELECT c, f, v, l, r, n FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::float8[], $6::bigint[])
+         WITH ORDINALITY AS t(c, f, v, l, r, n, k) ORDER BY k
+       ON CONFLICT (collection, field, value, label_id, release_ms) DO UPDATE SET n = item_summary.n + EXCLUDED.n`,
+      [
+        rows.map((r) => r.collection),
+        rows.map((r) => r.field),
+        rows.map((r) => r.value),
+        rows.map((r) => r.labelId),
+        rows.map((r) => r.releaseMs),
+        rows.map((r) => r.n),
+      ],
+    );
+    if (deltas.hasRemovals())
+      await client.query('DELETE FROM item_summary WHERE collection = ANY($1::text[]) AND n <= 0', [
+        [...new Set(rows.filter((r) => r.n < 0).map((r) => r.collection))],
+      ]);
+  }
+
+  /** Add the summary rows of the items `rows` selects (a query on items), counted in SQL. */
+  private async rebuildSummary(client: pg.PoolClient, rows: string, params: unknown[]): Promise<void> {
+    const deltas = new SummaryDeltas();
+    const counted = await client.query<{
+      collection: string;
+      field: string;
+      value: unknown;
+      label_id: string;
+      release_ms: number;
+      n: string;
+    }>(summaryCountSql(rows), params);
+    for (const r of counted.rows)
+      deltas.addCounted(r.collection, r.field, r.value, Number(r.label_id), r.release_ms, Number(r.n));
+    await this.writeSummary(client, deltas);
   }
 
   async summarize(collections: string[], scope: Scope): Promise<Map<string, CollectionSummary>> {
@@ -389,13 +428,7 @@ export class PostgresCatalog implements CatalogStore {
           labelId,
         ]);
         await client.query('DELETE FROM item_summary WHERE collection = $1', [c.id]);
-        await this.summaryDelta(
-          client,
-          c.id,
-          `SELECT ${SUMMARY_COLUMNS} FROM items WHERE collection = $1`,
-          [c.id],
-          1,
-        );
+        await this.rebuildSummary(client, 'SELECT * FROM items WHERE collection = $1', [c.id]);
       });
       return;
     }
@@ -483,6 +516,8 @@ export class PostgresCatalog implements CatalogStore {
         }
       }
       const ids = items.map((it) => it.id);
+      // The batch's summary changes, added up here and written once: the items it replaces out, its own in.
+      const deltas = new SummaryDeltas();
 
       await this.ensureMonths(
         client,
@@ -501,28 +536,21 @@ export class PostgresCatalog implements CatalogStore {
         }
       } else {
         // The items this batch replaces go, and their summary rows with them.
-        await this.summaryDelta(
-          client,
-          collection,
-          `DELETE FROM items WHERE collection = $1 AND id = ANY($2::text[]) RETURNING ${SUMMARY_COLUMNS}`,
+        const gone = await client.query<StoredSummaryRow>(
+          `DELETE FROM items WHERE collection = $1 AND id = ANY($2::text[]) RETURNING ${STORED_SUMMARY}`,
           [collection, ids],
-          -1,
         );
+        for (const r of gone.rows) deltas.addItem(collection, storedSource(r), -1);
         await client.query(
           'INSERT INTO item_keys (collection, id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING',
           [collection, ids],
         );
       }
-      // The insert feeds the summary update its own rows.
       await client.query(
-        summaryDeltaSql(
-          `INSERT INTO items (seq, collection, id, dt_start, dt_end, geometry, properties, doc, label_id, label_own, release_ms)
+        `INSERT INTO items (seq, collection, id, dt_start, dt_end, geometry, properties, doc, label_id, label_own, release_ms)
        SELECT nextval('items_seq'), $1, i, s, e, ST_SetSRID(ST_GeomFromGeoJSON(g), 4326), p, d, l, o, r
        FROM unnest($2::text[], $3::float8[], $4::float8[], $5::text[], $6::jsonb[], $7::jsonb[], $8::bigint[], $9::boolean[], $10::float8[])
-         AS t(i, s, e, g, p, d, l, o, r)
-       RETURNING ${SUMMARY_COLUMNS}`,
-          1,
-        ),
+         AS t(i, s, e, g, p, d, l, o, r)`,
         [
           collection,
           ids,
@@ -536,6 +564,13 @@ export class PostgresCatalog implements CatalogStore {
           releases,
         ],
       );
+      for (const [k, it] of items.entries())
+        deltas.addItem(
+          collection,
+          { properties: it.properties, assets: it.assets, labelId: labelIds[k], releaseMs: releases[k] },
+          1,
+        );
+      await this.writeSummary(client, deltas);
     });
     const span = Math.max(0, ...times.map((t) => t[1] - t[0]));
     if (this.maxSpan !== null && span > this.maxSpan) this.maxSpan = span;
@@ -564,13 +599,13 @@ export class PostgresCatalog implements CatalogStore {
         collection,
         id,
       ]);
-      await this.summaryDelta(
-        client,
-        collection,
-        `DELETE FROM items WHERE collection = $1 AND id = $2 RETURNING ${SUMMARY_COLUMNS}`,
+      const gone = await client.query<StoredSummaryRow>(
+        `DELETE FROM items WHERE collection = $1 AND id = $2 RETURNING ${STORED_SUMMARY}`,
         [collection, id],
-        -1,
       );
+      const deltas = new SummaryDeltas();
+      for (const row of gone.rows) deltas.addItem(collection, storedSource(row), -1);
+      await this.writeSummary(client, deltas);
       return (r.rowCount ?? 0) > 0;
     });
   }
@@ -663,6 +698,7 @@ export class PostgresCatalog implements CatalogStore {
    */
   private async count(where: string[], params: unknown[]): Promise<number | null> {
     const limit = this.countLimit;
+    if (limit <= 0) return null;
     const sql = `SELECT count(*) AS n FROM (SELECT 1 FROM items${
       where.length ? ` WHERE ${where.join(' AND ')}` : ''
     } LIMIT ${limit + 1}) t`;

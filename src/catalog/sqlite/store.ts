@@ -26,8 +26,9 @@ import {
   type CollectionSummary,
   emptySummary,
   foldSummaryRows,
-  RELEASE_STEP_MS,
   SUMMARY_FIELDS,
+  SummaryDeltas,
+  type SummarySource,
 } from '../summaries.js';
 import type { GeoJsonGeometry, SearchPage, SearchParams, StacCollection, StacItem } from '../types.js';
 import { geometryBbox, parseTimestamp } from '../validate.js';
@@ -83,19 +84,18 @@ CREATE TABLE IF NOT EXISTS item_summary (
 `;
 
 /**
- * Add (sign 1) or take away (sign -1) the summary rows of the items that `where` selects: one per
- * summarised property value (array elements one by one) and per asset definition, grouped by
- * collection, label (0: none, provider-only) and release time rounded up to the hour.
+ * The summary rows of the items that `where` selects, counted by SQLite (for rebuilding a
+ * collection's rows from its items): one per summarised property value (array elements one by one)
+ * and per asset definition, grouped by collection, label (0: none, provider-only) and release time.
+ * `value` is the SQL value of a property, or the JSON text [key, {type, roles, title}] of an asset.
  */
-function summaryDeltaSql(where: string, sign: 1 | -1): string {
+function summaryCountSql(where: string): string {
   // One pass over each item's top-level properties (parsing the JSON once), into arrays' elements.
   const fields = SUMMARY_FIELDS.map((f) => `'${f}'`).join(', ');
-  const group = `coalesce(items.label_id, 0) AS label_id, ceil(items.release_ms / ${RELEASE_STEP_MS}) * ${RELEASE_STEP_MS} AS release_ms`;
+  const group = 'coalesce(items.label_id, 0) AS label_id, items.release_ms AS release_ms';
   const isArray = "p.type = 'array'";
-  return `INSERT INTO item_summary (collection, field, value, label_id, release_ms, n)
-  SELECT collection, field, value, label_id, release_ms, ${sign} * count(*) FROM (
-    SELECT items.collection, p.key AS field,
-      json_quote(CASE WHEN ${isArray} THEN e.value ELSE p.value END) AS value, ${group}
+  return `SELECT collection, field, value, label_id, release_ms, count(*) AS n FROM (
+    SELECT items.collection, p.key AS field, CASE WHEN ${isArray} THEN e.value ELSE p.value END AS value, ${group}
     FROM items, json_each(items.properties) p
       LEFT JOIN json_each(CASE WHEN ${isArray} THEN p.value END) e
     WHERE ${where} AND p.key IN (${fields})
@@ -105,9 +105,23 @@ function summaryDeltaSql(where: string, sign: 1 | -1): string {
       'roles', json_extract(a.value, '$.roles'), 'title', json_extract(a.value, '$.title'))), ${group}
     FROM items, json_each(items.doc, '$.assets') a
     WHERE ${where} AND a.type = 'object'
-  ) WHERE 1 GROUP BY collection, field, value, label_id, release_ms
-  ON CONFLICT (collection, field, value, label_id, release_ms) DO UPDATE SET n = n + excluded.n`;
+  ) GROUP BY collection, field, value, label_id, release_ms`;
 }
+
+/** A stored item as a summary source (properties and assets as JSON text). */
+interface StoredSummaryRow {
+  properties: string;
+  /** JSON text ('null' when the item has none). */
+  assets: string;
+  label_id: number | null;
+  release_ms: number;
+}
+const storedSource = (r: StoredSummaryRow): SummarySource => ({
+  properties: JSON.parse(r.properties),
+  assets: JSON.parse(r.assets),
+  labelId: r.label_id,
+  releaseMs: r.release_ms,
+});
 
 /** Literal geometries of a query, parsed once. */
 const literalCache = new Map<string, unknown>();
@@ -205,7 +219,7 @@ export class SqliteCatalog implements CatalogStore {
   /** Scoped lookups and searches, prepared once per SQL text. */
   private readonly stmt: (sql: string) => Database.Statement;
 
-  /** numberMatched is counted up to this many items; above it, it is left out. */
+  /** numberMatched is counted up to this many items; above it, it is left out (0: never counted). */
   private readonly countLimit: number;
 
   constructor(path: string, opts: { rules?: LabelRules; countLimit?: number } = {}) {
@@ -243,8 +257,8 @@ export class SqliteCatalog implements CatalogStore {
       .get();
     this.db.exec(SCHEMA);
     // A catalog written before the summary table: build it once from its items.
-    if (!hadSummary) this.db.exec(summaryDeltaSql('1', 1));
     this.stmt = statementCache(this.db);
+    if (!hadSummary) this.db.transaction(() => this.rebuildSummary('1', []))();
     this.rowsAtAnalyze = (this.db.prepare('SELECT count(*) AS n FROM items').get() as { n: number }).n;
     this.maxSpan =
       (this.db.prepare('SELECT max(dt_end - dt_start) AS m FROM items').get() as { m: number | null }).m ?? 0;
@@ -310,13 +324,40 @@ export class SqliteCatalog implements CatalogStore {
     return { sql, named: Object.fromEntries(params.map((v, i) => [String(i + 1), v])) };
   }
 
-  /** Update the summary table for the items `where` selects (?1, ?2, ... bound to `params`), then drop empty rows. */
-  private summaryDelta(where: string, params: unknown[], sign: 1 | -1): void {
-    // Numbered parameters (?1, ?2: `where` appears twice) bind by name in better-sqlite3.
-    this.db
-      .prepare(summaryDeltaSql(where, sign))
-      .run(Object.fromEntries(params.map((v, i) => [String(i + 1), v])));
-    if (sign < 0) this.db.prepare('DELETE FROM item_summary WHERE n <= 0').run();
+  /** Write a batch's summary changes: one upsert per distinct row, then drop the rows left at zero. */
+  private writeSummary(deltas: SummaryDeltas): void {
+    const rows = deltas.list();
+    if (rows.length === 0) return;
+    const up = this.stmt(
+      `INSERT INTO item_summary (collection, field, value, label_id, release_ms, n) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (collection, field, value, label_id, release_ms) DO UPDATE SET n = n + excluded.n`,
+    );
+    for (const r of rows) up.run(r.collection, r.field, r.value, r.labelId, r.releaseMs, r.n);
+    if (deltas.hasRemovals()) this.stmt('DELETE FROM item_summary WHERE n <= 0').run();
+  }
+
+  /** Add the summary rows of the items `where` selects (?1, ?2, ... bound to `params`), counted in SQL. */
+  private rebuildSummary(where: string, params: unknown[]): void {
+    const deltas = new SummaryDeltas();
+    const named = Object.fromEntries(params.map((v, i) => [String(i + 1), v]));
+    const rows = this.db.prepare(summaryCountSql(where)).all(named) as {
+      collection: string;
+      field: string;
+      value: string | number;
+      label_id: number;
+      release_ms: number;
+      n: number;
+    }[];
+    for (const r of rows)
+      deltas.addCounted(
+        r.collection,
+        r.field,
+        r.field === ASSET_FIELD ? JSON.parse(r.value as string) : r.value,
+        r.label_id,
+        r.release_ms,
+        r.n,
+      );
+    this.writeSummary(deltas);
   }
 
   async summarize(collections: string[], scope: Scope): Promise<Map<string, CollectionSummary>> {
@@ -401,7 +442,7 @@ export class SqliteCatalog implements CatalogStore {
           .prepare('UPDATE items SET label_id = ? WHERE collection = ? AND label_own = 0')
           .run(labelId, c.id);
         this.db.prepare('DELETE FROM item_summary WHERE collection = ?').run(c.id);
-        this.summaryDelta('items.collection = ?1', [c.id], 1);
+        this.rebuildSummary('items.collection = ?1', [c.id]);
       }
     });
     tx();
@@ -438,7 +479,9 @@ export class SqliteCatalog implements CatalogStore {
       return l && labelRow(this.rules, l);
     });
     const releases = items.map(releaseMs);
-    const find = this.db.prepare('SELECT seq FROM items WHERE collection = ? AND id = ?');
+    const find = this.stmt(
+      "SELECT seq, properties, json_quote(json_extract(doc, '$.assets')) AS assets, label_id, release_ms FROM items WHERE collection = ? AND id = ?",
+    );
     const delTree = this.db.prepare('DELETE FROM items_rtree WHERE seq = ?');
     const delItem = this.db.prepare('DELETE FROM items WHERE seq = ?');
     const ins = this.db.prepare(
@@ -447,22 +490,22 @@ export class SqliteCatalog implements CatalogStore {
     const insTree = this.db.prepare(
       'INSERT INTO items_rtree (seq, minx, maxx, miny, maxy) VALUES (?, ?, ?, ?, ?)',
     );
-    const batch = 'items.collection = ?1 AND items.id IN (SELECT value FROM json_each(?2))';
-    const batchParams = [collection, JSON.stringify(items.map((it) => it.id))];
     const tx = this.db.transaction((list: StacItem[]) => {
-      // The summary rows of the items this batch replaces go first (in 'create' mode none exists).
-      if (mode === 'upsert') this.summaryDelta(batch, batchParams, -1);
+      // The batch's summary changes, added up here and written once: the items it replaces out, its own in.
+      const deltas = new SummaryDeltas();
       for (const [k, it] of list.entries()) {
         const own = labels[k];
-        const old = find.get(collection, it.id) as { seq: number } | undefined;
+        const old = find.get(collection, it.id) as (StoredSummaryRow & { seq: number }) | undefined;
         if (old) {
           if (mode === 'create')
             throw new ConflictError(`item '${it.id}' exists already in collection '${collection}'`);
+          deltas.addItem(collection, storedSource(old), -1);
           delTree.run(old.seq);
           delItem.run(old.seq);
         }
         const [start, end] = itemTimes(it.properties);
         if (end - start > this.maxSpan) this.maxSpan = end - start;
+        const labelId = own ? this.labelId(own) : coll.label_id;
         const r = ins.run(
           collection,
           it.id,
@@ -471,14 +514,19 @@ export class SqliteCatalog implements CatalogStore {
           JSON.stringify(it.geometry),
           JSON.stringify(it.properties),
           JSON.stringify({ ...it, collection }),
-          own ? this.labelId(own) : coll.label_id,
+          labelId,
           own ? 1 : 0,
           releases[k],
         );
         const [w, s, e, n] = itemBbox(it);
         insTree.run(r.lastInsertRowid, w, e, s, n);
+        deltas.addItem(
+          collection,
+          { properties: it.properties, assets: it.assets, labelId, releaseMs: releases[k] },
+          1,
+        );
       }
-      this.summaryDelta(batch, batchParams, 1);
+      this.writeSummary(deltas);
       return list.length;
     });
     const n = tx(items);
@@ -489,10 +537,14 @@ export class SqliteCatalog implements CatalogStore {
   async deleteItem(collection: string, id: string): Promise<boolean> {
     const tx = this.db.transaction(() => {
       const row = this.db
-        .prepare('SELECT seq FROM items WHERE collection = ? AND id = ?')
-        .get(collection, id) as { seq: number } | undefined;
+        .prepare(
+          "SELECT seq, properties, json_quote(json_extract(doc, '$.assets')) AS assets, label_id, release_ms FROM items WHERE collection = ? AND id = ?",
+        )
+        .get(collection, id) as (StoredSummaryRow & { seq: number }) | undefined;
       if (!row) return false;
-      this.summaryDelta('items.seq = ?1', [row.seq], -1);
+      const deltas = new SummaryDeltas();
+      deltas.addItem(collection, storedSource(row), -1);
+      this.writeSummary(deltas);
       this.db.prepare('DELETE FROM items_rtree WHERE seq = ?').run(row.seq);
       this.db.prepare('DELETE FROM items WHERE seq = ?').run(row.seq);
       return true;
@@ -563,6 +615,7 @@ export class SqliteCatalog implements CatalogStore {
    */
   private count(where: string[], params: unknown[]): number | null {
     const limit = this.countLimit;
+    if (limit <= 0) return null;
     const sql = `SELECT count(*) AS n FROM (SELECT 1 FROM items${
       where.length ? ` WHERE ${where.join(' AND ')}` : ''
     } LIMIT ${limit + 1})`;
