@@ -128,11 +128,11 @@ export class CfarScratch {
   length = 0;
   cols: Float64Array[] = [];
   tables = new Map<number, KThresholdTable>();
-  /** Eight zeroed column-sum arrays of `length` (the width plus padding on both sides). */
+  /** Fourteen zeroed column-sum arrays of `length` (the width plus padding on both sides). */
   ensure(length: number): Float64Array[] {
     if (this.length !== length) {
       this.length = length;
-      this.cols = Array.from({ length: 8 }, () => new Float64Array(length));
+      this.cols = Array.from({ length: 14 }, () => new Float64Array(length));
     } else for (const c of this.cols) c.fill(0);
     return this.cols;
   }
@@ -200,6 +200,22 @@ function slideRow(
   else addRow(src, bgCount, y * W, W, sign, cols[5], cols[6], cols[7], P);
 }
 
+/** Add or remove image row y (when inside the image) to the upper-half background (8) or guard (11) sums. */
+function slideUpper(
+  src: Float32Array,
+  bgCount: Uint8Array,
+  cols: Float64Array[],
+  W: number,
+  H: number,
+  P: number,
+  y: number,
+  sign: number,
+  first: 8 | 11,
+): void {
+  if (y < 0 || y >= H) return;
+  addRow(src, bgCount, y * W, W, sign, cols[first], cols[first + 1], cols[first + 2], P);
+}
+
 /** Move the guard and background column sums down one row in one sweep (all rows inside the image). */
 function slideBackground(
   src: Float32Array,
@@ -237,12 +253,58 @@ function slideBackground(
   }
 }
 
+/** Quadrant means whose ratio (largest / smallest) exceeds this make a background heterogeneous. */
+export const HETEROGENEITY_RATIO = 1.5;
+/** A quadrant at most this many times brighter than the local level may stand for it. */
+export const LOCAL_RANGE = 4;
+/** Quadrants with fewer background pixels than this take no part in the heterogeneity test. */
+const MIN_QUADRANT_PX = 64;
+
+/**
+ * The texture order nu' of the K distribution (looks L n, mean 1) that stands for the mean of n
+ * independent K(L, nu) pixels: the one with the same third cumulant. A K pixel of mean 1 has
+ * E[x^2] = (1 + 1/L)(1 + 1/nu), E[x^3] = (1 + 1/L)(1 + 2/L)(1 + 1/nu)(1 + 2/nu), and the mean of n
+ * has the third cumulant k3(x) / n^2; with u = 1/nu' that is a quadratic in u. Matching the second
+ * moment instead (nu' = n nu) gives the right variance but too light a tail: for L = 1, nu = 2,
+ * n = 49 it sets the pfa = 10^-6.5 threshold at 2.22 times the mean, where a Monte Carlo of 4e6
+ * windows puts it at about 2.55 (P > 2.35 is 4e-6); the third-cumulant match gives 2.53. In the
+ * gamma limit (nu infinite) both are infinite.
+ */
+export function targetMeanOrder(L: number, nu: number, n: number): number {
+  if (!(nu > 0) || nu === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY;
+  const a = 1 + 1 / L;
+  const e2 = a * (1 + 1 / nu);
+  const e3 = a * (1 + 2 / L) * (1 + 1 / nu) * (1 + 2 / nu);
+  const k3 = (e3 - 3 * e2 + 2) / (n * n);
+  const Ln = L * n;
+  const A = (1 + 1 / Ln) * (1 + 2 / Ln);
+  const B = 1 + 1 / Ln;
+  // 2A u^2 + 3(A - B) u + (A - 3B + 2 - k3) = 0, the positive root.
+  const qa = 2 * A;
+  const qb = 3 * (A - B);
+  const qc = A - 3 * B + 2 - k3;
+  const disc = qb * qb - 4 * qa * qc;
+  const u = (-qb + Math.sqrt(Math.max(0, disc))) / (2 * qa);
+  return u > 0 ? 1 / u : Number.POSITIVE_INFINITY;
+}
+
 /**
  * CFAR over image rows [row0, row0 + rows) of a W x H intensity image. `src` holds 0 where `valid`
  * is 0 (nodata, masked land); `bgCount` is 1 for the pixels that count in background statistics
  * (valid and not censored). In 'censor' mode writes `bgCountOut[p] = 0` where the pixel itself
  * exceeds mean + t * std of its background (the outliers the next pass leaves out) and valid[p]
  * elsewhere; in 'detect' mode fills `out` by the method's test on the target mean.
+ *
+ * The K method's detection pass also splits the background ring into four quadrants (split at the
+ * pixel's row and column). When their means differ by more than HETEROGENEITY_RATIO, the ring spans
+ * more than one clutter level and its moments describe neither: the test then takes the mean and
+ * texture of the brightest quadrant not brighter than LOCAL_RANGE times the local level, the
+ * censored mean over the guard window (the pixel's own surroundings, bright outliers left out by
+ * the censoring passes). Bright clutter next to dark keeps its own level (no false alarms along the
+ * edge); a ship in the dark water next to it keeps the dark level unless it lies within about a
+ * guard half-width of the edge. The clutter level is then the greater of that mean and the censored
+ * guard mean (an extended bright feature smaller than the ring, such as a rain cell), and the
+ * threshold is the K quantile for the mean of the target window's pixels (see targetMeanOrder).
  *
  * Column sums over each window's rows slide down one row at a time; along a row the window sums
  * slide across (the column arrays are zero-padded, so windows clip at the border without branches).
@@ -266,14 +328,21 @@ export function cfarRows(
   const hb = p.halfBackground;
   const P = hb + 1;
   const cols = scratch.ensure(W + 2 * P);
-  const [cTS, cTN, cGS, cGQ, cGN, cBS, cBQ, cBN] = cols;
+  const [cTS, cTN, cGS, cGQ, cGN, cBS, cBQ, cBN, cUS, cUQ, cUN, cVS, cVQ, cVN] = cols;
   const detect = mode === 'detect';
+  const kind = p.method;
+  // Quadrant statistics: the K method's detection pass only.
+  const quad = detect && kind === 'k';
   for (let y = row0 - hb; y <= row0 + hb; y++) {
     if (detect && y >= row0 - ht && y <= row0 + ht) slideRow(src, valid, bgCount, cols, W, H, P, y, 1, 0);
     if (y >= row0 - hg && y <= row0 + hg) slideRow(src, valid, bgCount, cols, W, H, P, y, 1, 1);
     slideRow(src, valid, bgCount, cols, W, H, P, y, 1, 2);
+    // Upper halves: rows y - h .. y (the pixel's own row included).
+    if (quad && y <= row0) {
+      slideUpper(src, bgCount, cols, W, H, P, y, 1, 8);
+      if (y >= row0 - hg) slideUpper(src, bgCount, cols, W, H, P, y, 1, 11);
+    }
   }
-  const kind = p.method;
   const fullTargetN = (2 * ht + 1) * (2 * ht + 1);
   const kFull = kind === 'k' && detect ? scratch.table(p, fullTargetN) : null;
   const L = p.looks;
@@ -299,6 +368,26 @@ export function cfarRows(
     let bS = 0;
     let bQ = 0;
     let bN = 0;
+    // Quadrant sums: upper background (u) and guard (v) rows over the full width, and left parts
+    // (columns x - h .. x) of the background (bL), guard (gL), upper background (uL), upper guard (vL).
+    let uS = 0;
+    let uQ = 0;
+    let uN = 0;
+    let vS = 0;
+    let vQ = 0;
+    let vN = 0;
+    let bLS = 0;
+    let bLQ = 0;
+    let bLN = 0;
+    let gLS = 0;
+    let gLQ = 0;
+    let gLN = 0;
+    let uLS = 0;
+    let uLQ = 0;
+    let uLN = 0;
+    let vLS = 0;
+    let vLQ = 0;
+    let vLN = 0;
     for (let i = -ht; i <= ht; i++) {
       tS += cTS[P + i];
       tN += cTN[P + i];
@@ -313,6 +402,34 @@ export function cfarRows(
       bQ += cBQ[P + i];
       bN += cBN[P + i];
     }
+    if (quad) {
+      for (let i = -hb; i <= hb; i++) {
+        uS += cUS[P + i];
+        uQ += cUQ[P + i];
+        uN += cUN[P + i];
+        if (i <= 0) {
+          bLS += cBS[P + i];
+          bLQ += cBQ[P + i];
+          bLN += cBN[P + i];
+          uLS += cUS[P + i];
+          uLQ += cUQ[P + i];
+          uLN += cUN[P + i];
+        }
+      }
+      for (let i = -hg; i <= hg; i++) {
+        vS += cVS[P + i];
+        vQ += cVQ[P + i];
+        vN += cVN[P + i];
+        if (i <= 0) {
+          gLS += cGS[P + i];
+          gLQ += cGQ[P + i];
+          gLN += cGN[P + i];
+          vLS += cVS[P + i];
+          vLQ += cVQ[P + i];
+          vLN += cVN[P + i];
+        }
+      }
+    }
     const o = y * W;
     for (let x = 0; x < W; x++) {
       const v = src[o + x];
@@ -326,16 +443,61 @@ export function cfarRows(
       const thrN = rs + t * Math.sqrt(Math.max(rv, 0));
       if (!detect) {
         cen[o + x] = ok && !(rn > 0.5 && v * rn > thrN) ? 1 : 0;
-      } else if (ok && rn > 0.5 && (kind === 'k' ? tS * rn > rs * minRatio * tN : tS * rn > thrN * tN)) {
-        // Only a target mean above the smallest possible threshold gets the full test (the K
-        // threshold is >= mean * its gamma limit).
-        const area = (Math.min(W - 1, x + ht) - Math.max(0, x - ht) + 1) * tRows;
-        const targetMean = tS / tN;
-        const mean = rs / rn;
-        if (area - tN <= 0.1 * area && targetMean >= floor) {
-          const std = rv > 0 ? Math.sqrt(rv) / rn : 0;
-          let threshold: number;
-          if (kind === 'k') {
+      } else if (quad) {
+        // Quadrants of the ring: upper-left, upper-right, lower-left, lower-right.
+        const s0 = uLS - vLS;
+        const n0 = uLN - vLN;
+        const s1 = uS - uLS - (vS - vLS);
+        const n1 = uN - uLN - (vN - vLN);
+        const s2 = bLS - uLS - (gLS - vLS);
+        const n2 = bLN - uLN - (gLN - vLN);
+        const s3 = rs - s0 - s1 - s2;
+        const n3 = rn - n0 - n1 - n2;
+        // No threshold is below the gamma limit times the smallest quadrant mean (or the ring mean).
+        if (
+          ok &&
+          rn > 0.5 &&
+          (tS * rn > rs * minRatio * tN ||
+            (n0 > 0.5 && tS * n0 > s0 * minRatio * tN) ||
+            (n1 > 0.5 && tS * n1 > s1 * minRatio * tN) ||
+            (n2 > 0.5 && tS * n2 > s2 * minRatio * tN) ||
+            (n3 > 0.5 && tS * n3 > s3 * minRatio * tN))
+        ) {
+          const area = (Math.min(W - 1, x + ht) - Math.max(0, x - ht) + 1) * tRows;
+          const targetMean = tS / tN;
+          if (area - tN <= 0.1 * area && targetMean >= floor) {
+            // The quadrant means that have enough pixels; heterogeneous when they differ too much.
+            const m0 = n0 >= MIN_QUADRANT_PX ? s0 / n0 : Number.NaN;
+            const m1 = n1 >= MIN_QUADRANT_PX ? s1 / n1 : Number.NaN;
+            const m2q = n2 >= MIN_QUADRANT_PX ? s2 / n2 : Number.NaN;
+            const m3 = n3 >= MIN_QUADRANT_PX ? s3 / n3 : Number.NaN;
+            // Math.min / max of a NaN is NaN: leave the small quadrants out.
+            const lo = Math.min(m0 || Infinity, m1 || Infinity, m2q || Infinity, m3 || Infinity);
+            const hi = Math.max(m0 || 0, m1 || 0, m2q || 0, m3 || 0);
+            let sS = rs;
+            let sQ = bQ - gQ;
+            let sN = rn;
+            if (hi > HETEROGENEITY_RATIO * lo) {
+              // The brightest quadrant that is not brighter than LOCAL_RANGE times the local level.
+              const local = gN > 0.5 && gS > 0 ? gS / gN : targetMean;
+              const cap = LOCAL_RANGE * local;
+              // (Every quadrant brighter than that: the darkest.)
+              const best =
+                Math.max(m0 <= cap ? m0 : 0, m1 <= cap ? m1 : 0, m2q <= cap ? m2q : 0, m3 <= cap ? m3 : 0) ||
+                lo;
+              if (best === m0) [sS, sQ, sN] = [s0, uLQ - vLQ, n0];
+              else if (best === m1) [sS, sQ, sN] = [s1, uQ - uLQ - (vQ - vLQ), n1];
+              else if (best === m2q) [sS, sQ, sN] = [s2, bLQ - uLQ - (gLQ - vLQ), n2];
+              else {
+                const q0 = uLQ - vLQ;
+                const q1 = uQ - uLQ - (vQ - vLQ);
+                const q2 = bLQ - uLQ - (gLQ - vLQ);
+                [sS, sQ, sN] = [s3, bQ - gQ - q0 - q1 - q2, n3];
+              }
+            }
+            const mean = sS / sN;
+            const varN2 = sQ * sN - sS * sS;
+            const std = varN2 > 0 ? Math.sqrt(varN2) / sN : 0;
             // Texture order from the background moments (as SNAP's K-distribution code):
             // (1 + 1/nu)(1 + 1/L) = <x^2> / <x>^2. Fewer target pixels (border, nodata) use the
             // table of the next smaller size class: a slightly higher, conservative threshold.
@@ -344,10 +506,24 @@ export function cfarRows(
             const nu = dd > 0 ? 1 / dd : Number.POSITIVE_INFINITY;
             const n = Math.round(tN);
             const table = n === fullTargetN ? (kFull as KThresholdTable) : scratch.table(p, sizeClass(n));
-            threshold = mean * table.threshold(nu * n);
-          } else {
-            threshold = mean + t * std;
+            // An extended bright feature (a rain cell, a bright patch smaller than the ring) raises
+            // the censored guard-window mean above the background's: the level is the greater.
+            const level = gN > 0.5 && gS > mean * gN ? gS / gN : mean;
+            const threshold = level * table.threshold(targetMeanOrder(L, nu, n));
+            if (targetMean > threshold) {
+              res.detection[o + x] = 1;
+              res.ratio[o + x] = targetMean / threshold;
+              res.bodyThreshold[o + x] = mean + BODY_K * std;
+            }
           }
+        }
+      } else if (ok && rn > 0.5 && tS * rn > thrN * tN) {
+        const area = (Math.min(W - 1, x + ht) - Math.max(0, x - ht) + 1) * tRows;
+        const targetMean = tS / tN;
+        const mean = rs / rn;
+        if (area - tN <= 0.1 * area && targetMean >= floor) {
+          const std = rv > 0 ? Math.sqrt(rv) / rn : 0;
+          const threshold = mean + t * std;
           if (targetMean > threshold) {
             res.detection[o + x] = 1;
             res.ratio[o + x] = targetMean / threshold;
@@ -367,12 +543,38 @@ export function cfarRows(
       bS += cBS[a + hb + 1] - cBS[a - hb];
       bQ += cBQ[a + hb + 1] - cBQ[a - hb];
       bN += cBN[a + hb + 1] - cBN[a - hb];
+      if (quad) {
+        uS += cUS[a + hb + 1] - cUS[a - hb];
+        uQ += cUQ[a + hb + 1] - cUQ[a - hb];
+        uN += cUN[a + hb + 1] - cUN[a - hb];
+        vS += cVS[a + hg + 1] - cVS[a - hg];
+        vQ += cVQ[a + hg + 1] - cVQ[a - hg];
+        vN += cVN[a + hg + 1] - cVN[a - hg];
+        bLS += cBS[a + 1] - cBS[a - hb];
+        bLQ += cBQ[a + 1] - cBQ[a - hb];
+        bLN += cBN[a + 1] - cBN[a - hb];
+        uLS += cUS[a + 1] - cUS[a - hb];
+        uLQ += cUQ[a + 1] - cUQ[a - hb];
+        uLN += cUN[a + 1] - cUN[a - hb];
+        gLS += cGS[a + 1] - cGS[a - hg];
+        gLQ += cGQ[a + 1] - cGQ[a - hg];
+        gLN += cGN[a + 1] - cGN[a - hg];
+        vLS += cVS[a + 1] - cVS[a - hg];
+        vLQ += cVQ[a + 1] - cVQ[a - hg];
+        vLN += cVN[a + 1] - cVN[a - hg];
+      }
     }
     // Slide every window down one row.
     if (y + 1 < row0 + rows) {
       if (detect) {
         slideRow(src, valid, bgCount, cols, W, H, P, y + 1 + ht, 1, 0);
         slideRow(src, valid, bgCount, cols, W, H, P, y - ht, -1, 0);
+      }
+      if (quad) {
+        slideUpper(src, bgCount, cols, W, H, P, y + 1, 1, 8);
+        slideUpper(src, bgCount, cols, W, H, P, y - hb, -1, 8);
+        slideUpper(src, bgCount, cols, W, H, P, y + 1, 1, 11);
+        slideUpper(src, bgCount, cols, W, H, P, y - hg, -1, 11);
       }
       if (y - hb >= 0 && y + 1 + hb < H) {
         slideBackground(
