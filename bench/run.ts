@@ -4,6 +4,7 @@ import { benchAis } from './ais.js';
 import { benchCalibrate } from './calibrate.js';
 import { benchCatalog } from './catalog.js';
 import { benchCog } from './cog.js';
+import { benchDark } from './dark.js';
 import { benchDespeckle } from './despeckle.js';
 import { benchDetect } from './detect.js';
 import { benchTiles } from './tiles.js';
@@ -15,6 +16,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   calibrate: benchCalibrate,
   catalog: benchCatalog,
   cog: benchCog,
+  dark: benchDark,
   despeckle: benchDespeckle,
   detect: benchDetect,
   tiles: benchTiles,
