@@ -1,6 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { matchAis, trackGateM } from '../src/exploit/ais/match-file.js';
+import { buildTracks, offsetLonLat } from '../src/exploit/ais/tracks.js';
+import type { AisReport, AisStatic } from '../src/exploit/ais/types.js';
 import type { SceneResult } from '../src/ops/simulate-scene.js';
 import { simulateScene } from '../src/ops/simulate-scene.js';
 import { runCapture } from './helpers/cli.js';
@@ -362,4 +365,97 @@ describe('sarbridge detect --ais: bad input', () => {
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/--ais must differ from <in> and <out>/);
   });
+});
+
+describe('AIS matcher: per-track gates', () => {
+  const geometry = {
+    platformHeadingDeg: 348,
+    lookSide: 'right' as const,
+    incidenceDeg: 35,
+    slantRangeM: 850_000,
+    platformVelocityMps: 7500,
+  };
+  const pred = (e: number, n: number, fromReportS: number) => ({
+    mmsi: 1,
+    lon: 0,
+    lat: 0,
+    eastMps: e,
+    northMps: n,
+    headingDeg: 0,
+    method: 'interpolated' as const,
+    fromReportS,
+  });
+
+  it('the gate is 4 sigma of the position error, by hand', () => {
+    // Anchored 100 m ship, report 5 s old: 4 * sqrt(20^2 + 25^2).
+    expect(trackGateM(pred(0, 0, 5), 0, 100, geometry)).toBeCloseTo(4 * Math.sqrt(400 + 625), 6);
+    // 5 m/s, report 10 s old, shifted 300 m: 4 * sqrt(20^2 + 25^2 + (0.1*5*10)^2 + (0.15*300)^2).
+    expect(trackGateM(pred(3, 4, -10), 300, 100, geometry)).toBeCloseTo(
+      4 * Math.sqrt(400 + 625 + 25 + 45 ** 2),
+      6,
+    );
+    // No geometry: half the largest shift, 0.5 * 120 s * 5 m/s.
+    expect(trackGateM(pred(3, 4, -10), 0, 100, null)).toBeCloseTo(
+      4 * Math.sqrt(400 + 625 + 25 + 300 ** 2),
+      6,
+    );
+  });
+
+  const T = Date.UTC(2026, 5, 1, 6);
+  const LON = 4.7;
+  const LAT = 43;
+  const at = (e: number, n: number) => offsetLonLat(LON, LAT, e, n);
+  const report = (
+    mmsi: number,
+    dtS: number,
+    e: number,
+    n: number,
+    sogKn: number,
+    cogDeg: number,
+  ): AisReport => {
+    const [lon, lat] = at(e, n);
+    return { mmsi, timeMs: T + dtS * 1000, lon, lat, sogKn, cogDeg, headingDeg: cogDeg, messageType: 1 };
+  };
+  const statics = new Map<number, AisStatic>([
+    [1, { mmsi: 1, lengthM: 120, widthM: 20, shipType: 70, name: 'X' }],
+    [2, { mmsi: 2, lengthM: 180, widthM: 30, shipType: 70, name: 'Z' }],
+  ]);
+
+  it('planted anchorage: a dark ship 150 m from an undetected AIS ship stays dark; one 1.5 km gate would give it that MMSI', () => {
+    // X (MMSI 1) anchored at (0, 0), reports every 3 min, not detected; the dark ship Y at (150, 0).
+    const reports = [-400, -220, -40, 140, 320].map((t, k) =>
+      report(1, t, (k % 2) * 6 - 3, 4 - k * 2, 0, 90),
+    );
+    const [lon, lat] = at(150, 0);
+    const dets = [{ lon, lat, lengthM: 110, headingDeg: 90 }];
+    const tracks = buildTracks(reports);
+    const gated = matchAis(dets, tracks, statics, T, { geometry });
+    expect(gated.matches[0]).toBeNull();
+    expect(gated.unmatched.map((u) => u.truth.mmsi)).toEqual([1]);
+    const fixed = matchAis(dets, tracks, statics, T, { geometry, trackGates: false });
+    expect(fixed.matches[0]?.prediction.mmsi).toBe(1);
+  });
+
+  it('planted: a ship dead-reckoned 8 min past its last report, 400 m off its course line, is still matched', () => {
+    // Z (MMSI 2) at 15 kn due north, last report 8 min before the image; it then turned 10 deg to
+    // starboard. A detection along the new course, displaced like the SAR shows it.
+    const v = 15 * KN;
+    const reports = [-900, -780, -660, -540, -480].map((t) => report(2, t, 0, v * (t + 480), 15, 0));
+    const eTrue = v * 480 * Math.sin(10 * RAD);
+    const nTrue = v * 480 * Math.cos(10 * RAD);
+    const shift = expectedShiftFlat(v * Math.sin(10 * RAD), v * Math.cos(10 * RAD));
+    const [lon, lat] = at(eTrue + shift[0], nTrue + shift[1]);
+    const dets = [{ lon, lat, lengthM: 170, headingDeg: 10 }];
+    const r = matchAis(dets, buildTracks(reports), statics, T, { geometry });
+    expect(r.matches[0]?.prediction.mmsi).toBe(2);
+    expect(r.matches[0]?.prediction.method).toBe('dead-reckoned');
+    expect(r.matches[0]?.distanceM as number).toBeGreaterThan(300);
+  });
+
+  /** -(R/V) v_r along the 348 deg heading, right-looking (look azimuth 78 deg), incidence 35 deg. */
+  function expectedShiftFlat(e: number, n: number): [number, number] {
+    const vr = (e * Math.sin(78 * RAD) + n * Math.cos(78 * RAD)) * Math.sin(35 * RAD);
+    const dx = -(850_000 / 7500) * vr;
+    return [dx * Math.sin(348 * RAD), dx * Math.cos(348 * RAD)];
+  }
 });
