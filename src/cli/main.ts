@@ -434,9 +434,16 @@ export function buildProgram(): Command {
         "also write each date as a SICD with this real SICD's collection geometry (the scene is centred on its SCP)",
       ),
     )
+    .addOption(
+      new Option(
+        '--ais',
+        'also write an AIS archive per date (ais_<date>.csv): dark ships, AIS-only tracks, moving ships displaced in azimuth',
+      ),
+    )
     .action(async (outDir: string, o: Record<string, unknown>) => {
       const r = await simulateScene(outDir, {
         safe: Boolean(o.safe),
+        ais: Boolean(o.ais),
         sicdTemplate: o.sicd as string | undefined,
         seed: o.seed as number,
         size: o.size as number,
@@ -455,6 +462,9 @@ export function buildProgram(): Command {
           ships: x.ships.length,
           ...(x.safe ? { safe: x.safe.safeDir, safeTruth: x.safe.truthPath } : {}),
           ...(x.sicd ? { sicd: x.sicd.path, sicdTruth: x.sicd.truthPath } : {}),
+          ...(x.ais
+            ? { ais: x.ais.path, aisReports: x.ais.reports, aisOnlyTracks: x.ais.aisOnly.length }
+            : {}),
         })),
         changes: r.changesPath,
         land: r.landPath,
