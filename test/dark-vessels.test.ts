@@ -172,6 +172,33 @@ describe('simulate scene --ais: planted AIS', () => {
     expect(rms).toBeLessThan(10);
   });
 
+  it('two dates: one archive each, a ship keeps its MMSI (or stays dark) on both dates', async () => {
+    const two = await simulateScene(join(tmp.dir, 'two'), {
+      seed: 5,
+      size: 512,
+      ships: 10,
+      layout: 'open-sea',
+      ais: true,
+    });
+    expect(two.scenes.map((x) => x.ais?.path.replace(/.*\//, ''))).toEqual([
+      'ais_2026-06-01.csv',
+      'ais_2026-06-13.csv',
+    ]);
+    const [a, b] = two.scenes.map((x) => new Map(x.ships.map((q) => [q.id, q.ais?.mmsi])));
+    let both = 0;
+    for (const [id, mmsi] of a)
+      if (b.has(id)) {
+        both++;
+        expect(b.get(id), id).toBe(mmsi);
+      }
+    expect(both).toBeGreaterThan(4);
+    for (const x of two.scenes) {
+      const times = readCsv(x.ais?.path as string).rows.map((row) => row.t);
+      expect(Math.min(...times)).toBeGreaterThanOrEqual(Date.parse(x.date) - 900_000);
+      expect(Math.max(...times)).toBeLessThanOrEqual(Date.parse(x.date) + 900_000);
+    }
+  });
+
   it('the sidecar is a STAC item with the footprint and the sar/sat/view geometry the matcher reads', () => {
     const item = JSON.parse(readFileSync(r.scenes[0].sidecar, 'utf8'));
     expect(item.geometry.type).toBe('Polygon');
@@ -397,6 +424,12 @@ describe('AIS matcher: per-track gates', () => {
     // No geometry: half the largest shift, 0.5 * 120 s * 5 m/s.
     expect(trackGateM(pred(3, 4, -10), 0, 100, null)).toBeCloseTo(
       4 * Math.sqrt(400 + 625 + 25 + 300 ** 2),
+      6,
+    );
+    // No velocity (no SOG/COG, held): 10 kn assumed, the shift unknown as without a geometry.
+    const v10 = 10 * KN;
+    expect(trackGateM(pred(Number.NaN, Number.NaN, 30), 0, 100, geometry)).toBeCloseTo(
+      4 * Math.sqrt(400 + 625 + (0.1 * v10 * 30) ** 2 + (60 * v10) ** 2),
       6,
     );
   });
