@@ -157,7 +157,6 @@ export interface SummarySource {
   releaseMs: number;
 }
 
-const SUMMARY_FIELD_SET = new Set(SUMMARY_FIELDS);
 const isSummaryValue = (v: unknown): v is string | number =>
   typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
 
@@ -168,32 +167,70 @@ const isSummaryValue = (v: unknown): v is string | number =>
  * them in the same order.
  */
 export class SummaryDeltas {
-  private readonly rows = new Map<string, SummaryRow>();
+  /** Rows by (collection, label, hour), then field, then value (a string or number; an asset's text). */
+  private readonly groups = new Map<string, Map<string, Map<string | number, SummaryRow>>>();
+
+  /** The rows of one (collection, label, release hour), by field. */
+  private group(
+    collection: string,
+    labelId: number,
+    releaseMs: number,
+  ): Map<string, Map<string | number, SummaryRow>> {
+    const key = `${labelId}\u0000${releaseMs}\u0000${collection}`;
+    let g = this.groups.get(key);
+    if (!g) {
+      g = new Map();
+      this.groups.set(key, g);
+    }
+    return g;
+  }
+
+  /** Count `n` for one value; `value` keys the row (strings and numbers apart), `text` is written. */
+  private add(
+    g: Map<string, Map<string | number, SummaryRow>>,
+    collection: string,
+    field: string,
+    value: string | number,
+    text: () => string,
+    labelId: number,
+    releaseMs: number,
+    n: number,
+  ): void {
+    let byValue = g.get(field);
+    if (!byValue) {
+      byValue = new Map();
+      g.set(field, byValue);
+    }
+    const row = byValue.get(value);
+    if (row) row.n += n;
+    else byValue.set(value, { collection, field, value: text(), labelId, releaseMs, n });
+  }
 
   /** Count an item in (sign 1) or out (sign -1): one per summarised value (array elements one by one) and asset definition. */
   addItem(collection: string, src: SummarySource, sign: 1 | -1): void {
     const labelId = src.labelId ?? 0;
     const releaseMs = releaseHourMs(src.releaseMs);
-    for (const field of Object.keys(src.properties)) {
-      if (!SUMMARY_FIELD_SET.has(field)) continue;
-      const v = src.properties[field];
+    const g = this.group(collection, labelId, releaseMs);
+    const props = src.properties;
+    for (const field of SUMMARY_FIELDS) {
+      const v = props[field];
+      if (v === undefined) continue;
       if (Array.isArray(v)) {
         for (const e of v)
-          if (isSummaryValue(e)) this.add(collection, field, JSON.stringify(e), labelId, releaseMs, sign);
-      } else if (isSummaryValue(v)) this.add(collection, field, JSON.stringify(v), labelId, releaseMs, sign);
+          if (isSummaryValue(e))
+            this.add(g, collection, field, e, () => JSON.stringify(e), labelId, releaseMs, sign);
+      } else if (isSummaryValue(v))
+        this.add(g, collection, field, v, () => JSON.stringify(v), labelId, releaseMs, sign);
     }
     const assets = src.assets;
     if (assets === null || typeof assets !== 'object' || Array.isArray(assets)) return;
-    for (const [key, def] of Object.entries(assets as Record<string, unknown>))
-      if (def !== null && typeof def === 'object' && !Array.isArray(def))
-        this.add(
-          collection,
-          ASSET_FIELD,
-          assetSummaryValue(key, def as Record<string, unknown>),
-          labelId,
-          releaseMs,
-          sign,
-        );
+    for (const key of Object.keys(assets)) {
+      const def = (assets as Record<string, unknown>)[key];
+      if (def !== null && typeof def === 'object' && !Array.isArray(def)) {
+        const text = assetSummaryValue(key, def as Record<string, unknown>);
+        this.add(g, collection, ASSET_FIELD, text, () => text, labelId, releaseMs, sign);
+      }
+    }
   }
 
   /**
@@ -208,45 +245,36 @@ export class SummaryDeltas {
     releaseMs: number,
     n: number,
   ): void {
+    const hour = releaseHourMs(releaseMs);
+    const g = this.group(collection, labelId, hour);
     if (field === ASSET_FIELD) {
       const [key, def] = value as [string, Record<string, unknown>];
-      this.add(collection, field, assetSummaryValue(key, def ?? {}), labelId, releaseHourMs(releaseMs), n);
+      const text = assetSummaryValue(key, def ?? {});
+      this.add(g, collection, field, text, () => text, labelId, hour, n);
     } else if (isSummaryValue(value))
-      this.add(collection, field, JSON.stringify(value), labelId, releaseHourMs(releaseMs), n);
-  }
-
-  private add(
-    collection: string,
-    field: string,
-    value: string,
-    labelId: number,
-    releaseMs: number,
-    n: number,
-  ): void {
-    const key = JSON.stringify([collection, field, value, labelId, releaseMs]);
-    const row = this.rows.get(key);
-    if (row) row.n += n;
-    else this.rows.set(key, { collection, field, value, labelId, releaseMs, n });
+      this.add(g, collection, field, value, () => JSON.stringify(value), labelId, hour, n);
   }
 
   /** The changes that change something, in key order. */
   list(): SummaryRow[] {
     const cmp = (a: string | number, b: string | number) => (a < b ? -1 : a > b ? 1 : 0);
-    return [...this.rows.values()]
-      .filter((r) => r.n !== 0)
-      .sort(
-        (a, b) =>
-          cmp(a.collection, b.collection) ||
-          cmp(a.field, b.field) ||
-          cmp(a.value, b.value) ||
-          a.labelId - b.labelId ||
-          a.releaseMs - b.releaseMs,
-      );
+    const all: SummaryRow[] = [];
+    for (const g of this.groups.values())
+      for (const byValue of g.values()) for (const r of byValue.values()) if (r.n !== 0) all.push(r);
+    return all.sort(
+      (a, b) =>
+        cmp(a.collection, b.collection) ||
+        cmp(a.field, b.field) ||
+        cmp(a.value, b.value) ||
+        a.labelId - b.labelId ||
+        a.releaseMs - b.releaseMs,
+    );
   }
 
   /** Whether any row loses items (so rows left at zero are to be dropped). */
   hasRemovals(): boolean {
-    for (const r of this.rows.values()) if (r.n < 0) return true;
+    for (const g of this.groups.values())
+      for (const byValue of g.values()) for (const r of byValue.values()) if (r.n < 0) return true;
     return false;
   }
 }

@@ -664,8 +664,7 @@ export class PostgresCatalog implements CatalogStore {
       where.length ? ` WHERE ${where.join(' AND ')}` : ''
     } ORDER BY ${orderBy(sort)} LIMIT ${p(q.limit + 1, 'int')}`;
     const c = compactParams(sql, params, '$');
-    // The count runs beside the page, on its own connection; a first page that holds every match
-    // needs none.
+    // The count runs beside the page, on its own connection.
     const counting = this.count(matchWhere, matchParams);
     let rows: Record<string, unknown>[];
     try {
@@ -683,11 +682,12 @@ export class PostgresCatalog implements CatalogStore {
       rows.length > q.limit && last
         ? encodeToken(sort.map((s, i) => (s.cast === 'bigint' ? Number(last[`k${i}`]) : last[`k${i}`])))
         : null;
-    const counted = await counting;
     return {
       items: page.map((r) => applyFields(r.doc as StacItem, q.fields)),
       next,
-      matched: !q.token && !next ? page.length : counted,
+      // A first page that holds every match is its own count: the count is not waited for (it
+      // finishes on its connection, bounded by the count limit and time limit, and never rejects).
+      matched: !q.token && !next ? page.length : await counting,
     };
   }
 
