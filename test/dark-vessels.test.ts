@@ -73,7 +73,7 @@ describe('simulate scene --ais: planted AIS', () => {
   let r: SceneResult;
   let plain: SceneResult;
   beforeAll(async () => {
-    const o = { seed: 22, size: 1024, ships: 25, layout: 'open-sea' as const, dates: [DATE] };
+    const o = { seed: 23, size: 1024, ships: 25, layout: 'open-sea' as const, dates: [DATE] };
     r = await simulateScene(join(tmp.dir, 'sim'), { ...o, ais: true, shipLengthM: [20, 150] });
     plain = await simulateScene(join(tmp.dir, 'plain'), { ...o, shipLengthM: [20, 150] });
   });
@@ -127,7 +127,7 @@ describe('simulate scene --ais: planted AIS', () => {
     }
   });
 
-  it('ITU-R M.1371-5 Tables 1-2: class A every 10/6/2 s under way and 3 min at anchor, class B 30 s; GNSS noise ~8 m', () => {
+  it('ITU-R M.1371-5 Tables 1-2: class A every 10/6/2 s under way and 3 min at anchor, class B 30 s; the antenna on the hull, GNSS noise ~8 m', () => {
     const { header, rows } = readCsv(r.scenes[0].ais?.path as string);
     expect(header.split(',').slice(0, 4)).toEqual(['MMSI', 'BaseDateTime', 'LAT', 'LON']);
     const image = Date.parse(DATE);
@@ -156,12 +156,18 @@ describe('simulate scene --ais: planted AIS', () => {
       expect(mine.every((x) => x.cls === a.aisClass)).toBe(true);
       if (a.aisClass === 'B') expect(mine.every((x) => x.heading === 511)).toBe(true);
       expect(mine[0].length).toBe(Math.round(q.lengthM));
+      expect(Math.abs(a.antennaForwardM), q.id).toBeLessThanOrEqual(0.35 * q.lengthM);
       // Positions: the straight course through the true position, plus noise.
       for (const x of mine) {
         const dt = (x.t - image) / 1000;
         const v = a.sogKn * KN;
         const [e, n] = enu(a.trueLon, a.trueLat, x.lon, x.lat);
-        resid.push(e - v * Math.sin(a.cogDeg * RAD) * dt, n - v * Math.cos(a.cogDeg * RAD) * dt);
+        // The antenna, not the hull's centre: 15-85% of the length from the bow.
+        const fwd = a.antennaForwardM;
+        resid.push(
+          e - v * Math.sin(a.cogDeg * RAD) * dt - fwd * Math.sin(a.cogDeg * RAD),
+          n - v * Math.cos(a.cogDeg * RAD) * dt - fwd * Math.cos(a.cogDeg * RAD),
+        );
       }
       checked++;
     }

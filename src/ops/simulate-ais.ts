@@ -32,6 +32,11 @@ export interface SceneAisOptions {
   positionNoiseM?: number;
   /** Share of the reports that no receiver picked up (default 0.1). */
   dropFraction?: number;
+  /**
+   * AIS gives the GNSS antenna's position, not the hull's centre: the antenna is put at 15-85% of
+   * the length from the bow (bridge forward to bridge aft). Default true; false reports the centre.
+   */
+  antennaOffset?: boolean;
 }
 
 /** A planted ship's AIS and motion at the image time. */
@@ -48,6 +53,8 @@ export interface PlantedShipAis {
   trueLat: number;
   /** The along-track shift from the true to the image position, metres (positive in the flight direction). */
   azimuthShiftM: number;
+  /** Where the AIS antenna sits: metres from the hull's centre towards the bow (along cogDeg). */
+  antennaForwardM: number;
 }
 
 /** An AIS track with no ship in the image. */
@@ -84,6 +91,7 @@ export function sceneAisPlan(opts: SceneAisOptions | true, sceneLatDeg: number, 
     windowS: o.windowS ?? 900,
     positionNoiseM: o.positionNoiseM ?? 8,
     dropFraction: o.dropFraction ?? 0.1,
+    antennaOffset: o.antennaOffset ?? true,
   };
   for (const k of ['darkFraction', 'movingFraction', 'dropFraction'] as const)
     if (!(full[k] >= 0 && full[k] <= 1))
@@ -158,6 +166,7 @@ export function shipMotion(
         shift = d.alongTrackM;
       } else sogKn = 0;
     }
+    const antennaForwardM = plan.opts.antennaOffset ? (0.5 - (0.15 + 0.7 * rand())) * q.lengthM : 0;
     return {
       mmsi: dark.has(index) ? null : shipMmsi(index),
       aisClass,
@@ -166,6 +175,7 @@ export function shipMotion(
       trueLon,
       trueLat,
       azimuthShiftM: shift,
+      antennaForwardM,
     };
   });
 }
@@ -227,6 +237,8 @@ interface Broadcaster {
   cogDeg: number;
   /** The ship's bow direction (anchored ships swing, but their heading is still given). */
   headingDeg: number;
+  /** The antenna's offset from the centre towards the bow, metres. */
+  antennaForwardM: number;
   lengthM: number;
   widthM: number;
   name: string;
@@ -244,8 +256,8 @@ const baseDateTime = (ms: number) => {
  * SOG, COG, Heading, VesselName, IMO, CallSign, VesselType, Status, Length, Width, Draft, Cargo,
  * TransceiverClass), time-ordered: each broadcaster's reports at its report interval (jittered by
  * 10%, a share dropped) from `windowS` before to `windowS` after the image time, on a straight
- * course at constant speed through its true position at the image time, with GNSS noise on the
- * positions and a little on SOG, COG and heading. Class B transponders give no heading (511).
+ * course at constant speed through its true position at the image time, at its antenna (off the
+ * hull's centre along the bow direction), with GNSS noise on the positions and a little on SOG, COG and heading. Class B transponders give no heading (511).
  */
 export async function writeAisCsv(
   path: string,
@@ -261,6 +273,9 @@ export async function writeAisCsv(
     const interval = reportIntervalS(b.aisClass, b.sogKn);
     const v = b.sogKn * KNOT_MPS;
     const c = (b.cogDeg * Math.PI) / 180;
+    const h = (b.headingDeg * Math.PI) / 180;
+    const ae = b.antennaForwardM * Math.sin(h);
+    const an = b.antennaForwardM * Math.cos(h);
     const type = b.aisClass === 'A' ? (b.lengthM > 100 ? 70 : 30) : 37;
     const status = b.aisClass === 'B' ? '' : b.sogKn > 0 ? '0' : '1';
     for (let t = -windowS + rand() * interval; t <= windowS; t += interval * (0.9 + 0.2 * rand())) {
@@ -269,8 +284,8 @@ export async function writeAisCsv(
       const [lon, lat] = offsetLonLat(
         b.lon,
         b.lat,
-        v * Math.sin(c) * ts + gauss() * noise,
-        v * Math.cos(c) * ts + gauss() * noise,
+        v * Math.sin(c) * ts + ae + gauss() * noise,
+        v * Math.cos(c) * ts + an + gauss() * noise,
       );
       const sog = Math.max(0, b.sogKn + (b.sogKn > 0 ? gauss() * 0.1 : 0));
       const cog = (((b.cogDeg + gauss() * (b.sogKn > 0 ? 1 : 20)) % 360) + 360) % 360;
@@ -324,6 +339,7 @@ export function broadcasters(
       sogKn: a.sogKn,
       cogDeg: a.cogDeg,
       headingDeg: a.cogDeg,
+      antennaForwardM: a.antennaForwardM,
       lengthM: q.lengthM,
       widthM: q.widthM,
       name: `SIM ${q.id.toUpperCase()}`,
@@ -338,6 +354,7 @@ export function broadcasters(
       sogKn: t.sogKn,
       cogDeg: t.cogDeg,
       headingDeg: t.cogDeg,
+      antennaForwardM: 0,
       lengthM: t.lengthM,
       widthM: t.lengthM / 6,
       name: `SIM TRACK ${t.mmsi}`,

@@ -481,6 +481,7 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
                   true_lon: q.ais.trueLon,
                   true_lat: q.ais.trueLat,
                   azimuth_shift_m: q.ais.azimuthShiftM,
+                  antenna_forward_m: q.ais.antennaForwardM,
                 }
               : {}),
           },
