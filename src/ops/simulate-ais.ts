@@ -361,3 +361,76 @@ export function broadcasters(
     });
   return out;
 }
+
+/**
+ * One date's AIS: each ship's motion and true position (shipMotion) attached as `ais`, and the AIS
+ * tracks with no ship, 1.6 km (beyond the matcher's default 1.5 km cap) from every ship's image and
+ * true position. `isSea` accepts a true position, `place` draws a sea position for a track.
+ */
+export function dateAis<T extends ShipIn>(
+  ships: readonly T[],
+  plan: SceneAisPlan,
+  dark: Set<number>,
+  rand: () => number,
+  dateIndex: number,
+  sea: { isSea: (lon: number, lat: number) => boolean; place: () => [number, number] | null },
+): { shown: (T & { ais: PlantedShipAis })[]; aisOnly: AisOnlyTrack[] } {
+  const motion = shipMotion(ships, plan, dark, rand, sea.isSea);
+  const shown = ships.map((q, i) => ({ ...q, ais: motion[i] }));
+  const taken: [number, number][] = shown.flatMap((q, i): [number, number][] => [
+    [q.lon, q.lat],
+    [motion[i].trueLon, motion[i].trueLat],
+  ]);
+  return { shown, aisOnly: aisOnlyTracks(plan, rand, sea.place, taken, 1600, dateIndex) };
+}
+
+/**
+ * What the sidecar gains with AIS, so that it is a STAC item `ais match` reads: id, bbox and the
+ * footprint first, the sar/sat/view geometry in the properties, an asset for the COG last.
+ */
+export function aisSidecar(
+  plan: SceneAisPlan,
+  footprint: [number, number][],
+  id: string,
+): { head: object; properties: object; tail: object } {
+  const lons = footprint.map((p) => p[0]);
+  const lats = footprint.map((p) => p[1]);
+  return {
+    head: {
+      stac_version: '1.0.0',
+      id,
+      bbox: [Math.min(...lons), Math.min(...lats), Math.max(...lons), Math.max(...lats)],
+      geometry: { type: 'Polygon', coordinates: [footprint] },
+    },
+    properties: {
+      'sar:observation_direction': plan.opts.lookSide,
+      'sat:orbit_state': plan.orbitState,
+      'view:incidence_angle': plan.opts.incidenceDeg,
+    },
+    tail: {
+      links: [],
+      assets: {
+        data: {
+          href: `./${id}.tif`,
+          type: 'image/tiff; application=geotiff; profile=cloud-optimized',
+          roles: ['data'],
+        },
+      },
+    },
+  };
+}
+
+/** A planted ship's AIS as truth GeoJSON properties. */
+export function aisTruthProperties(a: PlantedShipAis): Record<string, unknown> {
+  return {
+    mmsi: a.mmsi,
+    dark: a.mmsi === null,
+    ais_class: a.aisClass,
+    sog_kn: a.sogKn,
+    cog_deg: a.cogDeg,
+    true_lon: a.trueLon,
+    true_lat: a.trueLat,
+    azimuth_shift_m: a.azimuthShiftM,
+    antenna_forward_m: a.antennaForwardM,
+  };
+}

@@ -7,11 +7,12 @@ import { writeCog } from '../io/tiff/writer.js';
 import { gammaUnitMean, mulberry32 } from '../util/random.js';
 import type { AisOnlyTrack, PlantedShipAis, SceneAisOptions } from './simulate-ais.js';
 import {
-  aisOnlyTracks,
+  aisSidecar,
+  aisTruthProperties,
   broadcasters,
   darkShips,
+  dateAis,
   sceneAisPlan,
-  shipMotion,
   writeAisCsv,
 } from './simulate-ais.js';
 import type { SimulatedSafe } from './simulate-safe.js';
@@ -317,28 +318,22 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
         return { ...moved, lon, lat };
       });
     // AIS: motion, true positions and the tracks with no ship, from a generator of their own.
-    let shown: PlantedShip[] = dateShips;
-    let aisOnly: AisOnlyTrack[] = [];
     const arand = mulberry32(seed * 7919 + 1000 * (d + 1) + 7);
-    if (aisPlan && dark) {
-      const isSea = (lon: number, lat: number) => {
-        const [col, row] = pixelOf(lon, lat);
-        return col >= 20 && row >= 20 && row < size - 20 && col < size - 20 && col + 10 < coastCol(row);
-      };
-      const motion = shipMotion(dateShips, aisPlan, dark, arand, isSea);
-      shown = dateShips.map((q, i) => ({ ...q, ais: motion[i] }));
-      const taken: [number, number][] = shown.flatMap((q, i): [number, number][] => [
-        [q.lon, q.lat],
-        [motion[i].trueLon, motion[i].trueLat],
-      ]);
-      const place = (): [number, number] | null => {
-        const col = 40 + arand() * (size - 80);
-        const row = 40 + arand() * (size - 80);
-        if (col + 30 > coastCol(row)) return null;
-        return transformPoint(epsg, 4326, x0 + col * s, y0 - row * s);
-      };
-      aisOnly = aisOnlyTracks(aisPlan, arand, place, taken, 1600, d);
-    }
+    const { shown, aisOnly }: { shown: PlantedShip[]; aisOnly: AisOnlyTrack[] } =
+      aisPlan && dark
+        ? dateAis(dateShips, aisPlan, dark, arand, d, {
+            isSea: (lon, lat) => {
+              const [col, row] = pixelOf(lon, lat);
+              return col >= 20 && row >= 20 && row < size - 20 && col < size - 20 && col + 10 < coastCol(row);
+            },
+            place: () => {
+              const col = 40 + arand() * (size - 80);
+              const row = 40 + arand() * (size - 80);
+              if (col + 30 > coastCol(row)) return null;
+              return transformPoint(epsg, 4326, x0 + col * s, y0 - row * s);
+            },
+          })
+        : { shown: dateShips, aisOnly: [] };
     // `mean`: the planted sigma0 before speckle (the sea's K-distribution texture included), which the
     // SAFE-like products sample with speckle of their own; `sigma`: with this grid's speckle.
     const sigma = new Float32Array(size * size);
@@ -404,21 +399,13 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
       },
     );
     const sidecar = join(outDir, `scene_${tag}.json`);
-    const lons = footprint.map((p) => p[0]);
-    const lats = footprint.map((p) => p[1]);
+    const aisItem = aisPlan ? aisSidecar(aisPlan, footprint, `scene_${tag}`) : null;
     await writeFile(
       sidecar,
       `${JSON.stringify(
         {
           type: 'Feature',
-          ...(aisPlan
-            ? {
-                stac_version: '1.0.0',
-                id: `scene_${tag}`,
-                bbox: [Math.min(...lons), Math.min(...lats), Math.max(...lons), Math.max(...lats)],
-                geometry: { type: 'Polygon', coordinates: [footprint] },
-              }
-            : {}),
+          ...aisItem?.head,
           properties: {
             datetime: date,
             platform: 'sarbridge-sim',
@@ -428,26 +415,9 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
             'sar:product_type': 'GEC',
             'sar:looks_equivalent_number': looks,
             unit: 'linear',
-            ...(aisPlan
-              ? {
-                  'sar:observation_direction': aisPlan.opts.lookSide,
-                  'sat:orbit_state': aisPlan.orbitState,
-                  'view:incidence_angle': aisPlan.opts.incidenceDeg,
-                }
-              : {}),
+            ...aisItem?.properties,
           },
-          ...(aisPlan
-            ? {
-                links: [],
-                assets: {
-                  data: {
-                    href: `./scene_${tag}.tif`,
-                    type: 'image/tiff; application=geotiff; profile=cloud-optimized',
-                    roles: ['data'],
-                  },
-                },
-              }
-            : {}),
+          ...aisItem?.tail,
         },
         null,
         2,
@@ -471,19 +441,7 @@ export async function simulateScene(outDir: string, opts: SceneOptions = {}): Pr
             scr_db: q.scrDb,
             x: q.x,
             y: q.y,
-            ...(q.ais
-              ? {
-                  mmsi: q.ais.mmsi,
-                  dark: q.ais.mmsi === null,
-                  ais_class: q.ais.aisClass,
-                  sog_kn: q.ais.sogKn,
-                  cog_deg: q.ais.cogDeg,
-                  true_lon: q.ais.trueLon,
-                  true_lat: q.ais.trueLat,
-                  azimuth_shift_m: q.ais.azimuthShiftM,
-                  antenna_forward_m: q.ais.antennaForwardM,
-                }
-              : {}),
+            ...(q.ais ? aisTruthProperties(q.ais) : {}),
           },
         })),
       })}\n`,
