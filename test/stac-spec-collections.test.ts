@@ -609,3 +609,77 @@ describe('the summary table written batch by batch', () => {
     }
   });
 });
+
+describe.each(catalogBackends())('numberMatched follows the catalog between pages on $name', (backend) => {
+  const tmp = tempDir('stac-count-fresh-');
+  let store: CatalogStore;
+  let server: Awaited<ReturnType<typeof testServer>>;
+  let gbr: Record<string, string>;
+
+  beforeAll(async () => {
+    store = await backend.open(tmp.dir);
+    server = await testServer(store);
+    const id = server.access.services.identity;
+    id.createOrganisation({
+      id: 'gbr',
+      kind: 'partner',
+      codes: ['GBR', 'NATO'],
+      clearance: [{ policy: 'NATO', classification: 'SECRET' }],
+      caveats: [],
+    });
+    id.createPrincipal('gbr', 'user', { id: 'analyst', roles: ['partner-analyst'] });
+    gbr = { authorization: `Bearer ${id.createKey('user:analyst').key}` };
+    await store.putCollection(COLLECTION, 'create');
+    await store.putItems('sar', ITEMS, 'create');
+  });
+  afterAll(async () => {
+    await server?.close();
+    await store?.close();
+    await backend.cleanup?.();
+    tmp.cleanup();
+  });
+
+  const page = async (url: string, headers: Record<string, string>) => {
+    const r = await server.app.inject({ url, headers });
+    expect(r.statusCode, r.body).toBe(200);
+    const body = r.json() as { numberMatched?: number; links: StacLink[] };
+    const next = body.links.find((l) => l.rel === 'next');
+    return {
+      matched: body.numberMatched,
+      next: next && new URL(next.href).pathname + new URL(next.href).search,
+    };
+  };
+
+  it('OGC API - Features /req/core/fc-numberMatched: an item written or deleted between two pages is counted on the next page', async () => {
+    const first = await page('/search?collections=sar&limit=1', server.admin);
+    expect(first.matched).toBe(4);
+    // Written through another connection to the same catalog (SQLite) or the same store (PostgreSQL).
+    const other = store.backend === 'sqlite' ? new SqliteCatalog(join(tmp.dir, 'catalog.db')) : store;
+    await other.putItems('sar', [item('late', { platform: 'late-sat' })], 'create');
+    if (other !== store) await other.close();
+    const second = await page(first.next as string, server.admin);
+    expect(second.matched).toBe(5);
+    expect(await store.deleteItem('sar', 'late')).toBe(true);
+    expect((await page(second.next as string, server.admin)).matched).toBe(4);
+  });
+
+  it('OGC API - Features /req/core/fc-numberMatched: an item released between two pages of a partner is counted on the next page', async () => {
+    const release = new Date(Date.now() + 1500).toISOString();
+    await store.putItems(
+      'sar',
+      [
+        item('soon', {
+          platform: 'soon-sat',
+          'sarbridge:label': NATO('RESTRICTED', ['GBR', 'NATO']),
+          'sarbridge:release_datetime': release,
+        }),
+      ],
+      'create',
+    );
+    const first = await page('/search?collections=sar&limit=1', gbr);
+    expect(first.matched).toBe(2);
+    expect((await page(first.next as string, gbr)).matched).toBe(2);
+    await new Promise((r) => setTimeout(r, Date.parse(release) - Date.now() + 50));
+    expect((await page(first.next as string, gbr)).matched).toBe(3);
+  });
+});

@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE VIRTUAL TABLE IF NOT EXISTS items_rtree USING rtree(seq, minx, maxx, miny, maxy);
 CREATE INDEX IF NOT EXISTS items_dt ON items (dt_start, seq);
 CREATE INDEX IF NOT EXISTS items_coll_dt ON items (collection, dt_start, seq);
+CREATE INDEX IF NOT EXISTS items_release ON items (release_ms) WHERE release_ms > ${NO_HOLD_MS};
 ${INDEXED_PROPERTIES.map((p, i) => `CREATE INDEX IF NOT EXISTS items_q${i} ON items (${prop(p)});`).join('\n')}
 CREATE TABLE IF NOT EXISTS item_summary (
   collection TEXT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
@@ -221,6 +222,11 @@ export class SqliteCatalog implements CatalogStore {
 
   /** numberMatched is counted up to this many items; above it, it is left out (0: never counted). */
   private readonly countLimit: number;
+  /** Counts kept while the catalog is unchanged (see count). */
+  private readonly counts = new Map<
+    string,
+    { version: string; n: number | null; nowMs: number | null; nextReleaseMs: number }
+  >();
 
   constructor(path: string, opts: { rules?: LabelRules; countLimit?: number } = {}) {
     this.rules = opts.rules ?? new LabelRules();
@@ -560,6 +566,11 @@ export class SqliteCatalog implements CatalogStore {
       return `?${params.length}`;
     };
     where.push(...itemScopeSql(scope, sqliteBinder(p), '+'));
+    // The partner's "now" among the parameters (the scope's release condition), for the count cache.
+    const nowParam = where
+      .map((w) => /^items\.release_ms <= \?(\d+)$/.exec(w)?.[1])
+      .find((m) => m !== undefined);
+    const nowIndex = nowParam === undefined ? null : Number(nowParam) - 1;
     if (q.collections) where.push(`items.collection IN (${q.collections.map(p).join(', ')})`);
     if (q.ids) where.push(`items.id IN (${q.ids.map(p).join(', ')})`);
     if (q.datetime?.start != null) {
@@ -604,24 +615,59 @@ export class SqliteCatalog implements CatalogStore {
     return {
       items: page.map((r) => applyFields(JSON.parse(r.doc as string), q.fields)),
       next,
-      matched: !q.token && !next ? page.length : this.count(matchWhere, params),
+      matched: !q.token && !next ? page.length : this.count(matchWhere, params, nowIndex),
     };
   }
 
   /**
    * The number of items matching `where` (the scope's conditions among them), or null when there are
    * more than the count limit: counting stops there, so a count never costs more than reading that
-   * many index entries past the page.
+   * many index entries past the page. A count is kept while the catalog is unchanged (this
+   * connection's changes and SQLite's data version for other connections' commits), so the pages of
+   * one search count once; for a partner (the parameter at `nowIndex` is the time of the request) it
+   * is kept until the next release time of any held item after the time it was counted at.
    */
-  private count(where: string[], params: unknown[]): number | null {
+  private count(where: string[], params: unknown[], nowIndex: number | null): number | null {
     const limit = this.countLimit;
     if (limit <= 0) return null;
+    const version = this.catalogVersion();
+    const nowMs = nowIndex === null ? null : Number(params[nowIndex]);
     const sql = `SELECT count(*) AS n FROM (SELECT 1 FROM items${
       where.length ? ` WHERE ${where.join(' AND ')}` : ''
     } LIMIT ${limit + 1})`;
     const c = compactParams(sql, params, '?');
+    // The key: the query and the parameters it uses (not the page's keyset), the partner's now left out.
+    const k = compactParams(
+      sql,
+      params.map((v, i) => (i === nowIndex ? null : v)),
+      '?',
+    );
+    const key = JSON.stringify([k.sql, k.params]);
+    const kept = this.counts.get(key);
+    if (
+      kept &&
+      kept.version === version &&
+      (nowMs === null || (kept.nowMs !== null && kept.nowMs <= nowMs && nowMs < kept.nextReleaseMs))
+    )
+      return kept.n;
     const named = Object.fromEntries(c.params.map((v, i) => [String(i + 1), v]));
-    const n = (this.stmt(c.sql).get(named) as { n: number }).n;
-    return n > limit ? null : n;
+    const counted = (this.stmt(c.sql).get(named) as { n: number }).n;
+    const n = counted > limit ? null : counted;
+    let nextReleaseMs = Number.POSITIVE_INFINITY;
+    if (nowMs !== null) {
+      const r = this.stmt(
+        `SELECT min(release_ms) AS m FROM items WHERE release_ms > ${NO_HOLD_MS} AND release_ms > ?`,
+      ).get(nowMs) as { m: number | null };
+      nextReleaseMs = r.m ?? Number.POSITIVE_INFINITY;
+    }
+    if (this.counts.size >= 256) this.counts.clear();
+    this.counts.set(key, { version, n, nowMs, nextReleaseMs });
+    return n;
+  }
+
+  /** Changes when the catalog's rows may have: this connection's row changes, other connections' commits. */
+  private catalogVersion(): string {
+    const v = this.stmt('SELECT total_changes() AS t').get() as { t: number };
+    return `${this.db.pragma('data_version', { simple: true })}:${v.t}`;
   }
 }
