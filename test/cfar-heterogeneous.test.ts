@@ -57,8 +57,8 @@ describe('CFAR on backgrounds of more than one clutter level (planted truth)', (
     }
   });
 
-  it('homogeneous and blocks without ships: false alarms within 3x the nominal pfa (10^-6.5 per pixel) over 4 seeds, 1 and 4.4 looks', async () => {
-    for (const kind of ['homogeneous', 'blocks'] as const)
+  it('homogeneous, blocks and textured blocks (K clutter of order 1-8) without ships: false alarms within 3x the nominal pfa (10^-6.5 per pixel) over 4 seeds, 1 and 4.4 looks', async () => {
+    for (const kind of ['homogeneous', 'blocks', 'textured'] as const)
       for (const looks of [1, 4.4]) {
         let objects = 0;
         let pixels = 0;

@@ -292,8 +292,8 @@ export function targetMeanOrder(L: number, nu: number, n: number): number {
  * CFAR over image rows [row0, row0 + rows) of a W x H intensity image. `src` holds 0 where `valid`
  * is 0 (nodata, masked land); `bgCount` is 1 for the pixels that count in background statistics
  * (valid and not censored). In 'censor' mode writes `bgCountOut[p] = 0` where the pixel itself
- * exceeds mean + t * std of its background (the outliers the next pass leaves out) and valid[p]
- * elsewhere; in 'detect' mode fills `out` by the method's test on the target mean.
+ * exceeds mean + t * std of its background (the outliers the next pass leaves out; for the K
+ * method only when a 4-neighbour exceeds it too) and valid[p] elsewhere; in 'detect' mode fills `out` by the method's test on the target mean.
  *
  * The K method's detection pass also splits the background ring into four quadrants (split at the
  * pixel's row and column). When their means differ by more than HETEROGENEITY_RATIO, the ring spans
@@ -351,6 +351,11 @@ export function cfarRows(
   const cen = bgCountOut as Uint8Array;
   const res = out as CfarOutputs;
   const minRatio = kFull ? kFull.gammaLimit : 1;
+  // The K method censors only outliers with a 4-neighbour above the same threshold: a ship is a
+  // cluster of bright pixels, the spikes of K clutter (independent texture) stand alone. Censoring
+  // those spikes too cuts off the clutter's own tail, and the texture read from such moments is too
+  // calm, which lowers every threshold (false alarms in spiky clutter).
+  const kOne = kind === 'k' && !detect;
   if (detect) {
     // Only detected pixels get a ratio and a body threshold.
     res.detection.fill(0, row0 * W, (row0 + rows) * W);
@@ -441,7 +446,18 @@ export function cfarRows(
       // rn * (mean + t * std): the two-parameter threshold scaled by rn (no division, and no
       // data-dependent branch on the common path: a random 50/50 branch costs more than a sqrt).
       const thrN = rs + t * Math.sqrt(Math.max(rv, 0));
-      if (!detect) {
+      if (kOne) {
+        let out = false;
+        if (ok && rn > 0.5 && v * rn > thrN) {
+          const q = o + x;
+          out =
+            (x > 0 && src[q - 1] * rn > thrN) ||
+            (x + 1 < W && src[q + 1] * rn > thrN) ||
+            (y > 0 && src[q - W] * rn > thrN) ||
+            (y + 1 < H && src[q + W] * rn > thrN);
+        }
+        cen[o + x] = ok && !out ? 1 : 0;
+      } else if (!detect) {
         cen[o + x] = ok && !(rn > 0.5 && v * rn > thrN) ? 1 : 0;
       } else if (quad) {
         // Quadrants of the ring: upper-left, upper-right, lower-left, lower-right.
