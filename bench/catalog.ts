@@ -253,7 +253,14 @@ async function issue12Cost(
       `load of ${COMPARE} items (median of ${PASSES})`,
       `${fmt(rw, 0)} items/s`,
       `${fmt(rwo, 0)} items/s`,
-      fmt(rwo / rw, 2),
+      fmt(rw / rwo, 2),
+    ],
+    [
+      name,
+      `adding up ${BATCH} items' summary changes in memory (median of ${PASSES}; in both loads)`,
+      `${fmt(median(adding), 1)} ms`,
+      '-',
+      '-',
     ],
     [
       name,
