@@ -355,7 +355,7 @@ export function cfarRows(
   // cluster of bright pixels, the spikes of K clutter (independent texture) stand alone. Censoring
   // those spikes too cuts off the clutter's own tail, and the texture read from such moments is too
   // calm, which lowers every threshold (false alarms in spiky clutter).
-  const kOne = kind === 'k' && !detect;
+  const kCensor = kind === 'k' && !detect;
   if (detect) {
     // Only detected pixels get a ratio and a body threshold.
     res.detection.fill(0, row0 * W, (row0 + rows) * W);
@@ -446,7 +446,7 @@ export function cfarRows(
       // rn * (mean + t * std): the two-parameter threshold scaled by rn (no division, and no
       // data-dependent branch on the common path: a random 50/50 branch costs more than a sqrt).
       const thrN = rs + t * Math.sqrt(Math.max(rv, 0));
-      if (kOne) {
+      if (kCensor) {
         let out = false;
         if (ok && rn > 0.5 && v * rn > thrN) {
           const q = o + x;
