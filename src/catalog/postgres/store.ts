@@ -215,6 +215,9 @@ export class PostgresCatalog implements CatalogStore {
     this.countLimit = opts.countLimit ?? COUNT_LIMIT;
     this.countTimeoutMs = opts.countTimeoutMs ?? COUNT_TIMEOUT_MS;
     this.pool = new pg.Pool({ connectionString, max: 8 });
+    // An idle connection the server ends (a restart, a dropped database) is taken out of the pool;
+    // without a listener its error would end the process.
+    this.pool.on('error', () => {});
     this.ready = this.init();
   }
 
