@@ -73,6 +73,7 @@ ALTER TABLE items ADD COLUMN IF NOT EXISTS release_ms double precision NOT NULL 
 CREATE INDEX IF NOT EXISTS items_geom ON items USING gist (geometry);
 CREATE INDEX IF NOT EXISTS items_dt ON items (dt_start, seq);
 CREATE INDEX IF NOT EXISTS items_key ON items (collection, id);
+CREATE INDEX IF NOT EXISTS items_release ON items (release_ms) WHERE release_ms > ${NO_HOLD_MS};
 ${INDEXED_PROPERTIES.map((p, i) => `CREATE INDEX IF NOT EXISTS items_q${i} ON items ((${prop(p)}));`).join('\n')}
 CREATE TABLE IF NOT EXISTS item_summary (
   collection text NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
@@ -206,6 +207,11 @@ export class PostgresCatalog implements CatalogStore {
   /** numberMatched is counted up to this many items, for at most countTimeoutMs; else left out (0: never counted). */
   private readonly countLimit: number;
   private readonly countTimeoutMs: number;
+  /** Counts kept while the database is unchanged (see count). */
+  private readonly counts = new Map<
+    string,
+    { lsn: string; n: number | null; nowMs: number | null; nextReleaseMs: number }
+  >();
 
   constructor(
     connectionString: string,
@@ -668,7 +674,7 @@ export class PostgresCatalog implements CatalogStore {
     } ORDER BY ${orderBy(sort)} LIMIT ${p(q.limit + 1, 'int')}`;
     const c = compactParams(sql, params, '$');
     // The count runs beside the page, on its own connection.
-    const counting = this.count(matchWhere, matchParams);
+    const counting = this.count(matchWhere, matchParams, nowParamIndex(matchWhere));
     let rows: Record<string, unknown>[];
     try {
       rows = (await this.q(c.sql, c.params)).rows;
@@ -697,24 +703,64 @@ export class PostgresCatalog implements CatalogStore {
   /**
    * The number of items matching `where` (the scope's conditions among them), or null when there are
    * more than the count limit or counting takes longer than the count time limit. Never rejects: a
-   * filter the catalog cannot evaluate fails the page query itself.
+   * filter the catalog cannot evaluate fails the page query itself. A count is kept while the
+   * database's WAL insert position is unchanged (every commit that writes moves it; it is read before
+   * counting, so a commit in between only makes the next page count again), so the pages of one
+   * search count once; for a partner (the parameter at `nowIndex` is the time of the request) it is
+   * kept until the next release time of any held item after the time it was counted at.
    */
-  private async count(where: string[], params: unknown[]): Promise<number | null> {
+  private async count(where: string[], params: unknown[], nowIndex: number | null): Promise<number | null> {
     const limit = this.countLimit;
     if (limit <= 0) return null;
     const sql = `SELECT count(*) AS n FROM (SELECT 1 FROM items${
       where.length ? ` WHERE ${where.join(' AND ')}` : ''
     } LIMIT ${limit + 1}) t`;
     const c = compactParams(sql, params, '$');
+    const nowMs = nowIndex === null ? null : Number(params[nowIndex]);
+    // The key: the query and its parameters, the partner's now left out.
+    const k = compactParams(
+      sql,
+      params.map((v, i) => (i === nowIndex ? null : v)),
+      '$',
+    );
+    const key = JSON.stringify([k.sql, k.params]);
     await this.ready;
     const client = await this.pool.connect().catch(() => null);
     if (client === null) return null;
     try {
       await client.query('BEGIN READ ONLY');
+      // No WAL position on a standby: counted every time there.
+      const lsn = await client
+        .query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')
+        .then((r) => r.rows[0].lsn)
+        .catch(() => null);
+      if (lsn === null) await client.query('ROLLBACK; BEGIN READ ONLY');
+      const kept = lsn === null ? undefined : this.counts.get(key);
+      if (
+        kept &&
+        kept.lsn === lsn &&
+        (nowMs === null || (kept.nowMs !== null && kept.nowMs <= nowMs && nowMs < kept.nextReleaseMs))
+      ) {
+        await client.query('COMMIT');
+        return kept.n;
+      }
       await client.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.round(this.countTimeoutMs))}`);
-      const n = Number((await client.query<{ n: string }>(c.sql, c.params)).rows[0].n);
+      const counted = Number((await client.query<{ n: string }>(c.sql, c.params)).rows[0].n);
+      let nextReleaseMs = Number.POSITIVE_INFINITY;
+      if (nowMs !== null) {
+        const r = await client.query<{ m: number | null }>(
+          `SELECT min(release_ms) AS m FROM items WHERE release_ms > ${NO_HOLD_MS} AND release_ms > $1::float8`,
+          [nowMs],
+        );
+        nextReleaseMs = r.rows[0].m ?? Number.POSITIVE_INFINITY;
+      }
       await client.query('COMMIT');
-      return n > limit ? null : n;
+      const n = counted > limit ? null : counted;
+      if (lsn !== null) {
+        if (this.counts.size >= 256) this.counts.clear();
+        this.counts.set(key, { lsn, n, nowMs, nextReleaseMs });
+      }
+      return n;
     } catch {
       await client.query('ROLLBACK').catch(() => {});
       return null;
@@ -722,4 +768,13 @@ export class PostgresCatalog implements CatalogStore {
       client.release();
     }
   }
+}
+
+/** The index of the partner's "now" among a search's parameters (the scope's release condition), if any. */
+function nowParamIndex(where: string[]): number | null {
+  for (const w of where) {
+    const m = /^items\.release_ms <= \$(\d+)::float8$/.exec(w);
+    if (m) return Number(m[1]) - 1;
+  }
+  return null;
 }
