@@ -5,6 +5,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import { bboxPolygon } from '../../geo/geojson.js';
 import { Cql2Sql, compactParams, type SqlDialect } from '../cql2/sql.js';
 import { applyFields } from '../fields.js';
+import { KeptCounts, nowParamIndex } from '../kept-counts.js';
 import {
   collectionLabel,
   itemLabel,
@@ -208,10 +209,7 @@ export class PostgresCatalog implements CatalogStore {
   private readonly countLimit: number;
   private readonly countTimeoutMs: number;
   /** Counts kept while the database is unchanged (see count). */
-  private readonly counts = new Map<
-    string,
-    { lsn: string; n: number | null; nowMs: number | null; nextReleaseMs: number }
-  >();
+  private readonly counts = new KeptCounts();
 
   constructor(
     connectionString: string,
@@ -674,7 +672,11 @@ export class PostgresCatalog implements CatalogStore {
     } ORDER BY ${orderBy(sort)} LIMIT ${p(q.limit + 1, 'int')}`;
     const c = compactParams(sql, params, '$');
     // The count runs beside the page, on its own connection.
-    const counting = this.count(matchWhere, matchParams, nowParamIndex(matchWhere));
+    const counting = this.count(
+      matchWhere,
+      matchParams,
+      nowParamIndex(matchWhere, /^items\.release_ms <= \$(\d+)::float8$/),
+    );
     let rows: Record<string, unknown>[];
     try {
       rows = (await this.q(c.sql, c.params)).rows;
@@ -717,13 +719,7 @@ export class PostgresCatalog implements CatalogStore {
     } LIMIT ${limit + 1}) t`;
     const c = compactParams(sql, params, '$');
     const nowMs = nowIndex === null ? null : Number(params[nowIndex]);
-    // The key: the query and its parameters, the partner's now left out.
-    const k = compactParams(
-      sql,
-      params.map((v, i) => (i === nowIndex ? null : v)),
-      '$',
-    );
-    const key = JSON.stringify([k.sql, k.params]);
+    const key = this.counts.key(sql, params, nowIndex, '$');
     await this.ready;
     const client = await this.pool.connect().catch(() => null);
     if (client === null) return null;
@@ -735,14 +731,10 @@ export class PostgresCatalog implements CatalogStore {
         .then((r) => r.rows[0].lsn)
         .catch(() => null);
       if (lsn === null) await client.query('ROLLBACK; BEGIN READ ONLY');
-      const kept = lsn === null ? undefined : this.counts.get(key);
-      if (
-        kept &&
-        kept.lsn === lsn &&
-        (nowMs === null || (kept.nowMs !== null && kept.nowMs <= nowMs && nowMs < kept.nextReleaseMs))
-      ) {
+      const kept = lsn === null ? undefined : this.counts.get(key, lsn, nowMs);
+      if (kept !== undefined) {
         await client.query('COMMIT');
-        return kept.n;
+        return kept;
       }
       await client.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.round(this.countTimeoutMs))}`);
       const counted = Number((await client.query<{ n: string }>(c.sql, c.params)).rows[0].n);
@@ -756,10 +748,7 @@ export class PostgresCatalog implements CatalogStore {
       }
       await client.query('COMMIT');
       const n = counted > limit ? null : counted;
-      if (lsn !== null) {
-        if (this.counts.size >= 256) this.counts.clear();
-        this.counts.set(key, { lsn, n, nowMs, nextReleaseMs });
-      }
+      if (lsn !== null) this.counts.set(key, lsn, n, nowMs, nextReleaseMs);
       return n;
     } catch {
       await client.query('ROLLBACK').catch(() => {});
@@ -768,13 +757,4 @@ export class PostgresCatalog implements CatalogStore {
       client.release();
     }
   }
-}
-
-/** The index of the partner's "now" among a search's parameters (the scope's release condition), if any. */
-function nowParamIndex(where: string[]): number | null {
-  for (const w of where) {
-    const m = /^items\.release_ms <= \$(\d+)::float8$/.exec(w);
-    if (m) return Number(m[1]) - 1;
-  }
-  return null;
 }

@@ -9,6 +9,7 @@ import { bboxPolygon } from '../../geo/geojson.js';
 import { statementCache } from '../../util/sqlite-statements.js';
 import { Cql2Sql, compactParams, type SqlDialect } from '../cql2/sql.js';
 import { applyFields } from '../fields.js';
+import { KeptCounts, nowParamIndex } from '../kept-counts.js';
 import {
   collectionLabel,
   itemLabel,
@@ -223,10 +224,7 @@ export class SqliteCatalog implements CatalogStore {
   /** numberMatched is counted up to this many items; above it, it is left out (0: never counted). */
   private readonly countLimit: number;
   /** Counts kept while the catalog is unchanged (see count). */
-  private readonly counts = new Map<
-    string,
-    { version: string; n: number | null; nowMs: number | null; nextReleaseMs: number }
-  >();
+  private readonly counts = new KeptCounts();
 
   constructor(path: string, opts: { rules?: LabelRules; countLimit?: number } = {}) {
     this.rules = opts.rules ?? new LabelRules();
@@ -566,11 +564,8 @@ export class SqliteCatalog implements CatalogStore {
       return `?${params.length}`;
     };
     where.push(...itemScopeSql(scope, sqliteBinder(p), '+'));
-    // The partner's "now" among the parameters (the scope's release condition), for the count cache.
-    const nowParam = where
-      .map((w) => /^items\.release_ms <= \?(\d+)$/.exec(w)?.[1])
-      .find((m) => m !== undefined);
-    const nowIndex = nowParam === undefined ? null : Number(nowParam) - 1;
+    // The partner's "now" among the parameters (the scope's release condition), for the kept counts.
+    const nowIndex = nowParamIndex(where, /^items\.release_ms <= \?(\d+)$/);
     if (q.collections) where.push(`items.collection IN (${q.collections.map(p).join(', ')})`);
     if (q.ids) where.push(`items.id IN (${q.ids.map(p).join(', ')})`);
     if (q.datetime?.start != null) {
@@ -636,20 +631,9 @@ export class SqliteCatalog implements CatalogStore {
       where.length ? ` WHERE ${where.join(' AND ')}` : ''
     } LIMIT ${limit + 1})`;
     const c = compactParams(sql, params, '?');
-    // The key: the query and the parameters it uses (not the page's keyset), the partner's now left out.
-    const k = compactParams(
-      sql,
-      params.map((v, i) => (i === nowIndex ? null : v)),
-      '?',
-    );
-    const key = JSON.stringify([k.sql, k.params]);
-    const kept = this.counts.get(key);
-    if (
-      kept &&
-      kept.version === version &&
-      (nowMs === null || (kept.nowMs !== null && kept.nowMs <= nowMs && nowMs < kept.nextReleaseMs))
-    )
-      return kept.n;
+    const key = this.counts.key(sql, params, nowIndex, '?');
+    const kept = this.counts.get(key, version, nowMs);
+    if (kept !== undefined) return kept;
     const named = Object.fromEntries(c.params.map((v, i) => [String(i + 1), v]));
     const counted = (this.stmt(c.sql).get(named) as { n: number }).n;
     const n = counted > limit ? null : counted;
@@ -660,8 +644,7 @@ export class SqliteCatalog implements CatalogStore {
       ).get(nowMs) as { m: number | null };
       nextReleaseMs = r.m ?? Number.POSITIVE_INFINITY;
     }
-    if (this.counts.size >= 256) this.counts.clear();
-    this.counts.set(key, { version, n, nowMs, nextReleaseMs });
+    this.counts.set(key, version, n, nowMs, nextReleaseMs);
     return n;
   }
 
