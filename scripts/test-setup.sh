@@ -13,11 +13,13 @@ command -v cs2cs >/dev/null 2>&1 || need+=(proj-bin)
 [ -e /usr/share/proj/egm96_15.gtx ] || need+=(proj-data)
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || need+=(postgresql-15-postgis-3)
+# The Redis job queue (BullMQ) tests run a private redis-server (started and stopped by test/global-setup.ts).
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 # The browser tests drive Debian's Chromium with playwright-core (which downloads no browser of its own).
 [ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "test-setup: reference tools present (gdal $(gdalinfo --version | cut -d, -f1 | cut -d' ' -f2), otb, postgresql + postgis, chromium)"
+  echo "test-setup: reference tools present (gdal $(gdalinfo --version | cut -d, -f1 | cut -d' ' -f2), otb, postgresql + postgis, redis, chromium)"
   exit 0
 fi
 
