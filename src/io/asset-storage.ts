@@ -3,7 +3,8 @@ import { constants, type ReadStream, realpathSync, type Stats, statSync } from '
 import { type FileHandle, open, readlink, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, resolve as resolvePath, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NotFoundError, SarbridgeError, ValidationError } from '../errors.js';
+import { FormatError, NotFoundError, SarbridgeError, ValidationError } from '../errors.js';
+import type { ByteSource } from './source.js';
 
 /**
  * The one place where the server reads asset files: every path comes from a checked relative href and
@@ -66,8 +67,11 @@ export interface AssetInfo {
   checksum: string;
 }
 
-/** A stored file opened for reading; whoever holds it either calls `stream` once or `close`. */
-export interface OpenAsset {
+/**
+ * A stored file opened for reading; whoever holds it either calls `stream` once or `close`. It is also a
+ * {@link ByteSource} over the same open file (positioned reads, until `stream` or `close`).
+ */
+export interface OpenAsset extends ByteSource {
   readonly path: string;
   readonly size: number;
   readonly mtimeMs: number;
@@ -161,6 +165,23 @@ function checkSegments(href: string, decode: boolean): string[] | string {
     out.push(seg);
   }
   return out;
+}
+
+/**
+ * Check a stored path (an already-decoded relative path, as {@link AssetStorage.checkHref} returns):
+ * the same rules as an href, and '%' is refused instead of decoded. Returns the path unchanged.
+ * @param field what the path is, for the message, e.g. 'key'
+ * @throws ValidationError naming `field`, the path and why
+ */
+export function checkStoredPath(path: unknown, field: string): string {
+  if (typeof path !== 'string') {
+    const got = path === null ? 'null' : Array.isArray(path) ? 'an array' : typeof path;
+    throw new ValidationError(`${field}: expected a string ${EXPECTED}, got ${got}`);
+  }
+  const segments = checkSegments(path, false);
+  if (typeof segments === 'string')
+    throw new ValidationError(`${field}: '${show(path)}' is not a relative path: ${segments} ${EXPECTED}`);
+  return path;
 }
 
 function isMissing(err: unknown): boolean {
@@ -391,6 +412,37 @@ class AssetHandle implements OpenAsset {
     this.mtimeMs = st.mtimeMs;
     this.etag = etagOf(st);
     this.lastModified = httpDate(st.mtimeMs);
+  }
+
+  get name(): string {
+    return this.path;
+  }
+
+  async read(offset: number, length: number, what = 'data'): Promise<Uint8Array> {
+    return this.readInto(offset, length, new Uint8Array(length), what);
+  }
+
+  async readInto(offset: number, length: number, target: Uint8Array, what = 'data'): Promise<Uint8Array> {
+    if (!this.owned) throw new SarbridgeError(`asset '${show(this.path)}': read() after close() or stream()`);
+    if (
+      !Number.isSafeInteger(offset) ||
+      !Number.isSafeInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > this.size
+    )
+      throw new FormatError(
+        this.path,
+        `${what} at byte ${offset} (+${length} bytes) lies past the end of the ${this.size}-byte file`,
+      );
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.fh.read(target, done, length - done, offset + done);
+      if (bytesRead === 0)
+        throw new FormatError(this.path, `file ended at byte ${offset + done} while reading ${what}`);
+      done += bytesRead;
+    }
+    return target.subarray(0, length);
   }
 
   stream(range: ByteRange | null): ReadStream {
