@@ -248,7 +248,7 @@ describe('sarbridge cog', () => {
     const r = await runCapture(['info', bad]);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
-      `sarbridge: ${bad}: wrong magic bytes 0x68 0x65 (expected 'II' or 'MM' of a TIFF file)\n`,
+      `sarbridge: ${bad}: unknown content starting 0x68 0x65 0x6c 0x6c 0x6f 0x2c 0x20 0x74 ('hello, t'); expected a Sentinel-1 SAFE (a folder or zip holding manifest.safe), a SICD (NITF with the SICD XML in a DES) or a geocoded GeoTIFF\n`,
     );
   });
 });

@@ -5,13 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SarbridgeError } from '../errors.js';
 import { DEFAULT_COMMAND_BUDGET_BYTES, MiB } from '../io/budget.js';
-import { Sicd } from '../io/nitf/sicd.js';
-import { SafeProduct } from '../io/s1/safe.js';
-import { FileSource } from '../io/source.js';
 import { GeoTiff } from '../io/tiff/reader.js';
 import type { CogOptions, CogWriteResult } from '../io/tiff/writer.js';
-import { ZipArchive } from '../io/zip.js';
-import { ardGeoTiff, ardSafe, ardSicd } from '../ops/ard.js';
+import { ardProduct } from '../ops/ard-product.js';
 import { calibrateFile } from '../ops/calibrate.js';
 import { translateToCog } from '../ops/cog.js';
 import { dbFile, multilookFile } from '../ops/convert.js';
@@ -19,7 +15,8 @@ import { despeckleFile } from '../ops/despeckle.js';
 import { fillSafe } from '../ops/simulate.js';
 import { simulateScene } from '../ops/simulate-scene.js';
 import { fillSicd } from '../ops/simulate-sicd.js';
-import { acquisitionFromSafe, acquisitionFromSicd } from '../products/acquisition.js';
+import { openProduct } from '../products/open-product.js';
+import { contentKind } from '../products/recognise.js';
 import type { SpeckleFilter } from '../raster/speckle.js';
 import { SPECKLE_FILTERS } from '../raster/speckle.js';
 import { registerAdminCommands } from './admin-commands.js';
@@ -43,31 +40,6 @@ const memoryBytes = (o: Record<string, unknown>) =>
 /** Exit codes: 0 success, 1 bad input (a clear one-line message), 2 usage error. */
 export const EXIT_BAD_INPUT = 1;
 export const EXIT_USAGE = 2;
-
-/** True for a zip holding a .SAFE folder. */
-async function isSafeZip(file: string): Promise<boolean> {
-  const src = await FileSource.open(file);
-  try {
-    const zip = await ZipArchive.open(src);
-    return zip.entries.some((e) => /^[^/]+\.SAFE\/manifest\.safe$/.test(e.name));
-  } catch {
-    return false;
-  } finally {
-    await src.close();
-  }
-}
-
-/** True when the file starts with a NITF (or NSIF) signature. */
-async function isNitf(file: string): Promise<boolean> {
-  const src = await FileSource.open(file);
-  try {
-    if (src.size < 4) return false;
-    const head = Buffer.from(await src.read(0, 4)).toString('latin1');
-    return head === 'NITF' || head === 'NSIF';
-  } finally {
-    await src.close();
-  }
-}
 
 function summary(r: CogWriteResult): Record<string, unknown> {
   return { path: r.path, bytes: r.bytes, bigTiff: r.bigTiff, levels: r.levels };
@@ -149,38 +121,34 @@ export function buildProgram(): Command {
     )
     .argument('<file>', 'GeoTIFF, COG, SICD (NITF) or Sentinel-1 SAFE (folder or zip)')
     .action(async (file: string) => {
-      if (/\.SAFE\/?$/i.test(file) || (/\.zip$/i.test(file) && (await isSafeZip(file)))) {
-        const safe = await SafeProduct.open(file);
+      // A TIFF is described as a raster whatever it holds; anything else must be a product.
+      const kind = await contentKind(file);
+      if (kind === 'tiff' || kind === 'bigtiff') {
+        const tif = await GeoTiff.open(file);
         try {
-          const anns = [];
-          for (const pol of safe.polarisations()) anns.push(await safe.annotation(pol));
-          write({ file, driver: 'SAFE', acquisition: acquisitionFromSafe(anns) });
+          write(tif.info());
         } finally {
-          await safe.close();
+          await tif.close();
         }
         return;
       }
-      if (await isNitf(file)) {
-        const sicd = await Sicd.open(file);
-        await sicd.close();
-        const { ampTable: _amp, ...meta } = sicd.meta;
-        write({
-          file,
-          driver: 'SICD',
-          acquisition: acquisitionFromSicd(sicd),
-          width: sicd.width,
-          height: sicd.height,
-          dataType: 'cfloat32',
-          nitf: { title: sicd.nitf.fileTitle, classification: sicd.nitf.classification },
-          sicd: meta,
-        });
-        return;
-      }
-      const tif = await GeoTiff.open(file);
+      const p = await openProduct(file);
       try {
-        write(tif.info());
+        if (p.format === 'sicd') {
+          const { ampTable: _amp, ...meta } = p.sicd.meta;
+          write({
+            file,
+            driver: 'SICD',
+            acquisition: p.acquisition,
+            width: p.sicd.width,
+            height: p.sicd.height,
+            dataType: 'cfloat32',
+            nitf: { title: p.sicd.nitf.fileTitle, classification: p.sicd.nitf.classification },
+            sicd: meta,
+          });
+        } else write({ file, driver: 'SAFE', acquisition: p.acquisition });
       } finally {
-        await tif.close();
+        await p.close();
       }
     });
 
@@ -321,8 +289,7 @@ export function buildProgram(): Command {
     )
     .addOption(maxMemoryOption())
     .action(async (product: string, outDir: string, o: Record<string, unknown>) => {
-      const ard = (await isNitf(product)) ? ardSicd : /\.tiff?$/i.test(product) ? ardGeoTiff : ardSafe;
-      const r = await ard(product, outDir, {
+      const r = await ardProduct(product, outDir, {
         meta: o.meta as string | undefined,
         pol: o.pol as string | undefined,
         target: o.to as 'sigma0' | 'beta0' | 'gamma0',

@@ -1,12 +1,16 @@
+import { ValidationError } from '../errors.js';
+import { mapSpacing, transformPoint } from '../geo/crs.js';
 import type { Vec3 } from '../geo/ecef.js';
 import { ecfToGeodetic } from '../geo/ecef.js';
 import type { Sicd } from '../io/nitf/sicd.js';
 import { polyder1, sicdImageToGround } from '../io/nitf/sicd-projection.js';
 import type { S1Annotation } from '../io/s1/safe.js';
+import type { RasterInfo } from '../io/tiff/reader.js';
+import type { Sidecar } from './sidecar.js';
 
 /** One normalised description of a SAR acquisition, whatever the provider's format. */
 export interface Acquisition {
-  format: 'sentinel-1-safe' | 'sicd';
+  format: 'sentinel-1-safe' | 'sicd' | 'geocoded-geotiff';
   platform: string;
   constellation: string | null;
   /** STRIPMAP, SPOTLIGHT, IW ... as the provider names it. */
@@ -28,7 +32,10 @@ export interface Acquisition {
   /** Lon/lat polygon of the image corners (first line/sample, first line/last sample, ...), closed. */
   footprint: [number, number][];
   /** How image positions map to the ground. */
-  geolocation: { model: 'tie-point-grid'; points: number } | { model: 'sicd-rgzero-inca'; hae: number };
+  geolocation:
+    | { model: 'tie-point-grid'; points: number }
+    | { model: 'sicd-rgzero-inca'; hae: number }
+    | { model: 'geotransform'; epsg: number };
   calibration: { available: string[] };
   centreFrequencyHz: number | null;
   /** Orbit state vectors (ECF), when the product lists them. */
@@ -139,5 +146,73 @@ export function acquisitionFromSicd(sicd: Sicd): Acquisition {
     centreFrequencyHz: null,
     stateVectors: [],
     sceneCentre: { lat: scp[0], lon: scp[1], hae: scp[2] },
+  };
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+
+/**
+ * The Acquisition of a geocoded GeoTIFF from its sidecar's STAC fields (datetime or start_datetime /
+ * end_datetime, platform, constellation, sar:*, sat:*, view:*) and the file's grid (footprint, size,
+ * pixel spacing when the sidecar has none). Throws a ValidationError naming the sidecar when it has no
+ * time.
+ */
+export function acquisitionFromGeocoded(info: RasterInfo, sidecar: Sidecar): Acquisition {
+  const p = sidecar.properties;
+  if (info.epsg === null || info.geoTransform === null || info.bounds === null)
+    throw new ValidationError(`${info.file}: is not georeferenced (no EPSG CRS or geotransform)`);
+  const start = str(p.start_datetime) ?? str(p.datetime);
+  const end = str(p.end_datetime) ?? str(p.datetime) ?? start;
+  if (start === null || end === null || Number.isNaN(Date.parse(start)) || Number.isNaN(Date.parse(end)))
+    throw new ValidationError(
+      `${sidecar.path}: the sidecar has no valid datetime (or start_datetime and end_datetime), expected ISO 8601 times`,
+    );
+  const epsg = info.epsg;
+  const [minX, minY, maxX, maxY] = info.bounds;
+  const footprint = (
+    [
+      [minX, maxY],
+      [maxX, maxY],
+      [maxX, minY],
+      [minX, minY],
+    ] as [number, number][]
+  ).map(([x, y]) => transformPoint(epsg, 4326, x, y));
+  footprint.push(footprint[0]);
+  const lat = footprint.slice(0, 4).reduce((a, q) => a + q[1], 0) / 4;
+  const gt = info.geoTransform;
+  const pols = Array.isArray(p['sar:polarizations']) ? p['sar:polarizations'] : [];
+  const side = str(p['sar:observation_direction']);
+  const orbit = str(p['sat:orbit_state']);
+  const inc = num(p['view:incidence_angle']);
+  const resRange = num(p['sar:resolution_range']);
+  const resAz = num(p['sar:resolution_azimuth']);
+  const ghz = num(p['sar:center_frequency']);
+  return {
+    format: 'geocoded-geotiff',
+    platform: str(p.platform) ?? 'unknown',
+    constellation: str(p.constellation),
+    mode: str(p['sar:instrument_mode']) ?? 'unknown',
+    productType: str(p['sar:product_type']) ?? 'unknown',
+    level: 'L2',
+    polarisations: pols.filter((x): x is string => typeof x === 'string').map((x) => x.toUpperCase()),
+    lookSide: side === 'left' || side === 'right' ? side : null,
+    orbitDirection: orbit === 'ascending' || orbit === 'descending' ? orbit : null,
+    absoluteOrbit: num(p['sat:absolute_orbit']),
+    startTime: new Date(Date.parse(start)).toISOString(),
+    endTime: new Date(Date.parse(end)).toISOString(),
+    incidenceRangeDeg: inc === null ? null : [inc, inc],
+    pixelSpacingM: {
+      range: num(p['sar:pixel_spacing_range']) ?? Math.abs(gt[1]) / mapSpacing(epsg, 1, lat),
+      azimuth: num(p['sar:pixel_spacing_azimuth']) ?? Math.abs(gt[5]) / mapSpacing(epsg, 1, lat),
+    },
+    resolutionM: resRange !== null && resAz !== null ? { range: resRange, azimuth: resAz } : null,
+    size: { width: info.width, height: info.height },
+    footprint,
+    geolocation: { model: 'geotransform', epsg },
+    calibration: { available: [] },
+    centreFrequencyHz: ghz === null ? null : ghz * 1e9,
+    stateVectors: [],
+    sceneCentre: null,
   };
 }
