@@ -1,0 +1,163 @@
+import { SarbridgeError } from '../errors.js';
+import {
+  type Job,
+  type JobHandler,
+  type JobQueue,
+  type JobWorker,
+  PermanentJobError,
+  RetryJobLater,
+} from '../jobs/queue.js';
+import { type ChangeStepResult, changeStep } from './change.js';
+import type { PipelineContext } from './context.js';
+import { publishStep } from './publish.js';
+import { type ProductRecord, STEPS, type StepName } from './registry.js';
+import {
+  type ArdStepResult,
+  ardStep,
+  type DetectStepResult,
+  detectStep,
+  ProductFault,
+  readStep,
+  verifyStep,
+} from './steps.js';
+
+export interface StepPayload {
+  productId: string;
+}
+
+/** The queue's job name of a step. */
+export const jobName = (step: StepName) => `pipeline.${step}`;
+/** The idempotency key of a product's step: the queue holds one job per product and step. */
+export const jobKey = (productId: string, step: StepName) => `pipeline:${productId}:${step}`;
+
+/** Steps where an error of sarbridge's readers (FormatError, ValidationError ...) is the product's fault. */
+const PRODUCT_STEPS: ReadonlySet<StepName> = new Set(['verify', 'read', 'ard', 'detect']);
+
+/** Add the job of a product's step (a no-op when the queue holds it already) and note its id. */
+export async function enqueueStep(ctx: PipelineContext, productId: string, step: StepName): Promise<string> {
+  const { id } = await ctx.queue.add<StepPayload>({
+    name: jobName(step),
+    payload: { productId },
+    key: jobKey(productId, step),
+    attempts: ctx.attempts ?? 5,
+    backoff: ctx.backoff,
+  });
+  ctx.registry.setJob(productId, step, id);
+  return id;
+}
+
+/** The first step of a product not done yet (null when every one is). */
+export function pendingStep(ctx: PipelineContext, p: ProductRecord): StepName | null {
+  if (p.state === 'published') return null;
+  const done = new Set(
+    ctx.registry
+      .steps(p.id)
+      .filter((s) => s.state === 'done')
+      .map((s) => s.step),
+  );
+  return STEPS.find((s) => !done.has(s)) ?? null;
+}
+
+/** Make sure a processing product's next step has its job (after a crash between two writes). */
+export async function resume(ctx: PipelineContext, p: ProductRecord): Promise<StepName | null> {
+  if (p.state !== 'processing') return null;
+  const step = pendingStep(ctx, p);
+  if (step) await enqueueStep(ctx, p.id, step);
+  return step;
+}
+
+function resultOf<T>(ctx: PipelineContext, productId: string, step: StepName): T {
+  const s = ctx.registry.step(productId, step);
+  if (s?.state !== 'done')
+    throw new Error(`step ${step} of ${productId} is not done (it is ${s?.state ?? 'not started'})`);
+  return s.result as T;
+}
+
+async function runStepFunction(
+  ctx: PipelineContext,
+  step: StepName,
+  p: ProductRecord,
+  t0: number,
+): Promise<unknown> {
+  switch (step) {
+    case 'verify':
+      return verifyStep(ctx, p);
+    case 'read':
+      return readStep(ctx, p);
+    case 'ard':
+      return ardStep(ctx, p);
+    case 'detect':
+      return detectStep(ctx, p, resultOf<ArdStepResult>(ctx, p.id, 'ard'));
+    case 'change':
+      return changeStep(ctx, p, resultOf<ArdStepResult>(ctx, p.id, 'ard'));
+    case 'publish':
+      return publishStep(
+        ctx,
+        p,
+        resultOf<ArdStepResult>(ctx, p.id, 'ard'),
+        resultOf<DetectStepResult>(ctx, p.id, 'detect'),
+        resultOf<ChangeStepResult>(ctx, p.id, 'change'),
+        t0,
+      );
+  }
+}
+
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/**
+ * One attempt of a product's step, as the queue's handler: a step the registry has done is not run
+ * again; otherwise it runs and its result is recorded. Then the next step's job is added (keyed, so
+ * a re-run adds nothing). A product's fault (a corrupt, truncated or impossible product, a checksum
+ * mismatch) fails the job for good; other errors are retried with back-off until the attempts run out.
+ */
+export async function runStep(ctx: PipelineContext, step: StepName, job: Job<StepPayload>): Promise<unknown> {
+  const p = ctx.registry.get(job.payload.productId);
+  if (!p) throw new PermanentJobError(`no product ${job.payload.productId} in the registry`);
+  let rec = ctx.registry.step(p.id, step);
+  if (rec?.state !== 'done' && !(step === 'publish' && p.state === 'published')) {
+    ctx.registry.startStep(p.id, step, job.attempt, job.id);
+    const t0 = performance.now();
+    try {
+      const result = await runStepFunction(ctx, step, p, t0);
+      if (step !== 'publish') ctx.registry.finishStep(p.id, step, result, performance.now() - t0);
+      ctx.log?.(`${p.id} ${step} done in ${Math.round(performance.now() - t0)} ms`);
+    } catch (err) {
+      const ms = performance.now() - t0;
+      const fault =
+        err instanceof ProductFault ||
+        err instanceof PermanentJobError ||
+        (PRODUCT_STEPS.has(step) && err instanceof SarbridgeError);
+      const permanent = fault || (!(err instanceof RetryJobLater) && job.attempt >= job.maxAttempts);
+      ctx.registry.failStep(p.id, step, messageOf(err), ms, permanent);
+      ctx.log?.(`${p.id} ${step} ${permanent ? 'failed' : 'will retry'}: ${messageOf(err)}`);
+      if (fault && !(err instanceof PermanentJobError)) throw new PermanentJobError(messageOf(err));
+      throw err;
+    }
+    rec = ctx.registry.step(p.id, step);
+  }
+  const next = STEPS[STEPS.indexOf(step) + 1];
+  if (next) await enqueueStep(ctx, p.id, next);
+  return { product: p.id, step, durationMs: rec?.durationMs ?? null };
+}
+
+export interface PipelineWorkers {
+  /** Stop taking jobs and wait for the running ones (or abort them). */
+  close(opts?: { abort?: boolean }): Promise<void>;
+}
+
+/**
+ * Run the pipeline's steps from `queue` in this process: first every processing product gets the job
+ * of its next step back if a crash lost it, then a worker with `concurrency` jobs at once.
+ */
+export async function startWorkers(
+  queue: JobQueue,
+  ctx: PipelineContext,
+  opts: { concurrency?: number } = {},
+): Promise<PipelineWorkers> {
+  const c = { ...ctx, queue };
+  for (const p of c.registry.unfinished()) await resume(c, p);
+  const handlers: Record<string, JobHandler> = {};
+  for (const s of STEPS) handlers[jobName(s)] = (job) => runStep(c, s, job as Job<StepPayload>);
+  const worker: JobWorker = queue.work(handlers, { concurrency: opts.concurrency ?? 1 });
+  return { close: (o) => worker.close(o) };
+}
