@@ -168,6 +168,24 @@ function checkSegments(href: string, decode: boolean): string[] | string {
 }
 
 /**
+ * {@link AssetStorage.checkHref}'s rules without a storage (for an object store): the normalised,
+ * percent-decoded relative path of an href, or a ValidationError naming `field`.
+ */
+export function checkAssetHref(href: unknown, field: string): string {
+  if (typeof href !== 'string') {
+    const got = href === null ? 'null' : Array.isArray(href) ? 'an array' : typeof href;
+    throw new ValidationError(`${field}: expected a string ${EXPECTED}, got ${got}`);
+  }
+  const segments = checkSegments(href, true);
+  if (typeof segments === 'string') {
+    throw new ValidationError(
+      `${field}: '${show(href)}' is not a path inside the asset storage: ${segments} ${EXPECTED}`,
+    );
+  }
+  return segments.join('/');
+}
+
+/**
  * Check a stored path (an already-decoded relative path, as {@link AssetStorage.checkHref} returns):
  * the same rules as an href, and '%' is refused instead of decoded. Returns the path unchanged.
  * @param field what the path is, for the message, e.g. 'key'
@@ -239,17 +257,7 @@ export class AssetStorage {
    * @throws ValidationError naming `field`, the href and why
    */
   checkHref(href: unknown, field: string): string {
-    if (typeof href !== 'string') {
-      const got = href === null ? 'null' : Array.isArray(href) ? 'an array' : typeof href;
-      throw new ValidationError(`${field}: expected a string ${EXPECTED}, got ${got}`);
-    }
-    const segments = checkSegments(href, true);
-    if (typeof segments === 'string') {
-      throw new ValidationError(
-        `${field}: '${show(href)}' is not a path inside the asset storage: ${segments} ${EXPECTED}`,
-      );
-    }
-    return segments.join('/');
+    return checkAssetHref(href, field);
   }
 
   /**

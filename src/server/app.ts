@@ -6,6 +6,8 @@ import { scopeOf } from '../access/scope.js';
 import type { CatalogStore } from '../catalog/store.js';
 import { NotFoundError } from '../errors.js';
 import type { AssetStorage } from '../io/asset-storage.js';
+import { LocalStore } from '../store/local-store.js';
+import type { AssetStore } from '../store/store.js';
 import { Tiler } from '../tiler/tiler.js';
 import { type AccessContext, type RouteContext, requireRole } from './context.js';
 import { corsRoutes, parseCorsOrigins } from './cors.js';
@@ -27,6 +29,11 @@ export interface ServerOptions {
   publicUrl?: string;
   /** The asset storage: the only place asset files are read from (none: no assets are served). */
   assets?: AssetStorage | null;
+  /**
+   * Where downloads and tiles read assets (e.g. an S3 store); default a LocalStore over `assets`.
+   * The server does not close it.
+   */
+  assetStore?: AssetStore | null;
   /** Largest page (default 10,000). */
   maxLimit?: number;
   /** Largest request body in bytes (default 16 MiB). */
@@ -80,6 +87,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     access: o.access,
     publicUrl,
     assets: o.assets ?? null,
+    objects: o.assetStore ?? (o.assets ? LocalStore.of(o.assets) : null),
     maxLimit: o.maxLimit ?? 10_000,
   };
   app.setErrorHandler(errorHandler(!o.logger));

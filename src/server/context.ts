@@ -12,6 +12,7 @@ import type { CatalogStore } from '../catalog/store.js';
 import type { StacCollection, StacItem, StacLink } from '../catalog/types.js';
 import { ForbiddenError, NotFoundError } from '../errors.js';
 import type { AssetStorage } from '../io/asset-storage.js';
+import type { AssetStore } from '../store/store.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -54,6 +55,11 @@ export interface RouteContext {
   /** Public base URL without a trailing slash: the base of every link (never the Host header). */
   publicUrl: string;
   assets: AssetStorage | null;
+  /**
+   * The asset store that downloads and tiles read from: an S3 store, or a LocalStore over `assets`
+   * (the same checks and the same file), or null when there is none.
+   */
+  objects: AssetStore | null;
   maxLimit: number;
 }
 

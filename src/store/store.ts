@@ -176,11 +176,14 @@ export interface OpenStoreOptions {
   s3?: S3Settings;
   /** Create a local root directory that does not exist (default false: it must exist). */
   createRoot?: boolean;
+  /** Check at once that an S3 bucket exists and may be used (default true). */
+  check?: boolean;
 }
 
 /**
  * Open the store a location names: 's3://bucket[/prefix]' (an {@link S3Store}, with `opts.s3`) or a
- * directory (a LocalStore).
+ * directory (a LocalStore). An S3 store's bucket is checked at once (one HeadBucket), so a wrong bucket
+ * or credentials fail at start-up, not at the first download.
  * @example const store = await openStore('s3://sar/prod', { s3: { endpoint: 'http://127.0.0.1:9000', credentials } })
  * @throws ValidationError for a bad location or settings
  */
@@ -190,5 +193,15 @@ export async function openStore(location: string, opts: OpenStoreOptions = {}): 
     const { LocalStore } = await import('./local-store.js');
     return LocalStore.open(loc.root, { create: opts.createRoot });
   }
-  throw new ValidationError(`store: '${loc.url}': the S3 store is not built yet`);
+  const { S3Store } = await import('./s3-store.js');
+  const store = new S3Store(loc, opts.s3 ?? {});
+  if (opts.check ?? true) {
+    try {
+      await store.check();
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+  }
+  return store;
 }

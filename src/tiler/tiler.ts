@@ -5,6 +5,7 @@ import type { TileMatrixSetDef } from '../geo/tms.js';
 import { tileBounds } from '../geo/tms.js';
 import type { Window } from '../geo/window.js';
 import { checkBudget, DEFAULT_DECODE_BUDGET_BYTES } from '../io/budget.js';
+import type { ByteSource } from '../io/source.js';
 import { GeoTiff } from '../io/tiff/reader.js';
 import { dataTypeInfo } from '../raster/dtype.js';
 import { KernelPool } from '../raster/kernel-pool.js';
@@ -15,8 +16,10 @@ import { colorizeLut, colormap, float16Lut } from './colormap.js';
 
 /** An item's raster asset as the tiler needs it. */
 export interface RasterAsset {
-  /** Local file path of the COG. */
+  /** Local file path of the COG; with `source`, the name it is cached under (e.g. its s3:// URL). */
   path: string;
+  /** Opens the COG's bytes (an object store's reader); none: the local file at `path`. */
+  source?: () => Promise<ByteSource>;
   /** 'dB' values are shown as they are; 'linear' power is shown in dB. */
   unit: 'dB' | 'linear';
   /** Statistics stored on the item (raster:bands), in the asset's unit. */
@@ -63,6 +66,8 @@ export class Tiler {
   private readonly luts = new LruCache<string, Uint16Array>(32, () => 1);
 
   private readonly pool: KernelPool | null;
+  /** Files opened so far (a generation number per opening). */
+  private opened = 0;
   /** Bytes one request may decode (per block, and the window it reads). */
   readonly decodeBudgetBytes: number;
 
@@ -102,14 +107,19 @@ export class Tiler {
     await this.pool?.close();
   }
 
-  /** The COG header of a file, opened once and kept (bounded). */
-  open(path: string): Promise<OpenCog> {
+  /**
+   * The COG header of a file (or of the bytes `source` opens), opened once and kept (bounded). A source
+   * whose object was replaced ('StaleObject' errors) is forgotten, so the next request opens the new one.
+   */
+  open(path: string, source?: () => Promise<ByteSource>): Promise<OpenCog> {
     let p = this.files.get(path);
     if (!p) {
+      const opening = ++this.opened;
       p = (async () => {
         let tif: GeoTiff;
         try {
-          tif = await GeoTiff.open(path, { decodeBudgetBytes: this.decodeBudgetBytes });
+          const src = source ? forgetWhenStale(await source(), () => this.forget(path, p)) : path;
+          tif = await GeoTiff.open(src, { decodeBudgetBytes: this.decodeBudgetBytes });
         } catch (err) {
           if ((err as { code?: string }).code === 'ENOENT')
             throw new NotFoundError(`asset file ${path} does not exist`);
@@ -119,9 +129,10 @@ export class Tiler {
         if (info.epsg === null || info.geoTransform === null || !isKnownEpsg(info.epsg))
           throw new ValidationError(`${path}: the asset has no CRS sarbridge can map`);
         const cache = this.blocks;
+        // Blocks are kept per opening, so a replaced file's old blocks are never served with the new one.
         tif.useBlockCache({
-          get: (k) => cache.get(`${path}|${k}`),
-          set: (k, v) => cache.set(`${path}|${k}`, v),
+          get: (k) => cache.get(`${path}#${opening}|${k}`),
+          set: (k, v) => cache.set(`${path}#${opening}|${k}`, v),
         });
         const units = (info.metadata.UNITS ?? info.bands[0]?.metadata.UNITS ?? '').toLowerCase();
         return {
@@ -141,6 +152,11 @@ export class Tiler {
     return p;
   }
 
+  /** Forget the opening `p` of `path` (not a later one). */
+  private forget(path: string, p: Promise<OpenCog> | undefined): void {
+    if (p !== undefined && this.files.get(path) === p) this.files.delete(path);
+  }
+
   /**
    * Values of a tile (256 x 256 float32, NaN outside the image or at nodata), or null when the tile
    * does not touch the image.
@@ -157,7 +173,7 @@ export class Tiler {
     y: number,
     resampling: 'bilinear' | 'nearest',
   ): Promise<{ cog: OpenCog; level: number; win: Window; warp: TileWarp } | null> {
-    const cog = await this.open(asset.path);
+    const cog = await this.open(asset.path, asset.source);
     const [minX, minY, maxX, maxY] = tileBounds(tms, z, x, y);
     const conv = converter(tms.epsg, cog.epsg);
     // Source pixel coordinates (full resolution) at the control points.
@@ -271,7 +287,7 @@ export class Tiler {
 
   /** The 2-98% range of an asset's smallest overview (in dB for linear power). */
   private async sampledRange(asset: RasterAsset): Promise<[number, number]> {
-    const cog = await this.open(asset.path);
+    const cog = await this.open(asset.path, asset.source);
     const level = cog.factors.length - 1;
     const view = await cog.tif.read(undefined, {
       level,
@@ -427,7 +443,7 @@ export class Tiler {
 
   /** A preview of the whole asset in its own grid, the longer side at most maxSize pixels. */
   async preview(asset: RasterAsset, maxSize: number, o: RenderOptions): Promise<Buffer> {
-    const cog = await this.open(asset.path);
+    const cog = await this.open(asset.path, asset.source);
     let level = 0;
     for (let l = 1; l < cog.factors.length; l++)
       if (Math.max(cog.width, cog.height) / cog.factors[l] >= maxSize) level = l;
@@ -455,7 +471,7 @@ export class Tiler {
 
   /** The asset's value at a lon/lat (null outside the image or at nodata). */
   async point(asset: RasterAsset, lon: number, lat: number): Promise<number | null> {
-    const cog = await this.open(asset.path);
+    const cog = await this.open(asset.path, asset.source);
     const [x, y] = converter(EPSG_WGS84, cog.epsg).forward([lon, lat]);
     const gt = cog.gt;
     const det = gt[1] * gt[5] - gt[2] * gt[4];
@@ -472,13 +488,28 @@ export class Tiler {
 
   /** Native resolution of an asset in metres per pixel and its lon/lat bounds. */
   async extent(asset: RasterAsset): Promise<{ resolutionM: number; levels: number; epsg: number }> {
-    const cog = await this.open(asset.path);
+    const cog = await this.open(asset.path, asset.source);
     const unit = cog.epsg === EPSG_WGS84 ? 111_320 : 1;
     return { resolutionM: Math.abs(cog.gt[1]) * unit, levels: cog.factors.length, epsg: cog.epsg };
   }
 
   /** Unit of the file's values from its metadata, when it says. */
-  async fileUnit(path: string): Promise<'dB' | 'linear' | null> {
-    return (await this.open(path)).unitFromFile;
+  async fileUnit(path: string, source?: () => Promise<ByteSource>): Promise<'dB' | 'linear' | null> {
+    return (await this.open(path, source)).unitFromFile;
   }
+}
+
+/** `src`, calling `forget` when a read finds the object replaced (an error with code 'StaleObject'). */
+function forgetWhenStale(src: ByteSource, forget: () => void): ByteSource {
+  const check = (err: unknown): never => {
+    if ((err as { code?: string }).code === 'StaleObject') forget();
+    throw err;
+  };
+  return {
+    name: src.name,
+    size: src.size,
+    read: (offset, length, what) => src.read(offset, length, what).catch(check),
+    readInto: (offset, length, target, what) => src.readInto(offset, length, target, what).catch(check),
+    close: () => src.close(),
+  };
 }

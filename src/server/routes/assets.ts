@@ -1,27 +1,42 @@
-import { isAbsolute } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { MAX_SIGNED_TTL_MS } from '../../access/signed-url.js';
 import type { StacItem } from '../../catalog/types.js';
 import { NotFoundError, ValidationError } from '../../errors.js';
+import type { ObjectReader } from '../../store/store.js';
 import { assetPath, audit, privateResponse, type RouteContext, requirePrincipal } from '../context.js';
 import { ifRangeMatches, notModified, parseRange } from '../http-conditional.js';
 
-/** The storage path of an item's asset: a relative href, or a legacy absolute path inside the storage. */
-function storedRel(ctx: RouteContext, it: StacItem, key: string): string {
+/**
+ * The store key of an item's asset: a relative href, or a legacy absolute path inside a local store's
+ * root, or an s3:// URL inside the S3 store (NotFoundError for anything else).
+ */
+export function storedKey(ctx: RouteContext, it: StacItem, key: string): string {
   const a = it.assets?.[key];
-  if (!a || !ctx.assets) throw new NotFoundError(`item '${it.id}' has no asset '${key}'`);
-  const href = String(a.href);
-  if (href.startsWith('file:') || isAbsolute(href)) {
-    const rel = ctx.assets.relativeOf(href);
-    if (rel === null) throw new NotFoundError(`item '${it.id}' has no asset '${key}'`);
-    return rel;
-  }
-  return href;
+  if (!a || !ctx.objects) throw new NotFoundError(`item '${it.id}' has no asset '${key}'`);
+  const rel = ctx.objects.keyOf(String(a.href));
+  if (rel === null) throw new NotFoundError(`item '${it.id}' has no asset '${key}'`);
+  return rel;
 }
 
-/** The real path of an item's asset inside the asset storage (NotFoundError for anything else). */
+/** The real path of an item's asset inside the local asset storage (NotFoundError for anything else). */
 export async function storedAssetPath(ctx: RouteContext, it: StacItem, key: string): Promise<string> {
-  return (ctx.assets as NonNullable<RouteContext['assets']>).resolve(storedRel(ctx, it, key));
+  const rel = storedKey(ctx, it, key);
+  if (!ctx.assets) throw new NotFoundError(`asset '${rel}' not found`);
+  return ctx.assets.resolve(rel);
+}
+
+/**
+ * Open a stored asset by key for reading. A key that is not a valid path answers as a missing file
+ * does (the asset storage's rule), so hrefs that cannot name a stored file all look alike.
+ */
+export async function openStored(ctx: RouteContext, rel: string): Promise<ObjectReader> {
+  if (!ctx.objects) throw new NotFoundError(`asset '${rel}' not found`);
+  try {
+    return await ctx.objects.source(rel);
+  } catch (err) {
+    if (err instanceof ValidationError) throw new NotFoundError(`asset '${rel}' not found`);
+    throw err;
+  }
 }
 
 /**
@@ -45,25 +60,22 @@ export function assetRoutes(app: FastifyInstance, ctx: RouteContext): void {
     '/collections/:c/items/:i/assets/:key',
     async (req, reply) => {
       const it = await itemOf(req, req.params.c, req.params.i);
-      const rel = storedRel(ctx, it, req.params.key);
-      const file = await (ctx.assets as NonNullable<RouteContext['assets']>).open(rel);
+      const file = await openStored(ctx, storedKey(ctx, it, req.params.key));
+      const { etag, mtimeMs } = file.object;
       privateResponse(reply);
       reply
         .header('accept-ranges', 'bytes')
-        .header('etag', file.etag)
+        .header('etag', etag)
         .header('last-modified', file.lastModified)
         .type(String(it.assets[req.params.key].type ?? 'application/octet-stream'));
-      if (notModified(req.headers, file.etag, file.mtimeMs)) {
+      if (notModified(req.headers, etag, mtimeMs)) {
         await file.close();
         reply.status(304);
         return reply.send();
       }
       const ifRange = req.headers['if-range'];
       let range = parseRange(req.headers.range, file.size);
-      if (
-        range !== null &&
-        !ifRangeMatches(typeof ifRange === 'string' ? ifRange : undefined, file.etag, file.mtimeMs)
-      )
+      if (range !== null && !ifRangeMatches(typeof ifRange === 'string' ? ifRange : undefined, etag, mtimeMs))
         range = null;
       if (range === 'unsatisfiable') {
         await file.close();
@@ -92,7 +104,7 @@ export function assetRoutes(app: FastifyInstance, ctx: RouteContext): void {
     async (req) => {
       const p = requirePrincipal(req);
       const it = await itemOf(req, req.params.c, req.params.i);
-      storedRel(ctx, it, req.params.key);
+      storedKey(ctx, it, req.params.key);
       const e = req.query.expires ?? '3600';
       if (!/^\d{1,6}$/.test(e) || Number(e) < 1 || Number(e) * 1000 > MAX_SIGNED_TTL_MS)
         throw new ValidationError(

@@ -14,7 +14,7 @@ import { COLORMAPS } from '../../tiler/colormap.js';
 import type { RasterAsset, RenderOptions, Tiler } from '../../tiler/tiler.js';
 import { audit, privateResponse, type RouteContext, scopedItem } from '../context.js';
 import { ifRangeMatches, parseRange } from '../http-conditional.js';
-import { storedAssetPath } from './assets.js';
+import { openStored, storedAssetPath, storedKey } from './assets.js';
 
 /** A decimal number as written in a URL (no hex, no 'Infinity', no blanks); NaN otherwise. */
 const decimal = (s: string): number =>
@@ -89,16 +89,26 @@ export async function rasterAsset(
     throw new NotFoundError(
       `item '${it.id}' has no asset '${key}' (assets: ${Object.keys(it.assets ?? {}).join(', ')})`,
     );
-  const path = await storedAssetPath(ctx, it, key);
+  // An S3 store is read through its ranged reader; a local one as the checked file path it always was.
+  let path: string;
+  let source: RasterAsset['source'];
+  if (ctx.objects?.kind === 's3') {
+    const rel = storedKey(ctx, it, key);
+    path = `${ctx.objects.location}/${rel}`;
+    source = () => openStored(ctx, rel);
+  } else {
+    path = await storedAssetPath(ctx, it, key);
+  }
   const band = bidx === undefined ? 0 : /^\d{1,3}$/.test(String(bidx)) ? Number(bidx) - 1 : -1;
   // Raster extension v2.0.0 keeps the bands in `bands` (STAC 1.1's), v1.x in `raster:bands`.
   const bands = ((a.bands ?? a['raster:bands']) as Record<string, unknown>[] | undefined) ?? [];
   if (!Number.isInteger(band) || band < 0)
     throw new ValidationError(`bidx must be a band number from 1, got '${bidx}'`);
   const meta = bands[band] ?? {};
-  const unitText = String(meta.unit ?? (await tiler.fileUnit(path)) ?? 'linear');
+  const unitText = String(meta.unit ?? (await tiler.fileUnit(path, source)) ?? 'linear');
   return {
     path,
+    source,
     band,
     unit: unitText.toLowerCase() === 'db' ? 'dB' : 'linear',
     stats: meta.statistics as RasterAsset['stats'],

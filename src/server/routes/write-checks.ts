@@ -3,6 +3,7 @@ import type { Principal } from '../../access/scope.js';
 import type { StacCollection, StacItem, StacLink } from '../../catalog/types.js';
 import { InvalidDocumentError, parseTimestamp, validateItem } from '../../catalog/validate.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../errors.js';
+import { checkAssetHref } from '../../io/asset-storage.js';
 import type { RouteContext } from '../context.js';
 
 const FILE_EXT = 'https://stac-extensions.github.io/file/v2.1.0/schema.json';
@@ -80,16 +81,23 @@ export async function checkItemWrite(
   let withFile = false;
   for (const [key, a] of Object.entries(item.assets ?? {})) {
     const field = `/assets/${key}/href`;
-    if (!ctx.assets) throw new ValidationError(`${field}: the server has no asset storage to hold assets`);
+    if (!ctx.objects) throw new ValidationError(`${field}: the server has no asset storage to hold assets`);
     // './scene.tif' (as sarbridge ard writes) names the same file as 'scene.tif'.
     const raw = typeof a.href === 'string' ? a.href.replace(/^(\.\/)+/, '') : a.href;
-    const href = ctx.assets.checkHref(raw, field);
+    const href = checkAssetHref(raw, field);
     const out: Record<string, unknown> = { ...a, href };
     if (out['file:size'] === undefined || out['file:checksum'] === undefined) {
       try {
-        const info = await ctx.assets.info(href);
+        // A local file is hashed (and the hash kept); an S3 object tells the checksum its put stored.
+        const info = ctx.assets
+          ? await ctx.assets.info(href)
+          : await ctx.objects
+              .head(href)
+              .then((o) =>
+                o ? { size: o.sizeBytes, checksum: o.checksum } : Promise.reject(new NotFoundError(href)),
+              );
         out['file:size'] ??= info.size;
-        out['file:checksum'] ??= info.checksum;
+        if (info.checksum !== undefined) out['file:checksum'] ??= info.checksum;
         withFile = true;
       } catch (err) {
         if (!(err instanceof NotFoundError)) throw err;
