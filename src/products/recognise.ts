@@ -190,7 +190,7 @@ async function recogniseDirectory(dir: string, limitBytes: number): Promise<Reco
     const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? `, ... (${names.length} entries)` : '');
     throw new UnrecognisedProductError(
       dir,
-      `a directory without manifest.safe${hint}${names.length ? `; it holds ${shown}` : ''}`,
+      `a directory without manifest.safe${hint || (names.length ? `; it holds ${shown}` : '')}`,
     );
   }
   if (st.size > limitBytes)
