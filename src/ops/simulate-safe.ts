@@ -153,13 +153,22 @@ export interface SimulatedSafe {
  */
 export async function writeSimulatedSafe(
   outDir: string,
-  scene: PlantedDate & { looks: number },
+  scene: PlantedDate & {
+    looks: number;
+    /**
+     * The image's size and pixel spacing (metres), centred on the scene (default: inscribed in it at
+     * its spacing); a full-size IW GRDH is 25,931 x 16,854 pixels at 10 m. Outside the scene the
+     * planted sigma0 is its nearest edge pixel's.
+     */
+    grd?: { width: number; height: number; spacingM: number };
+  },
 ): Promise<SimulatedSafe> {
   const { mean, size, geoTransform: gt, epsg } = scene;
-  const g = grdGeometry(gt, size);
+  const g = { ...grdGeometry(gt, size), ...scene.grd };
   const W = g.width;
   const H = g.height;
-  const s = gt[1];
+  const s = g.spacingM;
+  const sceneSpacing = gt[1];
   const t0 = Date.parse(scene.date) / 1000;
   const t1 = t0 + (H - 1) * LINE_INTERVAL_S;
   const base = `s1a-iw-grd-vv-${compact(t0).toLowerCase()}-${compact(t1).toLowerCase()}-000000-000000-001`;
@@ -238,8 +247,8 @@ export async function writeSimulatedSafe(
       for (let r = 0; r < rows; r++) {
         for (let p = 0; p < W; p++) {
           const [x, y] = grdToMap(g, rowOff + r, p);
-          const col = Math.min(size - 1, Math.max(0, Math.floor((x - gt[0]) / s)));
-          const row = Math.min(size - 1, Math.max(0, Math.floor((gt[3] - y) / s)));
+          const col = Math.min(size - 1, Math.max(0, Math.floor((x - gt[0]) / sceneSpacing)));
+          const row = Math.min(size - 1, Math.max(0, Math.floor((gt[3] - y) / sceneSpacing)));
           const power =
             sigmaLut[p] * mean[row * size + col] * gammaUnitMean(rand, scene.looks) +
             noiseLut[p] * gammaUnitMean(rand, scene.looks);
