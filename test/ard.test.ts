@@ -224,7 +224,17 @@ describe('sarbridge ard on a geocoded GeoTIFF with a STAC sidecar', () => {
     copyFileSync(join(import.meta.dirname, '..', '..', 'shared', 'data', 'real', 'pyrosar_db.tif'), tif);
     writeFileSync(
       join(dir, 'pyrosar_db.json'),
-      JSON.stringify({ type: 'Feature', properties: { datetime: '2015-03-09T17:30:17Z', unit: 'dB' } }),
+      JSON.stringify({
+        type: 'Feature',
+        properties: {
+          datetime: '2015-03-09T17:30:17Z',
+          unit: 'dB',
+          'sar:instrument_mode': 'IW',
+          'sar:frequency_band': 'C',
+          'sar:polarizations': ['VV'],
+          'sar:product_type': 'GRD',
+        },
+      }),
     );
     // 10 m from the 20 m product: gdalwarp widens its bilinear kernel when it reduces, not when it enlarges.
     const r = await ardGeoTiff(tif, join(dir, 'out'), { filter: 'none', epsg: 4326, spacingM: 10 });

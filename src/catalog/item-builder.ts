@@ -106,8 +106,11 @@ export interface AssetInput {
 export interface ItemInput {
   id: string;
   collection?: string;
-  /** An instant, or a range (the item's datetime is then null). */
-  time: { datetime: string } | { start: string; end: string };
+  /**
+   * An instant (with, optionally, the range it stands for: start_datetime and end_datetime, as an
+   * acquisition's nominal time and its first and last lines), or a range alone (datetime is then null).
+   */
+  time: { datetime: string; start?: string; end?: string } | { start: string; end: string };
   /** Footprint, one ring of [lon, lat] in degrees, closed or not, in either winding. */
   footprint: [number, number][];
   platform?: string;
@@ -255,7 +258,11 @@ export function buildStacItem(input: ItemInput): StacItem {
   const lats = ring.map((p) => p[1]);
   const time =
     'datetime' in input.time
-      ? { datetime: input.time.datetime }
+      ? defined({
+          datetime: input.time.datetime,
+          start_datetime: input.time.start,
+          end_datetime: input.time.end,
+        })
       : { datetime: null, start_datetime: input.time.start, end_datetime: input.time.end };
   const sat = input.sat;
   const view = input.view;
