@@ -34,8 +34,8 @@ export interface PipelineContext {
   minOverlap?: number;
   /** Largest incidence angle difference of a previous acquisition, degrees (default 3). */
   maxIncidenceDiffDeg?: number;
-  /** Attempts per step (default 5) and their back-off. */
-  attempts?: number;
+  /** Failed attempts of a step (errors, not kills) before it fails for good (default 5), and their back-off. */
+  maxFailures?: number;
   backoff?: Partial<Backoff>;
   /** Progress lines for the operator (default: none). */
   log?: (line: string) => void;

@@ -71,6 +71,8 @@ export interface StepRecord {
   state: StepState;
   jobId: string | null;
   attempts: number;
+  /** Attempts that failed with an error (not a kill, not a wait), since the last operator retry. */
+  failures: number;
   startedAt: string | null;
   finishedAt: string | null;
   /** The last attempt's duration, ms. */
@@ -126,6 +128,7 @@ CREATE TABLE IF NOT EXISTS pipeline_steps (
   state TEXT NOT NULL,
   job_id TEXT,
   attempts INTEGER NOT NULL DEFAULT 0,
+  failures INTEGER NOT NULL DEFAULT 0,
   started_at TEXT,
   finished_at TEXT,
   duration_ms REAL,
@@ -176,6 +179,7 @@ interface StepRow {
   state: StepState;
   job_id: string | null;
   attempts: number;
+  failures: number;
   started_at: string | null;
   finished_at: string | null;
   duration_ms: number | null;
@@ -213,6 +217,7 @@ const step = (r: StepRow): StepRecord => ({
   state: r.state,
   jobId: r.job_id,
   attempts: r.attempts,
+  failures: r.failures,
   startedAt: r.started_at,
   finishedAt: r.finished_at,
   durationMs: r.duration_ms,
@@ -373,21 +378,48 @@ export class ProductRegistry {
       .run(now(), durationMs, JSON.stringify(result ?? null), productId, name);
   }
 
-  /** An attempt failed: `permanent` (no attempt left, or the product itself is bad) fails the product. */
-  failStep(productId: string, name: StepName, error: string, durationMs: number, permanent: boolean): void {
+  /**
+   * An attempt ended without a result: `counted` failures add to the step's failures (a wait for
+   * another product does not); `permanent` (no attempt left, or the product itself is bad) fails
+   * the product.
+   */
+  failStep(
+    productId: string,
+    name: StepName,
+    error: string,
+    durationMs: number,
+    o: { permanent: boolean; counted: boolean },
+  ): void {
+    const permanent = o.permanent;
     this.db.transaction(() => {
       this.db
         .prepare(
-          `UPDATE pipeline_steps SET state = ?, finished_at = ?, duration_ms = ?, error = ?
+          `UPDATE pipeline_steps SET state = ?, finished_at = ?, duration_ms = ?, error = ?, failures = failures + ?
            WHERE product_id = ? AND step = ?`,
         )
-        .run(permanent ? 'failed' : 'retrying', now(), durationMs, error, productId, name);
+        .run(permanent ? 'failed' : 'retrying', now(), durationMs, error, o.counted ? 1 : 0, productId, name);
       if (permanent)
         this.db
           .prepare(
             "UPDATE pipeline_products SET state = 'failed', step = ?, error = ? WHERE id = ? AND state != 'published'",
           )
           .run(name, `${name}: ${error}`, productId);
+    })();
+  }
+
+  /** An operator's retry of a failed product: processing again, its failed step's failures forgotten. */
+  reopen(productId: string, name: StepName): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          "UPDATE pipeline_steps SET state = 'pending', failures = 0 WHERE product_id = ? AND step = ?",
+        )
+        .run(productId, name);
+      this.db
+        .prepare(
+          "UPDATE pipeline_products SET state = 'processing', error = NULL WHERE id = ? AND state = 'failed'",
+        )
+        .run(productId);
     })();
   }
 

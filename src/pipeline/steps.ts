@@ -49,8 +49,8 @@ export async function verifyStep(_ctx: PipelineContext, p: ProductRecord): Promi
 
 /** read: the product's format by its content and its acquisition from its metadata, checked. */
 export async function readStep(ctx: PipelineContext, p: ProductRecord): Promise<Record<string, unknown>> {
-  const format = await recogniseFormat(p.storedPath);
-  const acq = await readAcquisition(p.storedPath, format);
+  const acq = await readAcquisition(p.storedPath);
+  const format = acq.format;
   const key = geometryKey(acq);
   ctx.registry.setAcquisition(p.id, { acquisition: acq, geometryKey: key, bbox: footprintBbox(acq) });
   return { format, platform: acq.platform, mode: acq.mode, startTime: acq.startTime, geometryKey: key };

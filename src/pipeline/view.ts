@@ -105,6 +105,7 @@ export async function retryFailed(
     throw new ValidationError(`product '${id}' is ${p.state}, not failed: nothing to retry`);
   const s = ctx.registry.step(id, p.step);
   if (!s?.jobId) throw new ValidationError(`product '${id}': its failed step ${p.step} has no job to retry`);
+  ctx.registry.reopen(id, p.step);
   await ctx.queue.retry(s.jobId);
   return { jobId: s.jobId, step: p.step };
 }

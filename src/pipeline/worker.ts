@@ -33,13 +33,18 @@ export const jobKey = (productId: string, step: StepName) => `pipeline:${product
 /** Steps where an error of sarbridge's readers (FormatError, ValidationError ...) is the product's fault. */
 const PRODUCT_STEPS: ReadonlySet<StepName> = new Set(['verify', 'read', 'ard', 'detect']);
 
+/** Queue attempts of a step's job (the queue's most): see maxFailures for the real limit. */
+const QUEUE_ATTEMPTS = 1000;
+
 /** Add the job of a product's step (a no-op when the queue holds it already) and note its id. */
 export async function enqueueStep(ctx: PipelineContext, productId: string, step: StepName): Promise<string> {
   const { id } = await ctx.queue.add<StepPayload>({
     name: jobName(step),
     payload: { productId },
     key: jobKey(productId, step),
-    attempts: ctx.attempts ?? 5,
+    // A killed worker's attempt and a wait for another product count as queue attempts; the
+    // registry counts the failures that decide a permanent failure (maxFailures).
+    attempts: QUEUE_ATTEMPTS,
     backoff: ctx.backoff,
   });
   ctx.registry.setJob(productId, step, id);
@@ -127,10 +132,12 @@ export async function runStep(ctx: PipelineContext, step: StepName, job: Job<Ste
         err instanceof ProductFault ||
         err instanceof PermanentJobError ||
         (PRODUCT_STEPS.has(step) && err instanceof SarbridgeError);
-      const permanent = fault || (!(err instanceof RetryJobLater) && job.attempt >= job.maxAttempts);
-      ctx.registry.failStep(p.id, step, messageOf(err), ms, permanent);
+      const wait = err instanceof RetryJobLater;
+      const failures = (ctx.registry.step(p.id, step)?.failures ?? 0) + (wait ? 0 : 1);
+      const permanent = fault || failures >= (ctx.maxFailures ?? 5) || job.attempt >= job.maxAttempts;
+      ctx.registry.failStep(p.id, step, messageOf(err), ms, { permanent, counted: !wait });
       ctx.log?.(`${p.id} ${step} ${permanent ? 'failed' : 'will retry'}: ${messageOf(err)}`);
-      if (fault && !(err instanceof PermanentJobError)) throw new PermanentJobError(messageOf(err));
+      if (permanent && !(err instanceof PermanentJobError)) throw new PermanentJobError(messageOf(err));
       throw err;
     }
     rec = ctx.registry.step(p.id, step);
