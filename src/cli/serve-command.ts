@@ -11,6 +11,8 @@ import { AssetStorage } from '../io/asset-storage.js';
 import { buildServer } from '../server/app.js';
 import { parseCorsOrigins } from '../server/cors.js';
 import { loadDemo } from '../server/demo.js';
+import { s3SettingsFrom } from '../store/s3-settings.js';
+import { type AssetStore, openStore, parseStoreLocation } from '../store/store.js';
 import { intArg, write } from './args.js';
 
 /** The catalog a `--db` names: a postgres:// URL or an SQLite file. */
@@ -43,6 +45,20 @@ export function registerServeCommands(program: Command): void {
     .addOption(
       new Option('--asset-root <dir>', 'the asset storage: the only folder asset files are read from'),
     )
+    .addOption(
+      new Option(
+        '--store <dir|s3://bucket/prefix>',
+        'the asset store: a folder (as --asset-root) or S3-compatible storage (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)',
+      ).conflicts('assetRoot'),
+    )
+    .addOption(
+      new Option(
+        '--s3-endpoint <url>',
+        'S3 endpoint, e.g. http://127.0.0.1:9000 (default AWS_ENDPOINT_URL_S3)',
+      ),
+    )
+    .addOption(new Option('--s3-region <name>', 'S3 region (default AWS_REGION, else us-east-1)'))
+    .addOption(new Option('--s3-path-style', 'path-style S3 URLs (default: on with an endpoint)'))
     .addOption(
       new Option(
         '--access-dir <dir>',
@@ -81,6 +97,19 @@ export function registerServeCommands(program: Command): void {
       );
       const accessDir = resolve(String(o.accessDir ?? (db.includes('://') ? '.' : dirname(resolve(db)))));
       mkdirSync(accessDir, { recursive: true });
+      // --store s3://... : downloads and tiles read from the bucket; a folder is the local asset storage.
+      const loc = o.store === undefined ? null : parseStoreLocation(String(o.store), '--store');
+      const assetRoot = loc?.kind === 'local' ? loc.root : (o.assetRoot as string | undefined);
+      const assetStore: AssetStore | null =
+        loc?.kind === 's3'
+          ? await openStore(String(o.store), {
+              s3: s3SettingsFrom(process.env, {
+                endpoint: o.s3Endpoint as string | undefined,
+                region: o.s3Region as string | undefined,
+                pathStyle: o.s3PathStyle as boolean | undefined,
+              }),
+            })
+          : null;
       const store = openCatalog(db);
       const rate = o.rateLimit as number;
       const access = openAccess({ dir: accessDir, publicUrl, auth: { ratePerS: rate, burst: rate * 4 } });
@@ -93,7 +122,8 @@ export function registerServeCommands(program: Command): void {
         store,
         access,
         publicUrl,
-        assets: o.assetRoot ? new AssetStorage(String(o.assetRoot)) : null,
+        assets: assetRoot ? new AssetStorage(assetRoot) : null,
+        assetStore,
         staticDir: o.static as string | undefined,
         trustProxy: o.trustProxy
           ? String(o.trustProxy)
@@ -104,13 +134,20 @@ export function registerServeCommands(program: Command): void {
         logger: 'warn',
       });
       const url = await app.listen({ host: String(o.host), port });
-      write({ listening: url, publicUrl, catalog: db.replace(/\/\/[^@/]*@/, '//***@'), access: accessDir });
+      write({
+        listening: url,
+        publicUrl,
+        catalog: db.replace(/\/\/[^@/]*@/, '//***@'),
+        access: accessDir,
+        store: assetStore?.location ?? assetRoot ?? null,
+      });
       await new Promise<void>((done) => {
         process.once('SIGINT', () => done());
         process.once('SIGTERM', () => done());
       });
       await app.close();
       await store.close();
+      await assetStore?.close();
       access.close();
     });
 
