@@ -279,13 +279,16 @@ describe('sarbridge ais match', () => {
     expect(f.properties.ais_distance_m).toBeLessThan(230);
   });
 
-  it('an AIS file with no reports in the time window says so, and calls no detection dark', async () => {
+  it('an AIS file with no reports in the time window says so, calls no detection dark and exits 1 (as detect --ais)', async () => {
     const det = detections(SHIPS);
     const ais = join(tmp.dir, 'old.csv');
     writeFileSync(ais, 'mmsi,time,lat,lon\n219000001,2020-01-01T00:00:00Z,55,11\n');
     const out = join(tmp.dir, 'out-old.geojson');
     const r = await runCapture(['ais', 'match', det, ais, '-o', out, '--time', iso(T), '--no-displacement']);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      'no AIS reports between 2026-06-01T05:30:00.000Z and 2026-06-01T06:30:00.000Z',
+    );
     const summary = JSON.parse(r.stdout);
     expect(summary).toMatchObject({ coverage: false, matched: 0, dark: 0, reports_in_window: 0 });
     expect(summary.warnings[0]).toBe(

@@ -167,5 +167,8 @@ export function registerAisCommands(program: Command): void {
         displacement: r.geometry !== null,
         warnings: r.warnings,
       });
+      // As `detect --ais`: the output and summary are written, but an AIS file that does not cover
+      // the image time is bad input (exit 1), so a script cannot take "no dark vessel" from it.
+      if (!r.coverage) throw new ValidationError(r.warnings[0]);
     });
 }
