@@ -126,14 +126,21 @@ export const BODY_K = 2;
 /** Reused scratch of one thread. */
 export class CfarScratch {
   length = 0;
+  width = 0;
   cols: Float64Array[] = [];
+  /** Window sums along one row: ring S, Q, N, guard S, N, target S, N. */
+  rowSums: Float64Array[] = [];
   tables = new Map<number, KThresholdTable>();
   /** Fourteen zeroed column-sum arrays of `length` (the width plus padding on both sides). */
-  ensure(length: number): Float64Array[] {
+  ensure(length: number, width: number): Float64Array[] {
     if (this.length !== length) {
       this.length = length;
       this.cols = Array.from({ length: 14 }, () => new Float64Array(length));
     } else for (const c of this.cols) c.fill(0);
+    if (this.width !== width) {
+      this.width = width;
+      this.rowSums = Array.from({ length: 7 }, () => new Float64Array(width));
+    }
     return this.cols;
   }
   /** The K threshold table for a target mean of n pixels (nu and L scale by n), cached. */
@@ -158,30 +165,59 @@ export function sizeClass(n: number): number {
 }
 
 /**
- * Add (sign +1) or remove (-1) one image row (from offset o) to column sums: target sums take every
- * valid value; background sums take the values whose count is 1 (valid and not censored).
+ * Add image row `add` and remove image row `rem` (row indexes; either may lie outside the image,
+ * then it is skipped) to column sums of values (s), squares (q, when given) and counts (n). `count`
+ * is 1 for the pixels that take part: every valid pixel for target sums, the valid and not censored
+ * ones for background sums.
  */
-function addRow(
+function slidePair(
   src: Float32Array,
   count: Uint8Array,
-  o: number,
   W: number,
-  sign: number,
+  H: number,
+  add: number,
+  rem: number,
   s: Float64Array,
   q: Float64Array | null,
   n: Float64Array,
   P: number,
 ): void {
-  for (let x = 0; x < W; x++) {
-    const c = count[o + x];
-    const v = src[o + x] * c;
-    s[P + x] += sign * v;
-    if (q !== null) q[P + x] += sign * v * v;
-    n[P + x] += sign * c;
+  const inA = add >= 0 && add < H;
+  const inR = rem >= 0 && rem < H;
+  const oa = add * W;
+  const or = rem * W;
+  if (inA && inR) {
+    if (q === null)
+      for (let x = 0; x < W; x++) {
+        const ca = count[oa + x];
+        const cr = count[or + x];
+        s[P + x] += src[oa + x] * ca - src[or + x] * cr;
+        n[P + x] += ca - cr;
+      }
+    else
+      for (let x = 0; x < W; x++) {
+        const ca = count[oa + x];
+        const cr = count[or + x];
+        const va = src[oa + x] * ca;
+        const vr = src[or + x] * cr;
+        s[P + x] += va - vr;
+        q[P + x] += va * va - vr * vr;
+        n[P + x] += ca - cr;
+      }
+  } else if (inA || inR) {
+    const o = inA ? oa : or;
+    const sign = inA ? 1 : -1;
+    for (let x = 0; x < W; x++) {
+      const c = count[o + x];
+      const v = src[o + x] * c;
+      s[P + x] += sign * v;
+      if (q !== null) q[P + x] += sign * v * v;
+      n[P + x] += sign * c;
+    }
   }
 }
 
-/** Add or remove image row y (when inside the image) to the target (0), guard (1) or background (2) sums. */
+/** Add row `add` and remove row `rem` (either outside the image: skipped) of the target (0), guard (1), background (2) sums. */
 function slideRow(
   src: Float32Array,
   valid: Uint8Array,
@@ -190,30 +226,62 @@ function slideRow(
   W: number,
   H: number,
   P: number,
-  y: number,
-  sign: number,
+  add: number,
+  rem: number,
   which: 0 | 1 | 2,
 ): void {
-  if (y < 0 || y >= H) return;
-  if (which === 0) addRow(src, valid, y * W, W, sign, cols[0], null, cols[1], P);
-  else if (which === 1) addRow(src, bgCount, y * W, W, sign, cols[2], cols[3], cols[4], P);
-  else addRow(src, bgCount, y * W, W, sign, cols[5], cols[6], cols[7], P);
+  if (which === 0) slidePair(src, valid, W, H, add, rem, cols[0], null, cols[1], P);
+  else if (which === 1) slidePair(src, bgCount, W, H, add, rem, cols[2], cols[3], cols[4], P);
+  else slidePair(src, bgCount, W, H, add, rem, cols[5], cols[6], cols[7], P);
 }
 
-/** Add or remove image row y (when inside the image) to the upper-half background (8) or guard (11) sums. */
+/**
+ * Move the upper-half column sums (background rows y - hb .. y in 8-10, guard rows y - hg .. y in
+ * 11-13) from row y to row y + 1: add row y + 1 to both, remove row y - hb and row y - hg, in one
+ * sweep when all three rows are inside the image.
+ */
 function slideUpper(
   src: Float32Array,
-  bgCount: Uint8Array,
+  count: Uint8Array,
   cols: Float64Array[],
   W: number,
   H: number,
   P: number,
   y: number,
-  sign: number,
-  first: 8 | 11,
+  hb: number,
+  hg: number,
 ): void {
-  if (y < 0 || y >= H) return;
-  addRow(src, bgCount, y * W, W, sign, cols[first], cols[first + 1], cols[first + 2], P);
+  const add = y + 1;
+  if (add >= H || y - hb < 0) {
+    slidePair(src, count, W, H, add, y - hb, cols[8], cols[9], cols[10], P);
+    slidePair(src, count, W, H, add, y - hg, cols[11], cols[12], cols[13], P);
+    return;
+  }
+  const us = cols[8];
+  const uq = cols[9];
+  const un = cols[10];
+  const vs = cols[11];
+  const vq = cols[12];
+  const vn = cols[13];
+  const oa = add * W;
+  const ou = (y - hb) * W;
+  const ov = (y - hg) * W;
+  for (let x = 0; x < W; x++) {
+    const ca = count[oa + x];
+    const cu = count[ou + x];
+    const cv = count[ov + x];
+    const va = src[oa + x] * ca;
+    const vu = src[ou + x] * cu;
+    const vv = src[ov + x] * cv;
+    const aa = va * va;
+    const i = P + x;
+    us[i] += va - vu;
+    uq[i] += aa - vu * vu;
+    un[i] += ca - cu;
+    vs[i] += va - vv;
+    vq[i] += aa - vv * vv;
+    vn[i] += ca - cv;
+  }
 }
 
 /** Move the guard and background column sums down one row in one sweep (all rows inside the image). */
@@ -289,25 +357,335 @@ export function targetMeanOrder(L: number, nu: number, n: number): number {
 }
 
 /**
+ * Window sums along one row from column sums: the ring (background minus guard) sums of values,
+ * squares and counts, and the guard window's sums of values and counts, at every x of the row. The
+ * sums slide across (the column arrays are zero-padded, so windows clip at the border).
+ */
+function ringRow(
+  cols: Float64Array[],
+  P: number,
+  hb: number,
+  hg: number,
+  W: number,
+  row: Float64Array[],
+): void {
+  const [, , cGS, cGQ, cGN, cBS, cBQ, cBN] = cols;
+  const [rS, rQ, rN, gSo, gNo] = row;
+  let gS = 0;
+  let gQ = 0;
+  let gN = 0;
+  let bS = 0;
+  let bQ = 0;
+  let bN = 0;
+  for (let i = -hg; i <= hg; i++) {
+    gS += cGS[P + i];
+    gQ += cGQ[P + i];
+    gN += cGN[P + i];
+  }
+  for (let i = -hb; i <= hb; i++) {
+    bS += cBS[P + i];
+    bQ += cBQ[P + i];
+    bN += cBN[P + i];
+  }
+  for (let x = 0; x < W; x++) {
+    rS[x] = bS - gS;
+    rQ[x] = bQ - gQ;
+    rN[x] = bN - gN;
+    gSo[x] = gS;
+    gNo[x] = gN;
+    const a = P + x;
+    gS += cGS[a + hg + 1] - cGS[a - hg];
+    gQ += cGQ[a + hg + 1] - cGQ[a - hg];
+    gN += cGN[a + hg + 1] - cGN[a - hg];
+    bS += cBS[a + hb + 1] - cBS[a - hb];
+    bQ += cBQ[a + hb + 1] - cBQ[a - hb];
+    bN += cBN[a + hb + 1] - cBN[a - hb];
+  }
+}
+
+/** Target window sums (values and counts) along one row. */
+function targetRow(cols: Float64Array[], P: number, ht: number, W: number, row: Float64Array[]): void {
+  const cTS = cols[0];
+  const cTN = cols[1];
+  const tSo = row[5];
+  const tNo = row[6];
+  let tS = 0;
+  let tN = 0;
+  for (let i = -ht; i <= ht; i++) {
+    tS += cTS[P + i];
+    tN += cTN[P + i];
+  }
+  for (let x = 0; x < W; x++) {
+    tSo[x] = tS;
+    tNo[x] = tN;
+    const a = P + x;
+    tS += cTS[a + ht + 1] - cTS[a - ht];
+    tN += cTN[a + ht + 1] - cTN[a - ht];
+  }
+}
+
+/** Sum of col[P + from .. P + to] (inclusive). */
+function span(col: Float64Array, P: number, from: number, to: number): number {
+  let s = 0;
+  for (let i = P + from; i <= P + to; i++) s += col[i];
+  return s;
+}
+
+/**
+ * The censoring pass over row y: bgCountOut[p] = 0 where the pixel exceeds mean + t * std of its
+ * ring (for the K method only when a 4-neighbour exceeds it too), valid[p] elsewhere.
+ */
+function censorRow(
+  src: Float32Array,
+  valid: Uint8Array,
+  W: number,
+  H: number,
+  y: number,
+  t: number,
+  neighbours: boolean,
+  row: Float64Array[],
+  cen: Uint8Array,
+): void {
+  const [rS, rQ, rN] = row;
+  const o = y * W;
+  for (let x = 0; x < W; x++) {
+    const q = o + x;
+    const v = src[q];
+    const rn = rN[x];
+    const rs = rS[x];
+    // rn^2 * variance of the ring (population), and rn * (mean + t * std), without a division.
+    const rv = rQ[x] * rn - rs * rs;
+    const thrN = rs + t * Math.sqrt(Math.max(rv, 0));
+    let out = valid[q] === 1 && rn > 0.5 && v * rn > thrN;
+    if (out && neighbours)
+      out =
+        (x > 0 && src[q - 1] * rn > thrN) ||
+        (x + 1 < W && src[q + 1] * rn > thrN) ||
+        (y > 0 && src[q - W] * rn > thrN) ||
+        (y + 1 < H && src[q + W] * rn > thrN);
+    cen[q] = valid[q] === 1 && !out ? 1 : 0;
+  }
+}
+
+/** The two-parameter detection test over row y (the censored method's too, on censored counts). */
+function twoParamRow(
+  valid: Uint8Array,
+  W: number,
+  H: number,
+  y: number,
+  p: CfarParams,
+  row: Float64Array[],
+  res: CfarOutputs,
+): void {
+  const [rS, rQ, rN, , , tSr, tNr] = row;
+  const ht = p.halfTarget;
+  const tRows = Math.min(H - 1, y + ht) - Math.max(0, y - ht) + 1;
+  const t = p.t;
+  const o = y * W;
+  for (let x = 0; x < W; x++) {
+    const rn = rN[x];
+    const rs = rS[x];
+    const tS = tSr[x];
+    const tN = tNr[x];
+    const rv = rQ[x] * rn - rs * rs;
+    const thrN = rs + t * Math.sqrt(Math.max(rv, 0));
+    if (valid[o + x] === 1 && rn > 0.5 && tS * rn > thrN * tN) {
+      const area = (Math.min(W - 1, x + ht) - Math.max(0, x - ht) + 1) * tRows;
+      const targetMean = tS / tN;
+      if (area - tN <= 0.1 * area && targetMean >= p.floor) {
+        const mean = rs / rn;
+        const std = rv > 0 ? Math.sqrt(rv) / rn : 0;
+        const threshold = mean + t * std;
+        if (targetMean > threshold) {
+          res.detection[o + x] = 1;
+          res.ratio[o + x] = targetMean / threshold;
+          res.bodyThreshold[o + x] = mean + BODY_K * std;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The K method's detection test over row y. A pixel is a candidate only when its target mean exceeds
+ * the gamma-limit threshold over the censored guard mean (every K threshold is at least that: the
+ * level is never below the guard mean, and no texture gives a lower threshold than none), so the
+ * quadrant statistics are summed for a few per cent of the pixels (see kTest).
+ */
+function kRow(
+  valid: Uint8Array,
+  W: number,
+  H: number,
+  y: number,
+  p: CfarParams,
+  cols: Float64Array[],
+  P: number,
+  row: Float64Array[],
+  res: CfarOutputs,
+  scratch: CfarScratch,
+  kFull: KThresholdTable,
+): void {
+  const [, , rN, gSr, gNr, tSr, tNr] = row;
+  const ht = p.halfTarget;
+  const tRows = Math.min(H - 1, y + ht) - Math.max(0, y - ht) + 1;
+  // A little under the gamma limit: the interpolated table may undershoot it by rounding.
+  const low = kFull.gammaLimit * 0.999;
+  const o = y * W;
+  for (let x = 0; x < W; x++) {
+    const tS = tSr[x];
+    const tN = tNr[x];
+    const gN = gNr[x];
+    if (
+      valid[o + x] === 1 &&
+      rN[x] > 0.5 &&
+      (gN > 0.5 ? tS * gN > low * gSr[x] * tN : true) &&
+      tS >= p.floor * tN
+    ) {
+      const area = (Math.min(W - 1, x + ht) - Math.max(0, x - ht) + 1) * tRows;
+      if (area - tN <= 0.1 * area) kTest(o, x, p, cols, P, row, res, scratch, kFull);
+    }
+  }
+}
+
+/**
+ * The K test at one candidate pixel x of the row at offset o. The background ring is split into four
+ * quadrants (at the pixel's row and column); when their means differ by more than
+ * HETEROGENEITY_RATIO, the ring spans more than one clutter level and its moments describe neither:
+ * the test then takes the mean and texture of the brightest quadrant not brighter than LOCAL_RANGE
+ * times the local level, the censored mean over the guard window (the pixel's own surroundings,
+ * bright outliers left out by the censoring passes). Bright clutter next to dark keeps its own level
+ * (no false alarms along the edge); a ship in the dark water next to it keeps the dark level unless
+ * it lies within about a guard half-width of the edge. The clutter level is then the greater of that
+ * mean and the censored guard mean (an extended bright feature smaller than the ring, such as a rain
+ * cell), and the threshold is the K quantile for the mean of the target window's pixels (see
+ * targetMeanOrder).
+ */
+function kTest(
+  o: number,
+  x: number,
+  p: CfarParams,
+  cols: Float64Array[],
+  P: number,
+  row: Float64Array[],
+  res: CfarOutputs,
+  scratch: CfarScratch,
+  kFull: KThresholdTable,
+): void {
+  const hb = p.halfBackground;
+  const hg = p.halfGuard;
+  const rs = row[0][x];
+  const rq = row[1][x];
+  const rn = row[2][x];
+  const tS = row[5][x];
+  const tN = row[6][x];
+  const gS = row[3][x];
+  const gN = row[4][x];
+  const targetMean = tS / tN;
+  const a = P + x;
+  // Upper background (u) and guard (v) rows: left parts (columns x - h .. x) and right parts.
+  const uLS = span(cols[8], a, -hb, 0);
+  const uLQ = span(cols[9], a, -hb, 0);
+  const uLN = span(cols[10], a, -hb, 0);
+  const uRS = span(cols[8], a, 1, hb);
+  const uRQ = span(cols[9], a, 1, hb);
+  const uRN = span(cols[10], a, 1, hb);
+  const vLS = span(cols[11], a, -hg, 0);
+  const vLQ = span(cols[12], a, -hg, 0);
+  const vLN = span(cols[13], a, -hg, 0);
+  const vRS = span(cols[11], a, 1, hg);
+  const vRQ = span(cols[12], a, 1, hg);
+  const vRN = span(cols[13], a, 1, hg);
+  // Left parts of the whole background (b) and guard (g) rows.
+  const bLS = span(cols[5], a, -hb, 0);
+  const bLQ = span(cols[6], a, -hb, 0);
+  const bLN = span(cols[7], a, -hb, 0);
+  const gLS = span(cols[2], a, -hg, 0);
+  const gLQ = span(cols[3], a, -hg, 0);
+  const gLN = span(cols[4], a, -hg, 0);
+  // Quadrants of the ring: upper-left, upper-right, lower-left, lower-right.
+  const s0 = uLS - vLS;
+  const q0 = uLQ - vLQ;
+  const n0 = uLN - vLN;
+  const s1 = uRS - vRS;
+  const q1 = uRQ - vRQ;
+  const n1 = uRN - vRN;
+  const s2 = bLS - uLS - (gLS - vLS);
+  const q2 = bLQ - uLQ - (gLQ - vLQ);
+  const n2 = bLN - uLN - (gLN - vLN);
+  const s3 = rs - s0 - s1 - s2;
+  const q3 = rq - q0 - q1 - q2;
+  const n3 = rn - n0 - n1 - n2;
+  const m0 = n0 >= MIN_QUADRANT_PX ? s0 / n0 : Number.NaN;
+  const m1 = n1 >= MIN_QUADRANT_PX ? s1 / n1 : Number.NaN;
+  const m2 = n2 >= MIN_QUADRANT_PX ? s2 / n2 : Number.NaN;
+  const m3 = n3 >= MIN_QUADRANT_PX ? s3 / n3 : Number.NaN;
+  // Math.min / max of a NaN is NaN: leave the small quadrants out.
+  const lo = Math.min(m0 || Infinity, m1 || Infinity, m2 || Infinity, m3 || Infinity);
+  const hi = Math.max(m0 || 0, m1 || 0, m2 || 0, m3 || 0);
+  let sS = rs;
+  let sQ = rq;
+  let sN = rn;
+  if (hi > HETEROGENEITY_RATIO * lo) {
+    // The brightest quadrant that is not brighter than LOCAL_RANGE times the local level.
+    const local = gN > 0.5 && gS > 0 ? gS / gN : targetMean;
+    const cap = LOCAL_RANGE * local;
+    // (Every quadrant brighter than that: the darkest.)
+    const best =
+      Math.max(m0 <= cap ? m0 : 0, m1 <= cap ? m1 : 0, m2 <= cap ? m2 : 0, m3 <= cap ? m3 : 0) || lo;
+    if (best === m0) {
+      sS = s0;
+      sQ = q0;
+      sN = n0;
+    } else if (best === m1) {
+      sS = s1;
+      sQ = q1;
+      sN = n1;
+    } else if (best === m2) {
+      sS = s2;
+      sQ = q2;
+      sN = n2;
+    } else {
+      sS = s3;
+      sQ = q3;
+      sN = n3;
+    }
+  }
+  const mean = sS / sN;
+  const varN2 = sQ * sN - sS * sS;
+  const std = varN2 > 0 ? Math.sqrt(varN2) / sN : 0;
+  // Texture order from the background moments (as SNAP's K-distribution code):
+  // (1 + 1/nu)(1 + 1/L) = <x^2> / <x>^2. Fewer target pixels (border, nodata) use the table of the
+  // next smaller size class: a slightly higher, conservative threshold.
+  const L = p.looks;
+  const m2nd = std * std + mean * mean;
+  const dd = m2nd / (mean * mean) / (1 + 1 / L) - 1;
+  const nu = dd > 0 ? 1 / dd : Number.POSITIVE_INFINITY;
+  const n = Math.round(tN);
+  const fullN = (2 * p.halfTarget + 1) * (2 * p.halfTarget + 1);
+  const table = n === fullN ? kFull : scratch.table(p, sizeClass(n));
+  // An extended bright feature (a rain cell, a bright patch smaller than the ring) raises the
+  // censored guard-window mean above the background's: the level is the greater.
+  const level = gN > 0.5 && gS > mean * gN ? gS / gN : mean;
+  const threshold = level * table.threshold(targetMeanOrder(L, nu, n));
+  if (targetMean > threshold) {
+    res.detection[o + x] = 1;
+    res.ratio[o + x] = targetMean / threshold;
+    res.bodyThreshold[o + x] = mean + BODY_K * std;
+  }
+}
+
+/**
  * CFAR over image rows [row0, row0 + rows) of a W x H intensity image. `src` holds 0 where `valid`
  * is 0 (nodata, masked land); `bgCount` is 1 for the pixels that count in background statistics
  * (valid and not censored). In 'censor' mode writes `bgCountOut[p] = 0` where the pixel itself
  * exceeds mean + t * std of its background (the outliers the next pass leaves out; for the K
- * method only when a 4-neighbour exceeds it too) and valid[p] elsewhere; in 'detect' mode fills `out` by the method's test on the target mean.
+ * method only when a 4-neighbour exceeds it too) and valid[p] elsewhere; in 'detect' mode fills
+ * `out` by the method's test on the target mean (two-parameter: mean + t * std of the ring; K: see
+ * kTest).
  *
- * The K method's detection pass also splits the background ring into four quadrants (split at the
- * pixel's row and column). When their means differ by more than HETEROGENEITY_RATIO, the ring spans
- * more than one clutter level and its moments describe neither: the test then takes the mean and
- * texture of the brightest quadrant not brighter than LOCAL_RANGE times the local level, the
- * censored mean over the guard window (the pixel's own surroundings, bright outliers left out by
- * the censoring passes). Bright clutter next to dark keeps its own level (no false alarms along the
- * edge); a ship in the dark water next to it keeps the dark level unless it lies within about a
- * guard half-width of the edge. The clutter level is then the greater of that mean and the censored
- * guard mean (an extended bright feature smaller than the ring, such as a rain cell), and the
- * threshold is the K quantile for the mean of the target window's pixels (see targetMeanOrder).
- *
- * Column sums over each window's rows slide down one row at a time; along a row the window sums
- * slide across (the column arrays are zero-padded, so windows clip at the border without branches).
+ * Column sums over each window's rows slide down one row at a time (for the K method's detection
+ * pass also over the upper halves of the background and guard windows, rows y - h .. y); along a
+ * row, window sums slide across into row arrays, then the row's test runs over those.
  */
 export function cfarRows(
   src: Float32Array,
@@ -327,35 +705,25 @@ export function cfarRows(
   const hg = p.halfGuard;
   const hb = p.halfBackground;
   const P = hb + 1;
-  const cols = scratch.ensure(W + 2 * P);
-  const [cTS, cTN, cGS, cGQ, cGN, cBS, cBQ, cBN, cUS, cUQ, cUN, cVS, cVQ, cVN] = cols;
+  const cols = scratch.ensure(W + 2 * P, W);
+  const row = scratch.rowSums;
   const detect = mode === 'detect';
   const kind = p.method;
-  // Quadrant statistics: the K method's detection pass only.
+  // Upper-half column sums: the K method's detection pass only.
   const quad = detect && kind === 'k';
   for (let y = row0 - hb; y <= row0 + hb; y++) {
-    if (detect && y >= row0 - ht && y <= row0 + ht) slideRow(src, valid, bgCount, cols, W, H, P, y, 1, 0);
-    if (y >= row0 - hg && y <= row0 + hg) slideRow(src, valid, bgCount, cols, W, H, P, y, 1, 1);
-    slideRow(src, valid, bgCount, cols, W, H, P, y, 1, 2);
+    if (detect && y >= row0 - ht && y <= row0 + ht) slideRow(src, valid, bgCount, cols, W, H, P, y, -1, 0);
+    if (y >= row0 - hg && y <= row0 + hg) slideRow(src, valid, bgCount, cols, W, H, P, y, -1, 1);
+    slideRow(src, valid, bgCount, cols, W, H, P, y, -1, 2);
     // Upper halves: rows y - h .. y (the pixel's own row included).
     if (quad && y <= row0) {
-      slideUpper(src, bgCount, cols, W, H, P, y, 1, 8);
-      if (y >= row0 - hg) slideUpper(src, bgCount, cols, W, H, P, y, 1, 11);
+      slidePair(src, bgCount, W, H, y, -1, cols[8], cols[9], cols[10], P);
+      if (y >= row0 - hg) slidePair(src, bgCount, W, H, y, -1, cols[11], cols[12], cols[13], P);
     }
   }
   const fullTargetN = (2 * ht + 1) * (2 * ht + 1);
-  const kFull = kind === 'k' && detect ? scratch.table(p, fullTargetN) : null;
-  const L = p.looks;
-  const t = p.t;
-  const floor = p.floor;
-  const cen = bgCountOut as Uint8Array;
+  const kFull = quad ? scratch.table(p, fullTargetN) : null;
   const res = out as CfarOutputs;
-  const minRatio = kFull ? kFull.gammaLimit : 1;
-  // The K method censors only outliers with a 4-neighbour above the same threshold: a ship is a
-  // cluster of bright pixels, the spikes of K clutter (independent texture) stand alone. Censoring
-  // those spikes too cuts off the clutter's own tail, and the texture read from such moments is too
-  // calm, which lowers every threshold (false alarms in spiky clutter).
-  const kCensor = kind === 'k' && !detect;
   if (detect) {
     // Only detected pixels get a ratio and a body threshold.
     res.detection.fill(0, row0 * W, (row0 + rows) * W);
@@ -363,235 +731,22 @@ export function cfarRows(
     res.bodyThreshold.fill(Number.NaN, row0 * W, (row0 + rows) * W);
   }
   for (let y = row0; y < row0 + rows; y++) {
-    const tRows = Math.min(H - 1, y + ht) - Math.max(0, y - ht) + 1;
-    // Window sums at x = 0 (the padding holds zeros left of the image).
-    let tS = 0;
-    let tN = 0;
-    let gS = 0;
-    let gQ = 0;
-    let gN = 0;
-    let bS = 0;
-    let bQ = 0;
-    let bN = 0;
-    // Quadrant sums: upper background (u) and guard (v) rows over the full width, and left parts
-    // (columns x - h .. x) of the background (bL), guard (gL), upper background (uL), upper guard (vL).
-    let uS = 0;
-    let uQ = 0;
-    let uN = 0;
-    let vS = 0;
-    let vQ = 0;
-    let vN = 0;
-    let bLS = 0;
-    let bLQ = 0;
-    let bLN = 0;
-    let gLS = 0;
-    let gLQ = 0;
-    let gLN = 0;
-    let uLS = 0;
-    let uLQ = 0;
-    let uLN = 0;
-    let vLS = 0;
-    let vLQ = 0;
-    let vLN = 0;
-    for (let i = -ht; i <= ht; i++) {
-      tS += cTS[P + i];
-      tN += cTN[P + i];
-    }
-    for (let i = -hg; i <= hg; i++) {
-      gS += cGS[P + i];
-      gQ += cGQ[P + i];
-      gN += cGN[P + i];
-    }
-    for (let i = -hb; i <= hb; i++) {
-      bS += cBS[P + i];
-      bQ += cBQ[P + i];
-      bN += cBN[P + i];
-    }
-    if (quad) {
-      for (let i = -hb; i <= hb; i++) {
-        uS += cUS[P + i];
-        uQ += cUQ[P + i];
-        uN += cUN[P + i];
-        if (i <= 0) {
-          bLS += cBS[P + i];
-          bLQ += cBQ[P + i];
-          bLN += cBN[P + i];
-          uLS += cUS[P + i];
-          uLQ += cUQ[P + i];
-          uLN += cUN[P + i];
-        }
-      }
-      for (let i = -hg; i <= hg; i++) {
-        vS += cVS[P + i];
-        vQ += cVQ[P + i];
-        vN += cVN[P + i];
-        if (i <= 0) {
-          gLS += cGS[P + i];
-          gLQ += cGQ[P + i];
-          gLN += cGN[P + i];
-          vLS += cVS[P + i];
-          vLQ += cVQ[P + i];
-          vLN += cVN[P + i];
-        }
-      }
-    }
-    const o = y * W;
-    for (let x = 0; x < W; x++) {
-      const v = src[o + x];
-      const ok = valid[o + x] === 1;
-      const rn = bN - gN;
-      const rs = bS - gS;
-      // rn^2 * variance of the background (population), without a division.
-      const rv = (bQ - gQ) * rn - rs * rs;
-      // rn * (mean + t * std): the two-parameter threshold scaled by rn (no division, and no
-      // data-dependent branch on the common path: a random 50/50 branch costs more than a sqrt).
-      const thrN = rs + t * Math.sqrt(Math.max(rv, 0));
-      if (kCensor) {
-        let out = false;
-        if (ok && rn > 0.5 && v * rn > thrN) {
-          const q = o + x;
-          out =
-            (x > 0 && src[q - 1] * rn > thrN) ||
-            (x + 1 < W && src[q + 1] * rn > thrN) ||
-            (y > 0 && src[q - W] * rn > thrN) ||
-            (y + 1 < H && src[q + W] * rn > thrN);
-        }
-        cen[o + x] = ok && !out ? 1 : 0;
-      } else if (!detect) {
-        cen[o + x] = ok && !(rn > 0.5 && v * rn > thrN) ? 1 : 0;
-      } else if (quad) {
-        // Quadrants of the ring: upper-left, upper-right, lower-left, lower-right.
-        const s0 = uLS - vLS;
-        const n0 = uLN - vLN;
-        const s1 = uS - uLS - (vS - vLS);
-        const n1 = uN - uLN - (vN - vLN);
-        const s2 = bLS - uLS - (gLS - vLS);
-        const n2 = bLN - uLN - (gLN - vLN);
-        const s3 = rs - s0 - s1 - s2;
-        const n3 = rn - n0 - n1 - n2;
-        // No threshold is below the gamma limit times the smallest quadrant mean (or the ring mean).
-        if (
-          ok &&
-          rn > 0.5 &&
-          (tS * rn > rs * minRatio * tN ||
-            (n0 > 0.5 && tS * n0 > s0 * minRatio * tN) ||
-            (n1 > 0.5 && tS * n1 > s1 * minRatio * tN) ||
-            (n2 > 0.5 && tS * n2 > s2 * minRatio * tN) ||
-            (n3 > 0.5 && tS * n3 > s3 * minRatio * tN))
-        ) {
-          const area = (Math.min(W - 1, x + ht) - Math.max(0, x - ht) + 1) * tRows;
-          const targetMean = tS / tN;
-          if (area - tN <= 0.1 * area && targetMean >= floor) {
-            // The quadrant means that have enough pixels; heterogeneous when they differ too much.
-            const m0 = n0 >= MIN_QUADRANT_PX ? s0 / n0 : Number.NaN;
-            const m1 = n1 >= MIN_QUADRANT_PX ? s1 / n1 : Number.NaN;
-            const m2q = n2 >= MIN_QUADRANT_PX ? s2 / n2 : Number.NaN;
-            const m3 = n3 >= MIN_QUADRANT_PX ? s3 / n3 : Number.NaN;
-            // Math.min / max of a NaN is NaN: leave the small quadrants out.
-            const lo = Math.min(m0 || Infinity, m1 || Infinity, m2q || Infinity, m3 || Infinity);
-            const hi = Math.max(m0 || 0, m1 || 0, m2q || 0, m3 || 0);
-            let sS = rs;
-            let sQ = bQ - gQ;
-            let sN = rn;
-            if (hi > HETEROGENEITY_RATIO * lo) {
-              // The brightest quadrant that is not brighter than LOCAL_RANGE times the local level.
-              const local = gN > 0.5 && gS > 0 ? gS / gN : targetMean;
-              const cap = LOCAL_RANGE * local;
-              // (Every quadrant brighter than that: the darkest.)
-              const best =
-                Math.max(m0 <= cap ? m0 : 0, m1 <= cap ? m1 : 0, m2q <= cap ? m2q : 0, m3 <= cap ? m3 : 0) ||
-                lo;
-              if (best === m0) [sS, sQ, sN] = [s0, uLQ - vLQ, n0];
-              else if (best === m1) [sS, sQ, sN] = [s1, uQ - uLQ - (vQ - vLQ), n1];
-              else if (best === m2q) [sS, sQ, sN] = [s2, bLQ - uLQ - (gLQ - vLQ), n2];
-              else {
-                const q0 = uLQ - vLQ;
-                const q1 = uQ - uLQ - (vQ - vLQ);
-                const q2 = bLQ - uLQ - (gLQ - vLQ);
-                [sS, sQ, sN] = [s3, bQ - gQ - q0 - q1 - q2, n3];
-              }
-            }
-            const mean = sS / sN;
-            const varN2 = sQ * sN - sS * sS;
-            const std = varN2 > 0 ? Math.sqrt(varN2) / sN : 0;
-            // Texture order from the background moments (as SNAP's K-distribution code):
-            // (1 + 1/nu)(1 + 1/L) = <x^2> / <x>^2. Fewer target pixels (border, nodata) use the
-            // table of the next smaller size class: a slightly higher, conservative threshold.
-            const m2 = std * std + mean * mean;
-            const dd = m2 / (mean * mean) / (1 + 1 / L) - 1;
-            const nu = dd > 0 ? 1 / dd : Number.POSITIVE_INFINITY;
-            const n = Math.round(tN);
-            const table = n === fullTargetN ? (kFull as KThresholdTable) : scratch.table(p, sizeClass(n));
-            // An extended bright feature (a rain cell, a bright patch smaller than the ring) raises
-            // the censored guard-window mean above the background's: the level is the greater.
-            const level = gN > 0.5 && gS > mean * gN ? gS / gN : mean;
-            const threshold = level * table.threshold(targetMeanOrder(L, nu, n));
-            if (targetMean > threshold) {
-              res.detection[o + x] = 1;
-              res.ratio[o + x] = targetMean / threshold;
-              res.bodyThreshold[o + x] = mean + BODY_K * std;
-            }
-          }
-        }
-      } else if (ok && rn > 0.5 && tS * rn > thrN * tN) {
-        const area = (Math.min(W - 1, x + ht) - Math.max(0, x - ht) + 1) * tRows;
-        const targetMean = tS / tN;
-        const mean = rs / rn;
-        if (area - tN <= 0.1 * area && targetMean >= floor) {
-          const std = rv > 0 ? Math.sqrt(rv) / rn : 0;
-          const threshold = mean + t * std;
-          if (targetMean > threshold) {
-            res.detection[o + x] = 1;
-            res.ratio[o + x] = targetMean / threshold;
-            res.bodyThreshold[o + x] = mean + BODY_K * std;
-          }
-        }
-      }
-      // Slide the windows one column right.
-      const a = P + x;
-      if (detect) {
-        tS += cTS[a + ht + 1] - cTS[a - ht];
-        tN += cTN[a + ht + 1] - cTN[a - ht];
-      }
-      gS += cGS[a + hg + 1] - cGS[a - hg];
-      gQ += cGQ[a + hg + 1] - cGQ[a - hg];
-      gN += cGN[a + hg + 1] - cGN[a - hg];
-      bS += cBS[a + hb + 1] - cBS[a - hb];
-      bQ += cBQ[a + hb + 1] - cBQ[a - hb];
-      bN += cBN[a + hb + 1] - cBN[a - hb];
-      if (quad) {
-        uS += cUS[a + hb + 1] - cUS[a - hb];
-        uQ += cUQ[a + hb + 1] - cUQ[a - hb];
-        uN += cUN[a + hb + 1] - cUN[a - hb];
-        vS += cVS[a + hg + 1] - cVS[a - hg];
-        vQ += cVQ[a + hg + 1] - cVQ[a - hg];
-        vN += cVN[a + hg + 1] - cVN[a - hg];
-        bLS += cBS[a + 1] - cBS[a - hb];
-        bLQ += cBQ[a + 1] - cBQ[a - hb];
-        bLN += cBN[a + 1] - cBN[a - hb];
-        uLS += cUS[a + 1] - cUS[a - hb];
-        uLQ += cUQ[a + 1] - cUQ[a - hb];
-        uLN += cUN[a + 1] - cUN[a - hb];
-        gLS += cGS[a + 1] - cGS[a - hg];
-        gLQ += cGQ[a + 1] - cGQ[a - hg];
-        gLN += cGN[a + 1] - cGN[a - hg];
-        vLS += cVS[a + 1] - cVS[a - hg];
-        vLQ += cVQ[a + 1] - cVQ[a - hg];
-        vLN += cVN[a + 1] - cVN[a - hg];
-      }
+    ringRow(cols, P, hb, hg, W, row);
+    if (!detect) {
+      // The K method censors only outliers with a 4-neighbour above the same threshold: a ship is
+      // a cluster of bright pixels, the spikes of K clutter (independent texture) stand alone.
+      // Censoring those spikes too cuts off the clutter's own tail, and the texture read from such
+      // moments is too calm, which lowers every threshold (false alarms in spiky clutter).
+      censorRow(src, valid, W, H, y, p.t, kind === 'k', row, bgCountOut as Uint8Array);
+    } else {
+      targetRow(cols, P, ht, W, row);
+      if (quad) kRow(valid, W, H, y, p, cols, P, row, res, scratch, kFull as KThresholdTable);
+      else twoParamRow(valid, W, H, y, p, row, res);
     }
     // Slide every window down one row.
     if (y + 1 < row0 + rows) {
-      if (detect) {
-        slideRow(src, valid, bgCount, cols, W, H, P, y + 1 + ht, 1, 0);
-        slideRow(src, valid, bgCount, cols, W, H, P, y - ht, -1, 0);
-      }
-      if (quad) {
-        slideUpper(src, bgCount, cols, W, H, P, y + 1, 1, 8);
-        slideUpper(src, bgCount, cols, W, H, P, y - hb, -1, 8);
-        slideUpper(src, bgCount, cols, W, H, P, y + 1, 1, 11);
-        slideUpper(src, bgCount, cols, W, H, P, y - hg, -1, 11);
-      }
+      if (detect) slideRow(src, valid, bgCount, cols, W, H, P, y + 1 + ht, y - ht, 0);
+      if (quad) slideUpper(src, bgCount, cols, W, H, P, y, hb, hg);
       if (y - hb >= 0 && y + 1 + hb < H) {
         slideBackground(
           src,
@@ -605,10 +760,8 @@ export function cfarRows(
           P,
         );
       } else {
-        slideRow(src, valid, bgCount, cols, W, H, P, y + 1 + hg, 1, 1);
-        slideRow(src, valid, bgCount, cols, W, H, P, y - hg, -1, 1);
-        slideRow(src, valid, bgCount, cols, W, H, P, y + 1 + hb, 1, 2);
-        slideRow(src, valid, bgCount, cols, W, H, P, y - hb, -1, 2);
+        slideRow(src, valid, bgCount, cols, W, H, P, y + 1 + hg, y - hg, 1);
+        slideRow(src, valid, bgCount, cols, W, H, P, y + 1 + hb, y - hb, 2);
       }
     }
   }
