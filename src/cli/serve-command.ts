@@ -11,7 +11,7 @@ import { AssetStorage } from '../io/asset-storage.js';
 import { buildServer } from '../server/app.js';
 import { parseCorsOrigins } from '../server/cors.js';
 import { loadDemo } from '../server/demo.js';
-import { s3SettingsFrom } from '../store/s3-settings.js';
+import { type S3Flags, s3SettingsFrom } from '../store/s3-settings.js';
 import { type AssetStore, openStore, parseStoreLocation } from '../store/store.js';
 import { intArg, write } from './args.js';
 
@@ -21,6 +21,16 @@ export function openCatalog(db: string): CatalogStore {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(db))
     throw new ValidationError(`--db: expected an SQLite file or a postgres:// URL, got '${db}'`);
   return new SqliteCatalog(db);
+}
+
+/** The S3 store of `--store s3://...`, its settings from the flags and the AWS_* variables. */
+async function openS3(location: string, flags: S3Flags): Promise<AssetStore> {
+  const s3 = s3SettingsFrom(process.env, flags);
+  if (!s3.credentials)
+    throw new ValidationError(
+      `--store ${location}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to the S3 credentials`,
+    );
+  return openStore(location, { s3 });
 }
 
 /** `sarbridge serve` and `sarbridge demo`. */
@@ -102,12 +112,10 @@ export function registerServeCommands(program: Command): void {
       const assetRoot = loc?.kind === 'local' ? loc.root : (o.assetRoot as string | undefined);
       const assetStore: AssetStore | null =
         loc?.kind === 's3'
-          ? await openStore(String(o.store), {
-              s3: s3SettingsFrom(process.env, {
-                endpoint: o.s3Endpoint as string | undefined,
-                region: o.s3Region as string | undefined,
-                pathStyle: o.s3PathStyle as boolean | undefined,
-              }),
+          ? await openS3(String(o.store), {
+              endpoint: o.s3Endpoint as string | undefined,
+              region: o.s3Region as string | undefined,
+              pathStyle: o.s3PathStyle as boolean | undefined,
             })
           : null;
       const store = openCatalog(db);

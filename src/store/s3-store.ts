@@ -15,7 +15,7 @@ import {
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { NotFoundError, ValidationError } from '../errors.js';
+import { NotFoundError, SarbridgeError, ValidationError } from '../errors.js';
 import type { ByteRange } from '../io/asset-storage.js';
 import { S3BlockReader, StaleObjectError } from './s3-reader.js';
 import {
@@ -71,6 +71,7 @@ export class S3Store implements AssetStore {
   readonly client: S3Client;
   readonly bucket: string;
   private readonly prefix: string;
+  private readonly endpoint: string | undefined;
   private readonly partSizeBytes: number;
   private readonly blocks: S3BlockReader;
 
@@ -82,6 +83,7 @@ export class S3Store implements AssetStore {
     if (s.endpoint !== undefined && !/^https?:\/\/[^/?#]+\/?$/.test(s.endpoint))
       throw new ValidationError(`s3.endpoint: expected http(s)://host[:port], got '${s.endpoint}'`);
     this.location = loc.url;
+    this.endpoint = s.endpoint;
     this.bucket = loc.bucket;
     this.prefix = loc.prefix ? `${loc.prefix}/` : '';
     this.partSizeBytes = positive(s.partSizeBytes, 16 * MIB, MIN_PART_BYTES, 'partSizeBytes');
@@ -119,6 +121,11 @@ export class S3Store implements AssetStore {
       if (st === 403)
         throw new ValidationError(
           `store ${this.location}: access to the bucket '${this.bucket}' is refused (check the credentials)`,
+        );
+      if (st === undefined)
+        throw new SarbridgeError(
+          `store ${this.location}: cannot reach the S3 service${this.endpoint ? ` at ${this.endpoint}` : ''} (${(err as Error).message})`,
+          { cause: err },
         );
       throw this.failed('HeadBucket', '', err);
     }
