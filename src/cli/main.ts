@@ -1,9 +1,7 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { SarbridgeError } from '../errors.js';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_COMMAND_BUDGET_BYTES, MiB } from '../io/budget.js';
 import { GeoTiff } from '../io/tiff/reader.js';
 import type { CogOptions, CogWriteResult } from '../io/tiff/writer.js';
@@ -12,9 +10,6 @@ import { calibrateFile } from '../ops/calibrate.js';
 import { translateToCog } from '../ops/cog.js';
 import { dbFile, multilookFile } from '../ops/convert.js';
 import { despeckleFile } from '../ops/despeckle.js';
-import { fillSafe } from '../ops/simulate.js';
-import { simulateScene } from '../ops/simulate-scene.js';
-import { fillSicd } from '../ops/simulate-sicd.js';
 import { openProduct } from '../products/open-product.js';
 import { contentKind } from '../products/recognise.js';
 import type { SpeckleFilter } from '../raster/speckle.js';
@@ -24,7 +19,9 @@ import { registerAisCommands } from './ais-commands.js';
 import { choice, distinct, intArg, positiveArg, write } from './args.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { registerExploitCommands } from './exploit-commands.js';
+import { reportError } from './progress.js';
 import { registerServeCommands } from './serve-command.js';
+import { registerSimulateCommands } from './simulate-commands.js';
 
 /** `--max-memory <MiB>`: the memory budget of a whole-raster command. */
 function maxMemoryOption(): Option {
@@ -303,141 +300,7 @@ export function buildProgram(): Command {
       write({ cog: r.cog.path, quicklook: r.quicklook, item: r.itemPath });
     });
 
-  const simulate = program.command('simulate').description('simulated products with planted truth');
-  simulate
-    .command('fill-safe')
-    .description(
-      'write measurement TIFFs for a real Sentinel-1 SAFE (metadata only) whose calibration recovers a planted sigma0',
-    )
-    .argument('<safe-zip>', 'the SAFE zip, as distributed')
-    .argument('<outdir>', 'folder to unpack the SAFE into')
-    .addOption(new Option('--seed <n>', 'random seed').default(1).argParser(intArg('--seed', 0, 2 ** 31 - 1)))
-    .addOption(new Option('--pol <pols>', 'polarisations, comma-separated (default: all)'))
-    .addOption(
-      new Option('--crop <WxH>', 'only the first W x H pixels').argParser((v) => {
-        const m = /^(\d+)x(\d+)$/.exec(v);
-        if (!m) throw new InvalidArgumentError('--crop must look like 2000x1500');
-        return { width: Number(m[1]), height: Number(m[2]) };
-      }),
-    )
-    .addOption(
-      new Option('--ships <n>', 'ships to plant on the sea (truth in <outdir>/truth.geojson)')
-        .default(40)
-        .argParser(intArg('--ships', 0, 10000)),
-    )
-    .action(async (zip: string, outDir: string, o: Record<string, unknown>) => {
-      const dir = await fillSafe(zip, outDir, {
-        seed: o.seed as number,
-        pols: typeof o.pol === 'string' ? o.pol.split(',') : undefined,
-        crop: o.crop as { width: number; height: number } | undefined,
-        ships: o.ships as number,
-      });
-      write({ safe: dir, truth: (o.ships as number) > 0 ? join(outDir, 'truth.geojson') : null });
-    });
-
-  simulate
-    .command('fill-sicd')
-    .description(
-      'a SICD with the geometry and radiometry of a real one and a planted scene (sea clutter, point targets)',
-    )
-    .argument('<template>', 'a real SICD (NITF)')
-    .argument('<out>', 'output SICD path (truth goes to <out>.geojson)')
-    .addOption(new Option('--seed <n>', 'random seed').default(1).argParser(intArg('--seed', 0, 2 ** 31 - 1)))
-    .addOption(new Option('--rows <n>', 'rows (range)').default(512).argParser(intArg('--rows', 8, 9999)))
-    .addOption(
-      new Option('--cols <n>', 'columns (azimuth)').default(512).argParser(intArg('--cols', 8, 8192)),
-    )
-    .action(async (template: string, out: string, o: Record<string, unknown>) => {
-      distinct(template, out);
-      const r = await fillSicd(template, out, {
-        seed: o.seed as number,
-        rows: o.rows as number,
-        cols: o.cols as number,
-      });
-      write({ sicd: r.path, truth: r.truth, targets: r.targets.length });
-    });
-
-  simulate
-    .command('scene')
-    .description(
-      'a seeded series of geocoded sigma0 scenes (sea clutter, land, ships, changes) with ground truth GeoJSON',
-    )
-    .argument('<outdir>', 'output folder')
-    .addOption(new Option('--seed <n>', 'random seed').default(1).argParser(intArg('--seed', 0, 2 ** 31 - 1)))
-    .addOption(
-      new Option('--size <n>', 'pixels on a side').default(2048).argParser(intArg('--size', 64, 16384)),
-    )
-    .addOption(
-      new Option('--spacing <m>', 'pixel spacing in metres').default(10).argParser(positiveArg('--spacing')),
-    )
-    .addOption(new Option('--ships <n>', 'ships to plant').default(30).argParser(intArg('--ships', 0, 10000)))
-    .addOption(
-      new Option('--dates <list>', 'comma-separated ISO dates, one scene each').default(
-        '2026-06-01T06:00:00Z,2026-06-13T06:00:00Z',
-      ),
-    )
-    .addOption(
-      new Option('--layout <name>', 'coast, open-sea or harbour (ships packed 50-200 m apart)')
-        .default('coast')
-        .argParser(choice('--layout', ['coast', 'open-sea', 'harbour'] as const)),
-    )
-    .addOption(
-      new Option('--looks <L>', 'looks of the speckle').default(4.4).argParser(positiveArg('--looks')),
-    )
-    .addOption(
-      new Option('--sea-order <nu>', 'K-distribution order of the sea clutter (small is spiky)')
-        .default(4)
-        .argParser(positiveArg('--sea-order')),
-    )
-    .addOption(
-      new Option(
-        '--safe',
-        'also write each date as a Sentinel-1-like GRD SAFE (image geometry, calibration and noise LUTs)',
-      ),
-    )
-    .addOption(
-      new Option(
-        '--sicd <template.nitf>',
-        "also write each date as a SICD with this real SICD's collection geometry (the scene is centred on its SCP)",
-      ),
-    )
-    .addOption(
-      new Option(
-        '--ais',
-        'also write an AIS archive per date (ais_<date>.csv): dark ships, AIS-only tracks, moving ships displaced in azimuth',
-      ),
-    )
-    .action(async (outDir: string, o: Record<string, unknown>) => {
-      const r = await simulateScene(outDir, {
-        safe: Boolean(o.safe),
-        ais: Boolean(o.ais),
-        sicdTemplate: o.sicd as string | undefined,
-        seed: o.seed as number,
-        size: o.size as number,
-        spacingM: o.spacing as number,
-        ships: o.ships as number,
-        dates: String(o.dates).split(','),
-        layout: o.layout as 'coast' | 'open-sea' | 'harbour',
-        looks: o.looks as number,
-        seaOrder: o.seaOrder as number,
-      });
-      write({
-        scenes: r.scenes.map((x) => ({
-          date: x.date,
-          scene: x.path,
-          truth: x.truth,
-          ships: x.ships.length,
-          ...(x.safe ? { safe: x.safe.safeDir, safeTruth: x.safe.truthPath } : {}),
-          ...(x.sicd ? { sicd: x.sicd.path, sicdTruth: x.sicd.truthPath } : {}),
-          ...(x.ais
-            ? { ais: x.ais.path, aisReports: x.ais.reports, aisOnlyTracks: x.ais.aisOnly.length }
-            : {}),
-        })),
-        changes: r.changesPath,
-        land: r.landPath,
-      });
-    });
-
+  registerSimulateCommands(program);
   registerExploitCommands(program);
   registerAisCommands(program);
   registerServeCommands(program);
@@ -504,21 +367,11 @@ export async function runCli(
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {
-    if (err instanceof CommanderError) {
-      if (
-        err.code === 'commander.helpDisplayed' ||
-        err.code === 'commander.version' ||
-        err.code === 'commander.help'
-      )
-        return 0;
-      return EXIT_USAGE;
-    }
-    if (err instanceof SarbridgeError) {
-      io.stderr(`sarbridge: ${err.message}\n`);
-      return EXIT_BAD_INPUT;
-    }
-    io.stderr(`sarbridge: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
-    return EXIT_BAD_INPUT;
+    // One line with a hint (a JSON line with --json); 2 for a wrong call, 1 for work that failed.
+    return reportError(err, io.stderr, {
+      json: argv.includes('--json'),
+      debug: Boolean(process.env.SARBRIDGE_DEBUG),
+    });
   }
 }
 
