@@ -1,7 +1,9 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
+import { addConfigOptions, configFromOptions } from '../src/cli/config-options.js';
 import { ConfigError, type ConfigSources, loadConfig, redactedConfig, SETTINGS } from '../src/config/load.js';
 import { configSchema } from '../src/config/schema.js';
 
@@ -333,5 +335,51 @@ describe('the configuration is one schema read in one place', () => {
     };
     walk(root);
     expect(offenders).toEqual([]);
+  });
+});
+
+describe('the configuration flags on a command', () => {
+  const parse = (args: string[]) => {
+    const cmd = addConfigOptions(new Command('serve').exitOverride());
+    cmd.parse(args, { from: 'user' });
+    return cmd.opts();
+  };
+
+  it('flags as commander parses them win over the environment; unset flags leave it to the variables', () => {
+    const c = configFromOptions(
+      parse([
+        '--port',
+        '9000',
+        '--cors-origin',
+        'https://a.example.org',
+        'https://b.example.org',
+        '--s3-force-path-style',
+      ]),
+      { SARBRIDGE_PORT: '1', SARBRIDGE_QUEUE: 'redis://q:6379', SARBRIDGE_S3_FORCE_PATH_STYLE: 'false' },
+      dir,
+    );
+    expect(c.port).toBe(9000);
+    expect(c.corsOrigins).toEqual(['https://a.example.org', 'https://b.example.org']);
+    expect(c.s3.forcePathStyle).toBe(true);
+    expect(c.queue).toEqual({ kind: 'redis', url: 'redis://q:6379' });
+    expect(c.sources.queue).toEqual({ source: 'env', name: 'SARBRIDGE_QUEUE' });
+  });
+
+  it('a bad flag value names the flag; --config names the file', () => {
+    expect(() => configFromOptions(parse(['--port', '80a']), {}, dir)).toThrow(
+      "--port: expected an integer port from 0 to 65535, got '80a'",
+    );
+    const file = configFile('from-flag', { queue: 'htp://x' });
+    expect(() => configFromOptions(parse(['--config', file]), {}, dir)).toThrow(
+      `${file}: queue: expected a redis:// URL or a file path, got 'htp://x'`,
+    );
+  });
+
+  it('--help names each setting with its variable, and secrets have no flag', () => {
+    const cmd = addConfigOptions(new Command('serve'));
+    const help = cmd.helpInformation();
+    for (const v of ['SARBRIDGE_DB', 'SARBRIDGE_QUEUE', 'SARBRIDGE_STORE', 'SARBRIDGE_WORKER_CONCURRENCY'])
+      expect(help).toContain(v);
+    expect(help).not.toMatch(/--s3-secret|--s3-access-key/);
   });
 });
