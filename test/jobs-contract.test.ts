@@ -471,13 +471,15 @@ describe.each([
     const w = q.work({
       long: (job) =>
         new Promise((_, fail) => {
-          job.signal.addEventListener('abort', () => {
+          const stop = () => {
             aborted = true;
             fail(new Error('aborted'));
-          });
+          };
+          if (job.signal.aborted) stop();
+          job.signal.addEventListener('abort', stop);
         }),
     });
-    await waitFor('running', async () => (await q.get(id))!.state === 'active');
+    await waitFor('running', async () => (await q.get(id))!.attempt === 1);
     await w.close({ abort: true });
     expect(aborted).toBe(true);
     const r = (await q.get(id))!;

@@ -292,6 +292,7 @@ export class RedisJobQueue implements JobQueue {
         progress: (p) => job.updateProgress({ ...checkProgress(p) }),
       };
       try {
+        if (state.aborting) throw new Error('the worker is shutting down');
         return JSON.parse(resultJson(await handlers[job.name]!(handle)));
       } catch (err) {
         if (state.aborting) {
