@@ -19,6 +19,7 @@ import { registerAisCommands } from './ais-commands.js';
 import { choice, distinct, intArg, positiveArg, write } from './args.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { registerExploitCommands } from './exploit-commands.js';
+import { registerPipelineCommands } from './pipeline-commands.js';
 import { reportError } from './progress.js';
 import { registerServeCommands } from './serve-command.js';
 import { registerSimulateCommands } from './simulate-commands.js';
@@ -306,6 +307,7 @@ export function buildProgram(): Command {
   registerServeCommands(program);
   registerAdminCommands(program);
   registerAuditCommands(program);
+  registerPipelineCommands(program);
 
   withCogOptions(
     program
