@@ -52,6 +52,12 @@ describe('simulate campaign: the passes', () => {
     expect(new Set(ps.map((p) => p.format))).toEqual(new Set(['sentinel-1-safe', 'sicd']));
     expect(new Set(ps.map((p) => p.orbitState))).toEqual(new Set(['ascending', 'descending']));
     expect(new Set(ps.map((p) => p.datetime.slice(0, 10))).size).toBe(3);
+    for (const area of ['harbour', 'airfield'])
+      expect(new Set(ps.filter((p) => p.area === area).map((p) => p.format)).size, area).toBe(2);
+    expect(
+      new Set(ps.filter((p) => p.format === 'sentinel-1-safe').map((p) => p.orbitState)),
+      'Sentinel-1 passes',
+    ).toEqual(new Set(['ascending', 'descending']));
     const times = ps.map((p) => Date.parse(p.datetime));
     expect(times).toEqual([...times].sort((a, b) => a - b));
   });
@@ -89,7 +95,7 @@ describe('simulate campaign: the passes', () => {
 });
 
 describe('simulate campaign: the existing readers take every product', () => {
-  it('SAFEs: Sentinel-1A, descending, the absolute orbit of the manifest, relative orbit in manifest.safe', async () => {
+  it('SAFEs: Sentinel-1A, the pass direction and absolute orbit of the manifest, relative orbit in manifest.safe', async () => {
     for (const p of manifest.products.filter((x) => x.format === 'sentinel-1-safe')) {
       const safe = await SafeProduct.open(join(dir, p.path));
       try {
@@ -132,7 +138,7 @@ describe('simulate campaign: the existing readers take every product', () => {
 
 describe('simulate campaign: planted truth agrees with the images', () => {
   it('GRD ships: bright in calibrated sigma0 where the manifest says, and at its lon/lat by the tie-point grid', async () => {
-    for (const p of manifest.products.filter((x) => x.format === 'sentinel-1-safe')) {
+    for (const p of manifest.products.filter((x) => x.format === 'sentinel-1-safe' && x.area === 'harbour')) {
       const out = join(dir, `${p.id}-sigma0.tif`);
       await calibrateFile(join(dir, p.path), out, { target: 'sigma0', removeNoise: true });
       const tif = await GeoTiff.open(out);
@@ -235,11 +241,11 @@ describe('simulate campaign: planted truth agrees with the images', () => {
     }
   });
 
-  it('the airfield change: +8 dB inside the polygon between the pair that names it, nothing outside or later', async () => {
+  it('the airfield change: +8 dB inside the polygon between the pair that names it, nothing outside it', async () => {
     const change = manifest.changes[0];
     const ring = change.polygon.coordinates[0];
     const images = new Map<string, { mean: (inPoly: boolean) => number }>();
-    for (const p of manifest.products.filter((x) => x.area === 'airfield')) {
+    for (const p of manifest.products.filter((x) => x.area === 'airfield' && x.format === 'sicd')) {
       const sicd = await Sicd.open(join(dir, p.path));
       const s0 = detect(await sicd.readComplex(), 'sigma0', { meta: sicd.meta, rowOff: 0, colOff: 0 }).data;
       await sicd.close();
@@ -288,6 +294,36 @@ describe('simulate campaign: planted truth agrees with the images', () => {
       expect(byId(pair.after).truth.changes[0].present).toBe(true);
     }
     expect(byId(change.between[0]).truth.changes[0].present).toBe(false);
+  });
+
+  it('the airfield change in the ascending GRD after it: the planted -13 + 8 dB inside the polygon', async () => {
+    const p = manifest.products.find(
+      (x) => x.area === 'airfield' && x.format === 'sentinel-1-safe',
+    ) as ManifestProduct;
+    expect(p.orbitState).toBe('ascending');
+    expect(p.truth.changes).toEqual([{ id: 'change-1', present: true }]);
+    const out = join(dir, `${p.id}-sigma0.tif`);
+    await calibrateFile(join(dir, p.path), out, { target: 'sigma0', removeNoise: true });
+    const tif = await GeoTiff.open(out);
+    const img = await tif.read();
+    await tif.close();
+    const safe = await SafeProduct.open(join(dir, p.path));
+    const grid = new TiePointGrid((await safe.annotation('VV')).geolocationGrid, 32631);
+    await safe.close();
+    const utm = manifest.changes[0].polygon.coordinates[0].map(([lon, lat]) =>
+      transformPoint(4326, 32631, lon, lat),
+    );
+    const [x0, x1] = [Math.min(...utm.map((q) => q[0])), Math.max(...utm.map((q) => q[0]))];
+    const [y0, y1] = [Math.min(...utm.map((q) => q[1])), Math.max(...utm.map((q) => q[1]))];
+    const v: number[] = [];
+    for (let x = x0 + 30; x < x1 - 30; x += 20)
+      for (let y = y0 + 30; y < y1 - 30; y += 20) {
+        const pos = grid.inverse(x, y, [img.height / 2, img.width / 2]);
+        if (!pos) throw new Error(`no image position for ${x} ${y}`);
+        v.push((img.data as Float32Array)[Math.round(pos[0]) * img.width + Math.round(pos[1])]);
+      }
+    expect(v.length).toBeGreaterThan(150);
+    expect(db(v.reduce((a, b) => a + b, 0) / v.length)).toBeCloseTo(db(0.05) + 8, 0);
   });
 });
 

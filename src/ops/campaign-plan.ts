@@ -81,15 +81,17 @@ export function s1aOrbit(timeMs: number): { absolute: number; relative: number }
 /**
  * The six passes, in time order, from `startDate` (YYYY-MM-DD, day 0): Sentinel-1A descending at
  * dawn over the harbour on days 0 and 1, a small X-band satellite ('SBX-1', daily repeat ground track)
- * ascending in the morning over the airfield on days 0, 1 and 2, and a second one ('SBX-2') descending
- * at night over the harbour on day 2. The second Sentinel-1 pass keeps the first one's relative orbit
- * (absolute orbit + 175): the campaign compresses Sentinel-1's 12-day repeat cycle into one day, so
- * that change detection has a pair on the harbour too. The night pass is releasable to the first
- * partner only; every other product to both.
+ * ascending in the morning over the airfield on days 0 and 1, Sentinel-1A ascending in the evening
+ * over the airfield on day 2, and a second X-band satellite ('SBX-2') descending at night over the
+ * harbour on day 2. The second dawn pass keeps the first one's relative orbit (absolute orbit + 175):
+ * the campaign compresses Sentinel-1's 12-day repeat cycle into one day, so that change detection has
+ * a pair on the harbour too. The night pass is releasable to the first partner only; every other
+ * product to both.
  */
 export function campaignPasses(startDate: string, partners: [string, string]): CampaignPass[] {
   const day = (d: number, hms: string) => new Date(Date.parse(`${startDate}T${hms}Z`) + d * 86_400_000);
   const s1 = s1aOrbit(day(0, '05:49:12').getTime());
+  const s1Evening = s1aOrbit(day(2, '17:33:05').getTime());
   const both = [...partners];
   const passes: CampaignPass[] = [
     {
@@ -147,14 +149,14 @@ export function campaignPasses(startDate: string, partners: [string, string]): C
     {
       id: 'P5',
       area: 'airfield',
-      format: 'sicd',
-      datetime: day(2, '10:12:33').toISOString(),
-      platform: 'SBX-1',
+      format: 'sentinel-1-safe',
+      datetime: day(2, '17:33:05').toISOString(),
+      platform: 'sentinel-1a',
       orbitState: 'ascending',
-      relativeOrbit: null,
-      absoluteOrbit: null,
-      track: 'SBX-1-ascending-airfield',
-      incidenceDeg: 30,
+      relativeOrbit: s1Evening.relative,
+      absoluteOrbit: s1Evening.absolute,
+      track: `S1A-${s1Evening.relative}-ascending`,
+      incidenceDeg: null,
       releasableTo: both,
     },
     {

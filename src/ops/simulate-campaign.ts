@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, join, relative } from 'node:path';
 import type { ConfidentialityLabel } from '../access/labels.js';
 import { ORG_CODE, RELEASABLE_TO } from '../access/labels.js';
 import { ValidationError } from '../errors.js';
@@ -17,7 +17,7 @@ import { grdToMap, mapToGrd, writeSimulatedSafe } from './simulate-safe.js';
 import { writeSceneSicd } from './simulate-scene-sicd.js';
 
 /** Bumped when the products or the manifest change shape, so that an older campaign is rewritten. */
-export const CAMPAIGN_VERSION = 1;
+export const CAMPAIGN_VERSION = 2;
 const MANIFEST = 'manifest.json';
 /** Equivalent number of looks of the Sentinel-1-like GRDs (IW GRDH: 4.4). */
 const GRD_LOOKS = 4.4;
@@ -108,40 +108,6 @@ function checkOptions(o: CampaignOptions): { seed: number; startDate: string; pa
   return { seed, startDate, partners: [partners[0], partners[1]] };
 }
 
-/** Sentinel-1 orbit numbers in the annotations and the manifest, and the SAFE name that carries them. */
-async function setSafeOrbit(safeDir: string, pass: CampaignPass, dataTakeId: number): Promise<string> {
-  const abs = pass.absoluteOrbit ?? 0;
-  const ann = join(safeDir, 'annotation');
-  const files = [
-    ...(await readdir(ann)).filter((f) => f.endsWith('.xml')).map((f) => join(ann, f)),
-    ...(await readdir(join(ann, 'calibration'))).map((f) => join(ann, 'calibration', f)),
-  ];
-  for (const f of files) {
-    const xml = await readFile(f, 'utf8');
-    await writeFile(
-      f,
-      xml
-        .replace(
-          '<absoluteOrbitNumber>0</absoluteOrbitNumber>',
-          `<absoluteOrbitNumber>${abs}</absoluteOrbitNumber>`,
-        )
-        .replace(
-          '<missionDataTakeId>0</missionDataTakeId>',
-          `<missionDataTakeId>${dataTakeId}</missionDataTakeId>`,
-        ),
-    );
-  }
-  const manifest = join(safeDir, 'manifest.safe');
-  const rel = pass.relativeOrbit ?? 0;
-  const orbitRef = `<metadataObject ID="measurementOrbitReference"><metadataWrap><xmlData><safe:orbitReference><safe:orbitNumber type="start">${abs}</safe:orbitNumber><safe:orbitNumber type="stop">${abs}</safe:orbitNumber><safe:relativeOrbitNumber type="start">${rel}</safe:relativeOrbitNumber><safe:relativeOrbitNumber type="stop">${rel}</safe:relativeOrbitNumber><safe:phaseIdentifier>1</safe:phaseIdentifier><safe:extension><s1:orbitProperties><s1:pass>${pass.orbitState.toUpperCase()}</s1:pass></s1:orbitProperties></safe:extension></safe:orbitReference></xmlData></metadataWrap></metadataObject>\n</metadataSection>`;
-  await writeFile(manifest, (await readFile(manifest, 'utf8')).replace('</metadataSection>', orbitRef));
-  const name = safeDir.split('/').pop() as string;
-  return name.replace(
-    /_000000_000000_/,
-    `_${String(abs).padStart(6, '0')}_${dataTakeId.toString(16).toUpperCase().padStart(6, '0')}_`,
-  );
-}
-
 /** True when `dir` holds a finished campaign of these options whose products all exist. */
 async function finished(dir: string, o: ReturnType<typeof checkOptions>): Promise<CampaignManifest | null> {
   let m: CampaignManifest;
@@ -163,7 +129,7 @@ async function finished(dir: string, o: ReturnType<typeof checkOptions>): Promis
  * over three days over a harbour (the Gulf of Fos: vessels at anchor, arriving, leaving, shifting
  * berth and under way) and an airfield (Nimes-Garons: runway, apron, hangars, aircraft, and one planted
  * change, new construction of +8 dB between the first and second passes of its track), as
- * Sentinel-1-like GRD SAFEs and as SICDs of two X-band satellites (see campaign-plan.ts for the
+ * Sentinel-1-like GRD SAFEs (descending and ascending) and as SICDs of two X-band satellites (see campaign-plan.ts for the
  * passes, orbits and labels). Writes `<dir>/products/` and, last, `<dir>/manifest.json` with each
  * product's path, footprint, suggested release label and planted truth (ships with their image
  * positions, the change polygon), the repeat pairs, and what the simulation leaves out. A folder that
@@ -242,9 +208,17 @@ export async function simulateCampaign(
     let footprint: [number, number][];
     let ships: ManifestShip[];
     if (pass.format === 'sentinel-1-safe') {
-      const safe = await writeSimulatedSafe(work, { ...planted, looks: GRD_LOOKS });
-      const name = await setSafeOrbit(safe.safeDir, pass, (o.seed * 7919 + k * 104_729) % 0xffffff);
-      path = join(productsDir, name);
+      const safe = await writeSimulatedSafe(work, {
+        ...planted,
+        looks: GRD_LOOKS,
+        orbit: {
+          pass: pass.orbitState,
+          absoluteOrbit: pass.absoluteOrbit ?? 0,
+          relativeOrbit: pass.relativeOrbit ?? 0,
+          dataTakeId: (o.seed * 7919 + k * 104_729) % 0xffffff,
+        },
+      });
+      path = join(productsDir, basename(safe.safeDir));
       await rename(safe.safeDir, path);
       const g = safe.geometry;
       footprint = [
@@ -355,7 +329,7 @@ export async function simulateCampaign(
     simplifications: [
       "Sentinel-1's 12-day repeat cycle is compressed into one day: the second harbour GRD keeps the first one's relative orbit with absolute orbit + 175.",
       'The SICD platforms fly a straight line through the scene (exact for the INCA range model); SAFE geometry is a flat-earth descending pass.',
-      'Moving vessels are imaged at their true position (no azimuth displacement); the SAFE inner file names keep orbit 000000.',
+      'Moving vessels are imaged at their true position (no azimuth displacement).',
       'Heights are 0 m above the WGS84 ellipsoid (no terrain, no geoid).',
     ],
   };

@@ -24,6 +24,8 @@ export interface GrdGeometry {
 }
 
 const HEADING_DEG = 193;
+/** The ascending pass's heading, degrees (Sentinel-1 over Europe: about -13). */
+const ASCENDING_HEADING_DEG = 347;
 /** Platform height and the ground range of the image's near edge (flat-earth model), metres. */
 const ORBIT_HEIGHT_M = 693_000;
 const NEAR_GROUND_RANGE_M = 550_000;
@@ -35,9 +37,9 @@ const BETA_NOUGHT = 237;
 /** Noise-equivalent sigma0 at mid swath, dB, rising by 3 dB towards both edges. */
 const NESZ_MID_DB = -24;
 
-export function grdGeometry(gt: GeoTransform, size: number): GrdGeometry {
+export function grdGeometry(gt: GeoTransform, size: number, headingDeg = HEADING_DEG): GrdGeometry {
   const s = gt[1];
-  const h = (HEADING_DEG * Math.PI) / 180;
+  const h = (headingDeg * Math.PI) / 180;
   const azimuthDir: [number, number] = [Math.sin(h), Math.cos(h)];
   const rangeDir: [number, number] = [Math.sin(h + Math.PI / 2), Math.cos(h + Math.PI / 2)];
   // A square rotated by the heading fits in the grid when its side is size / (|cos| + |sin|).
@@ -161,18 +163,32 @@ export async function writeSimulatedSafe(
      * planted sigma0 is its nearest edge pixel's.
      */
     grd?: { width: number; height: number; spacingM: number };
+    /**
+     * The pass (default descending, heading 193 degrees), its Sentinel-1 absolute and relative orbit and
+     * data take (default 0, and the manifest lists no orbit reference): in the annotations, the SAFE's
+     * and its files' names and manifest.safe's orbitReference, as Sentinel-1 writes them.
+     */
+    orbit?: {
+      pass: 'ascending' | 'descending';
+      absoluteOrbit: number;
+      relativeOrbit: number;
+      dataTakeId: number;
+    };
   },
 ): Promise<SimulatedSafe> {
-  const { mean, size, geoTransform: gt, epsg } = scene;
-  const g = { ...grdGeometry(gt, size), ...scene.grd };
+  const { mean, size, geoTransform: gt, epsg, orbit: orbitRef } = scene;
+  const heading = orbitRef?.pass === 'ascending' ? ASCENDING_HEADING_DEG : HEADING_DEG;
+  const g = { ...grdGeometry(gt, size, heading), ...scene.grd };
   const W = g.width;
   const H = g.height;
   const s = g.spacingM;
   const sceneSpacing = gt[1];
   const t0 = Date.parse(scene.date) / 1000;
   const t1 = t0 + (H - 1) * LINE_INTERVAL_S;
-  const base = `s1a-iw-grd-vv-${compact(t0).toLowerCase()}-${compact(t1).toLowerCase()}-000000-000000-001`;
-  const name = `S1A_IW_GRDH_1SSV_${compact(t0)}_${compact(t1)}_000000_000000_${scene.seed.toString(16).toUpperCase().padStart(4, '0').slice(-4)}.SAFE`;
+  const absOrbit = String(orbitRef?.absoluteOrbit ?? 0).padStart(6, '0');
+  const dataTake = (orbitRef?.dataTakeId ?? 0).toString(16).toUpperCase().padStart(6, '0');
+  const base = `s1a-iw-grd-vv-${compact(t0).toLowerCase()}-${compact(t1).toLowerCase()}-${absOrbit}-${dataTake.toLowerCase()}-001`;
+  const name = `S1A_IW_GRDH_1SSV_${compact(t0)}_${compact(t1)}_${absOrbit}_${dataTake}_${scene.seed.toString(16).toUpperCase().padStart(4, '0').slice(-4)}.SAFE`;
   const safeDir = join(outDir, name);
   await mkdir(join(safeDir, 'annotation', 'calibration'), { recursive: true });
   await mkdir(join(safeDir, 'measurement'), { recursive: true });
@@ -195,9 +211,9 @@ export async function writeSimulatedSafe(
     }
   const mid = incidenceDeg(g, (W - 1) / 2);
   const orbit = stateVectors(g, epsg, t0, t1);
-  const adsHeader = `<adsHeader><missionId>S1A</missionId><productType>GRD</productType><polarisation>VV</polarisation><mode>IW</mode><swath>IW</swath><startTime>${utc(t0)}</startTime><stopTime>${utc(t1)}</stopTime><absoluteOrbitNumber>0</absoluteOrbitNumber><missionDataTakeId>0</missionDataTakeId><imageNumber>001</imageNumber></adsHeader>`;
+  const adsHeader = `<adsHeader><missionId>S1A</missionId><productType>GRD</productType><polarisation>VV</polarisation><mode>IW</mode><swath>IW</swath><startTime>${utc(t0)}</startTime><stopTime>${utc(t1)}</stopTime><absoluteOrbitNumber>${orbitRef?.absoluteOrbit ?? 0}</absoluteOrbitNumber><missionDataTakeId>${orbitRef?.dataTakeId ?? 0}</missionDataTakeId><imageNumber>001</imageNumber></adsHeader>`;
   const annotation = `<?xml version="1.0" encoding="UTF-8"?>
-<product>${adsHeader}<generalAnnotation><productInformation><pass>Descending</pass><timelinessCategory>Fast-24h</timelinessCategory><platformHeading>${HEADING_DEG - 360}</platformHeading><projection>Ground Range</projection><rangeSamplingRate>6.4345241e+07</rangeSamplingRate><radarFrequency>5.405000454334350e+09</radarFrequency><azimuthSteeringRate>0</azimuthSteeringRate></productInformation><orbitList count="${orbit.length}">${orbit.map((o) => `<orbit><time>${utc(o.time)}</time><frame>Earth Fixed</frame><position><x>${o.position[0].toExponential(15)}</x><y>${o.position[1].toExponential(15)}</y><z>${o.position[2].toExponential(15)}</z></position><velocity><x>${o.velocity[0].toExponential(15)}</x><y>${o.velocity[1].toExponential(15)}</y><z>${o.velocity[2].toExponential(15)}</z></velocity></orbit>`).join('')}</orbitList><terrainHeightList count="2"><terrainHeight><azimuthTime>${utc(t0)}</azimuthTime><value>0</value></terrainHeight><terrainHeight><azimuthTime>${utc(t1)}</azimuthTime><value>0</value></terrainHeight></terrainHeightList><azimuthFmRateList count="0"/></generalAnnotation><imageAnnotation><imageInformation><productFirstLineUtcTime>${utc(t0)}</productFirstLineUtcTime><productLastLineUtcTime>${utc(t1)}</productLastLineUtcTime><ascendingNodeTime>${utc(t0 - 1800)}</ascendingNodeTime><anchorTime>${utc(t0)}</anchorTime><productComposition>Individual</productComposition><sliceNumber>0</sliceNumber><slantRangeTime>${slantRangeTime(g, 0).toExponential(9)}</slantRangeTime><pixelValue>Detected</pixelValue><outputPixels>16 bit Unsigned Integer</outputPixels><rangePixelSpacing>${s}</rangePixelSpacing><azimuthPixelSpacing>${s}</azimuthPixelSpacing><azimuthTimeInterval>${LINE_INTERVAL_S}</azimuthTimeInterval><azimuthFrequency>${1 / LINE_INTERVAL_S}</azimuthFrequency><numberOfSamples>${W}</numberOfSamples><numberOfLines>${H}</numberOfLines><zeroDopMinusAcqTime>0</zeroDopMinusAcqTime><incidenceAngleMidSwath>${mid.toFixed(9)}</incidenceAngleMidSwath></imageInformation><processingInformation><ellipsoidName>WGS84</ellipsoidName><ellipsoidSemiMajorAxis>6378137</ellipsoidSemiMajorAxis><ellipsoidSemiMinorAxis>6356752.314245179</ellipsoidSemiMinorAxis></processingInformation></imageAnnotation><dopplerCentroid><dcEstimateList count="0"/></dopplerCentroid><coordinateConversion><coordinateConversionList count="0"/></coordinateConversion><swathTiming><linesPerBurst>0</linesPerBurst><samplesPerBurst>0</samplesPerBurst><burstList count="0"/></swathTiming><geolocationGrid><geolocationGridPointList count="${points.length}">${points.join('')}</geolocationGridPointList></geolocationGrid></product>
+<product>${adsHeader}<generalAnnotation><productInformation><pass>${orbitRef?.pass === 'ascending' ? 'Ascending' : 'Descending'}</pass><timelinessCategory>Fast-24h</timelinessCategory><platformHeading>${heading - 360}</platformHeading><projection>Ground Range</projection><rangeSamplingRate>6.4345241e+07</rangeSamplingRate><radarFrequency>5.405000454334350e+09</radarFrequency><azimuthSteeringRate>0</azimuthSteeringRate></productInformation><orbitList count="${orbit.length}">${orbit.map((o) => `<orbit><time>${utc(o.time)}</time><frame>Earth Fixed</frame><position><x>${o.position[0].toExponential(15)}</x><y>${o.position[1].toExponential(15)}</y><z>${o.position[2].toExponential(15)}</z></position><velocity><x>${o.velocity[0].toExponential(15)}</x><y>${o.velocity[1].toExponential(15)}</y><z>${o.velocity[2].toExponential(15)}</z></velocity></orbit>`).join('')}</orbitList><terrainHeightList count="2"><terrainHeight><azimuthTime>${utc(t0)}</azimuthTime><value>0</value></terrainHeight><terrainHeight><azimuthTime>${utc(t1)}</azimuthTime><value>0</value></terrainHeight></terrainHeightList><azimuthFmRateList count="0"/></generalAnnotation><imageAnnotation><imageInformation><productFirstLineUtcTime>${utc(t0)}</productFirstLineUtcTime><productLastLineUtcTime>${utc(t1)}</productLastLineUtcTime><ascendingNodeTime>${utc(t0 - 1800)}</ascendingNodeTime><anchorTime>${utc(t0)}</anchorTime><productComposition>Individual</productComposition><sliceNumber>0</sliceNumber><slantRangeTime>${slantRangeTime(g, 0).toExponential(9)}</slantRangeTime><pixelValue>Detected</pixelValue><outputPixels>16 bit Unsigned Integer</outputPixels><rangePixelSpacing>${s}</rangePixelSpacing><azimuthPixelSpacing>${s}</azimuthPixelSpacing><azimuthTimeInterval>${LINE_INTERVAL_S}</azimuthTimeInterval><azimuthFrequency>${1 / LINE_INTERVAL_S}</azimuthFrequency><numberOfSamples>${W}</numberOfSamples><numberOfLines>${H}</numberOfLines><zeroDopMinusAcqTime>0</zeroDopMinusAcqTime><incidenceAngleMidSwath>${mid.toFixed(9)}</incidenceAngleMidSwath></imageInformation><processingInformation><ellipsoidName>WGS84</ellipsoidName><ellipsoidSemiMajorAxis>6378137</ellipsoidSemiMajorAxis><ellipsoidSemiMinorAxis>6356752.314245179</ellipsoidSemiMinorAxis></processingInformation></imageAnnotation><dopplerCentroid><dcEstimateList count="0"/></dopplerCentroid><coordinateConversion><coordinateConversionList count="0"/></coordinateConversion><swathTiming><linesPerBurst>0</linesPerBurst><samplesPerBurst>0</samplesPerBurst><burstList count="0"/></swathTiming><geolocationGrid><geolocationGridPointList count="${points.length}">${points.join('')}</geolocationGridPointList></geolocationGrid></product>
 `;
   await writeFile(join(safeDir, 'annotation', `${base}.xml`), annotation);
 
@@ -287,7 +303,7 @@ export async function writeSimulatedSafe(
 <metadataObject ID="acquisitionPeriod"><metadataWrap><xmlData><safe:acquisitionPeriod><safe:startTime>${utc(t0)}</safe:startTime><safe:stopTime>${utc(t1)}</safe:stopTime></safe:acquisitionPeriod></xmlData></metadataWrap></metadataObject>
 <metadataObject ID="measurementFrameSet"><metadataWrap><xmlData><safe:frameSet><safe:frame><safe:footPrint srsName="http://www.opengis.net/gml/srs/epsg.xml#4326"><gml:coordinates>${footprint.map(([lon, lat]) => `${lat.toFixed(6)},${lon.toFixed(6)}`).join(' ')}</gml:coordinates></safe:footPrint></safe:frame></safe:frameSet></xmlData></metadataWrap></metadataObject>
 <metadataObject ID="generalProductInformation"><metadataWrap><xmlData><s1:standAloneProductInformation><s1:productClass>S</s1:productClass><s1:productClassDescription>SAR Standard L1 Product (simulated by sarbridge)</s1:productClassDescription><s1:productType>GRD</s1:productType><s1:transmitterReceiverPolarisation>VV</s1:transmitterReceiverPolarisation></s1:standAloneProductInformation></xmlData></metadataWrap></metadataObject>
-</metadataSection>
+${orbitRef ? `<metadataObject ID="measurementOrbitReference"><metadataWrap><xmlData><safe:orbitReference><safe:orbitNumber type="start">${orbitRef.absoluteOrbit}</safe:orbitNumber><safe:orbitNumber type="stop">${orbitRef.absoluteOrbit}</safe:orbitNumber><safe:relativeOrbitNumber type="start">${orbitRef.relativeOrbit}</safe:relativeOrbitNumber><safe:relativeOrbitNumber type="stop">${orbitRef.relativeOrbit}</safe:relativeOrbitNumber><safe:phaseIdentifier>1</safe:phaseIdentifier><safe:extension><s1:orbitProperties><s1:pass>${orbitRef.pass.toUpperCase()}</s1:pass></s1:orbitProperties></safe:extension></safe:orbitReference></xmlData></metadataWrap></metadataObject>\n` : ''}</metadataSection>
 <dataObjectSection>
 ${files.map((f, i) => `<dataObject ID="file${i + 1}"><byteStream><fileLocation locatorType="URL" href="./${f}"/></byteStream></dataObject>`).join('\n')}
 </dataObjectSection>
