@@ -8,6 +8,7 @@ import { openProduct } from '../src/products/open-product.js';
 import type { RecognisedProduct } from '../src/products/recognise.js';
 import { recogniseProduct, UnrecognisedProductError } from '../src/products/recognise.js';
 import { mulberry32 } from '../src/util/random.js';
+import { runCapture } from './helpers/cli.js';
 import { PYROSAR_DB, S1_SAFE_NAME, S1_ZIP, SICD_CHIP } from './helpers/data.js';
 import { PYTHON, tempDir } from './helpers/gdal.js';
 import { tinyTiff } from './helpers/tiny-tiff.js';
@@ -346,6 +347,65 @@ describe('openProduct: the reader and the Acquisition', () => {
     await expect(openProduct(at('alone.tif'))).rejects.toThrow(
       /alone\.tif: a geocoded GeoTIFF needs a sidecar .* none found \(tried .*alone\.tif\.json, .*alone\.json, .*alone_metadata\.json, .*alone\.stac\.json\)/,
     );
+  });
+});
+
+describe('sarbridge info and ard choose by content, not by the name', () => {
+  it('ard takes a geocoded GeoTIFF named .img (the old name rule sent it to the SAFE reader)', {
+    timeout: 120_000,
+  }, async () => {
+    copyFileSync(PYROSAR_DB, at('geo.img'));
+    writeFileSync(
+      at('geo.img.json'),
+      JSON.stringify({
+        datetime: '2015-03-09T17:30:17Z',
+        'sar:instrument_mode': 'IW',
+        'sar:frequency_band': 'C',
+        'sar:polarizations': ['VV'],
+        'sar:product_type': 'GRD',
+      }),
+    );
+    const r = await runCapture(['ard', at('geo.img'), at('ard-geo'), '--filter', 'none']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { item: string };
+    const item = JSON.parse(readFileSync(out.item, 'utf8')) as { properties: Record<string, unknown> };
+    expect(item.properties.datetime).toBe('2015-03-09T17:30:17Z');
+  });
+
+  it('ard takes a SICD named .tif', { timeout: 120_000 }, async () => {
+    copyFileSync(SICD_CHIP, at('sicd-named.tif'));
+    const r = await runCapture([
+      'ard',
+      at('sicd-named.tif'),
+      at('ard-out'),
+      '--filter',
+      'none',
+      '--spacing',
+      '20',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { cog: string; item: string };
+    const item = JSON.parse(readFileSync(out.item, 'utf8')) as { properties: Record<string, unknown> };
+    // The RCM chip's collector and polarisation reached the item: it went through the SICD reader.
+    expect(item.properties.platform).toMatch(/rcm-1/i);
+    expect(item.properties['sar:polarizations']).toEqual(['HH']);
+  });
+
+  it('info on a SAFE zip named .tif prints the SAFE, and on text exits 1 with one line', async () => {
+    copyFileSync(S1_ZIP, at('safe-named.tif'));
+    const ok = await runCapture(['info', at('safe-named.tif')]);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ driver: 'SAFE', acquisition: { platform: 'sentinel-1a' } });
+    writeFileSync(at('notes.zip'), 'not a zip');
+    for (const cmd of ['info', 'ard']) {
+      const bad = await runCapture(cmd === 'ard' ? [cmd, at('notes.zip'), at('x')] : [cmd, at('notes.zip')]);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toBe(
+        `sarbridge: ${at('notes.zip')}: unknown content starting 0x6e 0x6f 0x74 0x20 0x61 0x20 0x7a 0x69 ('not a zi'); expected a Sentinel-1 SAFE (a folder or zip holding manifest.safe), a SICD (NITF with the SICD XML in a DES) or a geocoded GeoTIFF\n`,
+      );
+    }
   });
 });
 
