@@ -1,13 +1,18 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqliteCatalog } from '../src/catalog/sqlite/store.js';
+import { syntheticCollection } from '../src/catalog/synthetic.js';
+import { webMercatorTileAt } from '../src/geo/tms.js';
 import { writeCog } from '../src/io/tiff/writer.js';
 import { ardSafe } from '../src/ops/ard.js';
 import { fillSafe } from '../src/ops/simulate.js';
 import { S1_ZIP as ZIP } from './helpers/data.js';
 import { gdalinfoJson, gdalRead, PYTHON, tempDir, validateCog } from './helpers/gdal.js';
+import { testServer } from './helpers/server.js';
 import { validateStacItem } from './helpers/stac.js';
 
 /** gdalwarp `src` onto the north-up grid (geotransform gt, w x h) in EPSG `epsg`, NaN outside. */
@@ -83,6 +88,49 @@ describe('sarbridge ard: calibrate, multilook, despeckle, geocode, COG + quick-l
     const bytes = readFileSync(r.cog.path);
     expect(asset['file:checksum']).toBe(`1220${createHash('sha256').update(bytes).digest('hex')}`);
     expect(asset['file:size']).toBe(bytes.length);
+    // Complete: every extension the chain's items carry, each with its fields.
+    expect(r.item.stac_extensions).toEqual(
+      [
+        'sar/v1.3.0',
+        'sat/v1.2.0',
+        'view/v1.1.0',
+        'projection/v1.2.0',
+        'processing/v1.2.0',
+        'raster/v2.0.0',
+        'file/v2.1.0',
+      ].map((e) => `https://stac-extensions.github.io/${e}/schema.json`),
+    );
+    expect(r.item.properties).toMatchObject({
+      // The crop's first line (the product starts at 03:16:53).
+      datetime: expect.stringMatching(/^2021-01-19T03:16:5\d\.\d{3}Z$/),
+      start_datetime: expect.stringMatching(/^2021-01-19T03:16:5\d\.\d{3}Z$/),
+      end_datetime: expect.stringMatching(/^2021-01-19T03:1[67]:\d\d\.\d{3}Z$/),
+      platform: 'sentinel-1a',
+      constellation: 'sentinel-1',
+      'sar:instrument_mode': 'IW',
+      'sar:polarizations': ['VV'],
+      'sar:pixel_spacing_range': 20,
+      'sar:looks_range': 2,
+      'sar:looks_azimuth': 2,
+      'sat:orbit_state': 'descending',
+      // The product name's absolute orbit 036201; ESA's relative orbit of Sentinel-1A,
+      // (absolute - 73) mod 175 + 1, is 79.
+      'sat:absolute_orbit': 36201,
+      'sat:relative_orbit': 79,
+      'processing:level': 'L2',
+    });
+    expect((r.item.properties as Record<string, number>)['view:incidence_angle']).toBeGreaterThan(30);
+    expect(asset['raster:spatial_resolution']).toBe(20);
+    const stats = (asset.bands as { unit: string; statistics: Record<string, number> }[])[0];
+    expect(stats.unit).toBe('dB');
+    // The item's statistics are the COG's (GDAL computes them again from the pixels; gdalinfo prints 3 decimals).
+    const gdalStats = JSON.parse(
+      execFileSync('gdalinfo', ['-json', '-stats', '-nomd', r.cog.path], { encoding: 'utf8' }),
+    ) as { bands: { minimum: number; maximum: number; mean: number; stdDev: number }[] };
+    expect(stats.statistics.minimum).toBeCloseTo(gdalStats.bands[0].minimum, 2);
+    expect(stats.statistics.maximum).toBeCloseTo(gdalStats.bands[0].maximum, 2);
+    expect(stats.statistics.mean).toBeCloseTo(gdalStats.bands[0].mean, 2);
+    expect(stats.statistics.stddev).toBeCloseTo(gdalStats.bands[0].stdDev, 2);
     expect(JSON.parse(readFileSync(r.itemPath, 'utf8'))).toEqual(r.item);
 
     // The planted sigma0 (0.02) comes back as about -17 dB.
@@ -387,5 +435,120 @@ dst = None
     await expect(
       ardSafe(safeDir, join(tmp.dir, 'like-c'), { like: ref, epsg: 32736, allowCrop: true }),
     ).rejects.toThrow(/--like and --crs cannot be used together/);
+  });
+});
+
+describe("the tiler takes the display range from ard's statistics", () => {
+  it("renders an ard item's tile stretched over mean +- 2 std of its raster band statistics", async () => {
+    const r = await ardSafe(safeDir, join(tmp.dir, 'tiles'), {
+      spacingM: 40,
+      filter: 'none',
+      allowCrop: true,
+    });
+    const band = (r.item.assets.data.bands as { name: string; statistics: Record<string, number> }[])[0];
+    const s = band.statistics;
+    expect(s.stddev).toBeGreaterThan(0);
+    const store = new SqliteCatalog(join(tmp.dir, 'tiles.db'));
+    const server = await testServer(store, { assetRoot: tmp.dir });
+    try {
+      const headers = server.admin;
+      const post = (payload: object, url = '/collections/ard/items') =>
+        server.app.inject({ method: 'POST', url, headers, payload });
+      expect((await post(syntheticCollection('ard'), '/collections')).statusCode).toBe(201);
+      const asStored = (id: string, withStats: boolean) => {
+        const item = structuredClone(r.item) as unknown as Record<
+          string,
+          Record<string, Record<string, unknown>>
+        >;
+        item.id = id as never;
+        item.assets.data.href = relative(tmp.dir, r.cog.path);
+        item.assets.thumbnail.href = relative(tmp.dir, r.quicklook);
+        if (!withStats) item.assets.data.bands = [{ name: band.name, unit: 'dB' }];
+        return item;
+      };
+      for (const [id, withStats] of [
+        ['with-stats', true],
+        ['without-stats', false],
+      ] as const) {
+        const res = await post(asStored(id, withStats));
+        expect(res.statusCode, res.body).toBe(201);
+      }
+      const [w, so, e, n] = r.item.bbox as number[];
+      const [x, y] = webMercatorTileAt((w + e) / 2, (so + n) / 2, 11);
+      const tile = async (id: string, query = '') => {
+        const res = await server.app.inject({
+          url: `/tiles/ard/${id}/data/WebMercatorQuad/11/${x}/${y}.png${query}`,
+          headers,
+        });
+        expect(res.statusCode, res.body).toBe(200);
+        return (await sharp(res.rawPayload).raw().toBuffer()).toString('base64');
+      };
+      // The stretch the tiler documents for item statistics, computed here from the item.
+      const lo = Math.max(s.mean - 2 * s.stddev, s.minimum);
+      const hi = Math.min(s.mean + 2 * s.stddev, s.maximum);
+      const byStats = await tile('with-stats');
+      expect(byStats).toBe(await tile('with-stats', `?rescale=${lo},${hi}`));
+      // Not vacuous: another stretch, and the same item without statistics (a sampled 2-98 % range),
+      // render differently.
+      expect(byStats).not.toBe(await tile('with-stats', `?rescale=${lo - 3},${hi + 3}`));
+      expect(byStats).not.toBe(await tile('without-stats'));
+    } finally {
+      await server.close();
+      await store.close();
+    }
+  });
+});
+
+describe('ard on a geocoded GeoTIFF refuses a bad sidecar by file and field', () => {
+  const good = {
+    datetime: '2015-03-09T17:30:17Z',
+    'sar:instrument_mode': 'IW',
+    'sar:frequency_band': 'C',
+    'sar:polarizations': ['VV'],
+    'sar:product_type': 'GRD',
+  };
+  const drop = (k: string) => Object.fromEntries(Object.entries(good).filter(([key]) => key !== k));
+  it.each([
+    ['no datetime', drop('datetime'), /pyrosar_db\.json: the sidecar has no datetime/],
+    [
+      'no instrument mode',
+      drop('sar:instrument_mode'),
+      /pyrosar_db\.json: the sidecar has no sar:instrument_mode/,
+    ],
+    ['no polarisations', drop('sar:polarizations'), /the sidecar has no sar:polarizations/],
+    [
+      'polarisations not a list',
+      { ...good, 'sar:polarizations': 'VV' },
+      /sar:polarizations must be a non-empty array of strings, got "VV"/,
+    ],
+    [
+      'empty product type',
+      { ...good, 'sar:product_type': '' },
+      /sar:product_type must be a non-empty string, got ""/,
+    ],
+    [
+      'orbit state',
+      { ...good, 'sat:orbit_state': 'sideways' },
+      /sat:orbit_state must be one of ascending, descending, geostationary, got "sideways"/,
+    ],
+    [
+      'incidence angle text',
+      { ...good, 'view:incidence_angle': '35' },
+      /view:incidence_angle must be a number, got "35"/,
+    ],
+    [
+      'look side',
+      { ...good, 'sar:observation_direction': 'up' },
+      /sar:observation_direction must be one of left, right, got "up"/,
+    ],
+  ])('%s', async (_name, properties, message) => {
+    const { ardGeoTiff } = await import('../src/ops/ard.js');
+    const { copyFileSync, mkdirSync, writeFileSync } = await import('node:fs');
+    const dir = join(tmp.dir, `bad-sidecar-${_name.replace(/\W+/g, '-')}`);
+    mkdirSync(dir, { recursive: true });
+    const tif = join(dir, 'pyrosar_db.tif');
+    copyFileSync(join(import.meta.dirname, '..', '..', 'shared', 'data', 'real', 'pyrosar_db.tif'), tif);
+    writeFileSync(join(dir, 'pyrosar_db.json'), JSON.stringify({ type: 'Feature', properties }));
+    await expect(ardGeoTiff(tif, join(dir, 'out'), { filter: 'none' })).rejects.toThrow(message);
   });
 });
