@@ -15,6 +15,8 @@ command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || need+=(postgresql-15-postgis-3)
 # The Redis job queue (BullMQ) tests run a private redis-server (started and stopped by test/global-setup.ts).
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+# The S3 asset store tests run a private single-node Ceph cluster with its RADOS Gateway (test/helpers/ceph-rgw.ts).
+command -v radosgw >/dev/null 2>&1 && command -v ceph-osd >/dev/null 2>&1 || need+=(radosgw ceph-mon ceph-osd)
 # The browser tests drive Debian's Chromium with playwright-core (which downloads no browser of its own).
 [ -x /usr/bin/chromium ] || need+=(chromium)
 
