@@ -186,7 +186,7 @@ export interface Vessel {
   /** Present from `arriveMs` (inclusive) to `departMs` (exclusive). */
   arriveMs: number;
   departMs: number;
-  /** Map position (UTM) and heading before and after `moveMs` (a shift from anchorage to berth). */
+  /** Map position (UTM) and heading before and after `moveMs` (a shift to another anchorage). */
   at: { x: number; y: number; headingDeg: number };
   movedTo: { x: number; y: number; headingDeg: number; moveMs: number } | null;
   /** Under way: speed, knots (its position then follows its heading from `at` at `atMs`). */
@@ -203,7 +203,7 @@ export interface VesselState {
   lengthM: number;
   widthM: number;
   scrDb: number;
-  status: 'anchored' | 'berthed' | 'under way';
+  status: 'anchored' | 're-anchored' | 'under way';
 }
 
 const KNOT_MPS = 1852 / 3600;
@@ -215,7 +215,7 @@ export function vesselAt(v: Vessel, timeMs: number): VesselState | null {
   let status: VesselState['status'] = v.speedKn > 0 ? 'under way' : 'anchored';
   if (v.movedTo && timeMs >= v.movedTo.moveMs) {
     ({ x, y, headingDeg } = v.movedTo);
-    status = 'berthed';
+    status = 're-anchored';
   }
   if (v.speedKn > 0) {
     const d = ((timeMs - v.atMs) / 1000) * v.speedKn * KNOT_MPS;
@@ -238,7 +238,7 @@ export function vesselAt(v: Vessel, timeMs: number): VesselState | null {
 
 /**
  * The harbour's vessels: at anchor off the gulf (some leave, some arrive between passes), a few that
- * shift from the anchorage to a berth in the gulf, and two under way that cross the area during one
+ * shift to another anchorage, and two under way that cross the area during one
  * pass each. `isSea(x, y, marginM)` tells open water at least marginM from land; `passTimesMs` are
  * the harbour passes' times.
  */
@@ -294,7 +294,7 @@ export function harbourVessels(
       const p = place(700);
       if (p) out.push(vessel(`vessel-${out.length + 1}`, arrive, depart, p));
     }
-  // Three shift from the anchorage to another anchorage berth nearer the gulf after the first pass.
+  // Three shift from the anchorage to another anchorage after the first pass.
   for (let k = 0; k < 3; k++) {
     const p = place(700);
     const q = place(700);

@@ -17,7 +17,7 @@ import { grdToMap, mapToGrd, writeSimulatedSafe } from './simulate-safe.js';
 import { writeSceneSicd } from './simulate-scene-sicd.js';
 
 /** Bumped when the products or the manifest change shape, so that an older campaign is rewritten. */
-export const CAMPAIGN_VERSION = 2;
+export const CAMPAIGN_VERSION = 3;
 const MANIFEST = 'manifest.json';
 /** Equivalent number of looks of the Sentinel-1-like GRDs (IW GRDH: 4.4). */
 const GRD_LOOKS = 4.4;
@@ -127,7 +127,7 @@ async function finished(dir: string, o: ReturnType<typeof checkOptions>): Promis
 /**
  * `sarbridge simulate campaign <dir>`: the demonstration campaign that `npm start` ingests. Six passes
  * over three days over a harbour (the Gulf of Fos: vessels at anchor, arriving, leaving, shifting
- * berth and under way) and an airfield (Nimes-Garons: runway, apron, hangars, aircraft, and one planted
+ * anchorage and under way) and an airfield (Nimes-Garons: runway, apron, hangars, aircraft, and one planted
  * change, new construction of +8 dB between the first and second passes of its track), as
  * Sentinel-1-like GRD SAFEs (descending and ascending) and as SICDs of two X-band satellites (see campaign-plan.ts for the
  * passes, orbits and labels). Writes `<dir>/products/` and, last, `<dir>/manifest.json` with each
