@@ -202,6 +202,7 @@ export function registerSimulateCommands(program: Command): void {
       partners,
       onProgress: (done, _total, message) => bar.update(done, message),
     });
+    if (r.reused) bar.update(6, `reused the finished campaign in ${dir}`);
     bar.finish(r.reused ? 'reused' : 'written');
     out.result({
       manifest: r.manifestPath,
