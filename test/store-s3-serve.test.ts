@@ -7,14 +7,14 @@ import { ValidationError } from '../src/errors.js';
 import { s3SettingsFrom } from '../src/store/s3-settings.js';
 import { openStore } from '../src/store/store.js';
 import { gdalCog } from './helpers/access-fixtures.js';
+import { startCephRgw } from './helpers/ceph-rgw.js';
 import { tempDir } from './helpers/gdal.js';
-import { startS3 } from './helpers/s3.js';
 
 const tmp = tempDir('store-serve-');
 const COG = join(tmp.dir, 'a.tif');
 const MAIN = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 const TSX = join(import.meta.dirname, '..', 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
-let s3: Awaited<ReturnType<typeof startS3>>;
+let s3: Awaited<ReturnType<typeof startCephRgw>>;
 
 /** `sarbridge <args>` from the sources (tsx), with `env` added; resolves at exit or at its first stdout JSON. */
 function cli(
@@ -56,8 +56,14 @@ function cli(
   });
 }
 
+/** The test user's credentials as the CLI reads them. */
+const creds = () => ({
+  AWS_ACCESS_KEY_ID: String(s3.settings.credentials?.accessKeyId),
+  AWS_SECRET_ACCESS_KEY: String(s3.settings.credentials?.secretAccessKey),
+});
+
 beforeAll(async () => {
-  s3 = await startS3(['sar']);
+  s3 = await startCephRgw(['sar']);
   gdalCog(COG, 512, 3);
 });
 afterAll(async () => {
@@ -70,7 +76,7 @@ describe('sarbridge serve --store s3://', () => {
     const put = await openStore('s3://sar/cli', { s3: s3.settings });
     await put.putFile('scenes/a.tif', COG, { contentType: 'image/tiff' });
     await put.close();
-    const env = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
+    const env = creds();
     const run = await cli(
       [
         'serve',
@@ -152,7 +158,7 @@ describe('sarbridge serve --store s3://', () => {
       const full = args.includes('--s3-endpoint') ? args : [...args, '--s3-endpoint', s3.endpoint];
       const run = await cli(
         ['serve', '--db', join(tmp.dir, 'bad.db'), '--port', '0', ...full],
-        env === 'creds' ? { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' } : env,
+        env === 'creds' ? creds() : env,
       );
       if (run.first) run.child.kill('SIGKILL');
       expect(run.first).toBeNull();

@@ -15,8 +15,8 @@ import { StaleObjectError } from '../src/store/s3-reader.js';
 import type { S3Store } from '../src/store/s3-store.js';
 import { openStore, parseStoreLocation, type StoredObject } from '../src/store/store.js';
 import { gdalCog } from './helpers/access-fixtures.js';
+import { startCephRgw } from './helpers/ceph-rgw.js';
 import { tempDir } from './helpers/gdal.js';
-import { startS3 } from './helpers/s3.js';
 import { testServer } from './helpers/server.js';
 
 const execFileAsync = promisify(execFile);
@@ -25,7 +25,7 @@ const tmp = tempDir('store-s3-');
 const root = join(tmp.dir, 'assets');
 const COG = join(root, 'scenes', 'a.tif');
 const SIZE = 1024;
-let s3: Awaited<ReturnType<typeof startS3>>;
+let s3: Awaited<ReturnType<typeof startCephRgw>>;
 let store: S3Store;
 /** Names of the S3 commands the store sent, in order. */
 const sent: string[] = [];
@@ -59,7 +59,7 @@ async function gdalStats(path: string): Promise<Record<string, unknown>> {
 }
 
 beforeAll(async () => {
-  s3 = await startS3(['sar', 'other']);
+  s3 = await startCephRgw(['sar', 'other']);
   store = (await openStore('s3://sar/prod', { s3: { ...s3.settings, partSizeBytes: 5 * MIB } })) as S3Store;
   store.client.middlewareStack.add(
     (next, context) => (args) => {

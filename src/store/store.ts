@@ -159,7 +159,7 @@ export interface S3Settings {
   endpoint?: string;
   /** default 'us-east-1' */
   region?: string;
-  /** Path-style URLs (http://host/bucket/key), as MinIO, Garage and most stand-ins want; default true with an endpoint. */
+  /** Path-style URLs (http://host/bucket/key), as MinIO, Garage and Ceph want; default true with an endpoint. */
   forcePathStyle?: boolean;
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Parts of a multipart upload, bytes (default 16 MiB; at least 5 MiB). Files larger than one part are uploaded in parts. */
