@@ -9,7 +9,7 @@ import { PostgresCatalog } from '../src/catalog/postgres/store.js';
 import { SqliteCatalog } from '../src/catalog/sqlite/store.js';
 import type { CatalogStore } from '../src/catalog/store.js';
 import type { StacItem } from '../src/catalog/types.js';
-import { loadDemo } from '../src/server/demo.js';
+import { loadDemo } from './helpers/demo-scenes.js';
 import { PYTHON, tempDir } from './helpers/gdal.js';
 import { freshDatabase } from './helpers/postgres.js';
 import { testServer } from './helpers/server.js';

@@ -6,6 +6,7 @@ import { scopeOf } from '../access/scope.js';
 import type { CatalogStore } from '../catalog/store.js';
 import { NotFoundError } from '../errors.js';
 import type { AssetStorage } from '../io/asset-storage.js';
+import type { PipelineContext } from '../pipeline/context.js';
 import { LocalStore } from '../store/local-store.js';
 import type { AssetStore } from '../store/store.js';
 import { Tiler } from '../tiler/tiler.js';
@@ -15,6 +16,7 @@ import { errorHandler } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
 import { assetRoutes } from './routes/assets.js';
 import { authRoutes } from './routes/auth.js';
+import { jobRoutes } from './routes/jobs.js';
 import { landingRoutes } from './routes/landing.js';
 import { ogcTileRoutes } from './routes/ogc-tiles.js';
 import { stacRoutes } from './routes/stac.js';
@@ -56,6 +58,8 @@ export interface ServerOptions {
    * none: no Access-Control-* header is sent and every preflight is refused.
    */
   corsOrigins?: string[];
+  /** The pipeline whose jobs and products `/admin/jobs` and `/admin/products` show (none: no such routes). */
+  pipeline?: PipelineContext | null;
 }
 
 /** Paths anyone may read without a credential: the landing page, conformance, API description, token endpoints. */
@@ -160,6 +164,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
   assetRoutes(app, ctx);
   authRoutes(app, ctx);
   adminRoutes(app, ctx);
+  if (o.pipeline) jobRoutes(app, ctx, o.pipeline);
   app.addHook('onClose', async () => tiler.close());
   if (o.staticDir) {
     const dir = o.staticDir;

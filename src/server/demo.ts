@@ -1,172 +1,198 @@
-import { readFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
-import { type ConfidentialityLabel, LABEL_FIELD, LabelRules, RELEASABLE_TO } from '../access/labels.js';
+import { readdirSync } from 'node:fs';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type ConfidentialityLabel, LABEL_FIELD, RELEASABLE_TO } from '../access/labels.js';
 import { ALL } from '../access/scope.js';
-import { type BandFields, buildStacItem, type ProjectionFields } from '../catalog/item-builder.js';
-import type { CatalogStore } from '../catalog/store.js';
-import type { StacItem } from '../catalog/types.js';
-import { FormatError } from '../errors.js';
-import { changeFiles } from '../exploit/change.js';
-import { detectFile } from '../exploit/detect.js';
-import { lonLatBounds } from '../geo/crs.js';
-import { AssetStorage } from '../io/asset-storage.js';
-import { GeoTiff } from '../io/tiff/reader.js';
-import { simulateScene } from '../ops/simulate-scene.js';
+import type { StacCollection } from '../catalog/types.js';
+import { ConflictError, SarbridgeError } from '../errors.js';
+import { campaignPasses } from '../ops/campaign-plan.js';
+import { type CampaignManifest, simulateCampaign } from '../ops/simulate-campaign.js';
+import type { PipelineContext } from '../pipeline/context.js';
+import { ingest } from '../pipeline/ingest.js';
+import { retryFailed } from '../pipeline/view.js';
 
-const COG = 'image/tiff; application=geotiff; profile=cloud-optimized';
+/** The collection the demonstration campaign is published into. */
+export const DEMO_COLLECTION = 'demo';
+const MARKER = 'demo-seeded.json';
+const MARKER_VERSION = 1;
+/** Day 0 of the campaign (the simulator's default). */
+const START_DATE = '2026-06-01';
 
-/**
- * The grid of a COG as its header says (not as the writer was asked): the projection fields, the
- * footprint (its lon/lat bounds) and the nodata value as the STAC band field.
- */
-async function cogGrid(path: string): Promise<{
-  proj: ProjectionFields;
-  footprint: [number, number][];
-  nodata: BandFields['nodata'];
-}> {
-  const tif = await GeoTiff.open(path);
+/** Written last, only when every product of the campaign was published: a later start serves it as it is. */
+export interface DemoMarker {
+  version: number;
+  seededAt: string;
+  collection: string;
+  manifest: string;
+  partners: [string, string];
+  products: { pass: string; id: string; releasableTo: string[]; items: string[] }[];
+}
+
+export interface SeedProgress {
+  /** 'simulate': products written by the simulator; 'publish': products through the pipeline. */
+  phase: 'simulate' | 'publish';
+  done: number;
+  total: number;
+  message: string;
+}
+
+export interface SeedOptions {
+  /** Where the campaign's products are simulated (default `<data dir>/campaign`). */
+  campaignDir?: string;
+  /** The two partners' releasability codes (default GBR and NLD). */
+  partners?: [string, string];
+  onProgress?: (p: SeedProgress) => void;
+  /** How often the registry is looked at while the products go through the pipeline (default 250 ms). */
+  pollMs?: number;
+}
+
+/** NATO UNCLASSIFIED, releasable to these codes: the label the campaign suggests for a product. */
+export function releasableLabel(codes: string[]): ConfidentialityLabel {
+  return {
+    policy: 'NATO',
+    classification: 'UNCLASSIFIED',
+    categories: [{ tagName: RELEASABLE_TO, type: 'permissive', values: [...codes].sort() }],
+  };
+}
+
+export const markerPath = (dataDir: string) => join(dataDir, MARKER);
+
+/** The marker of a finished seeding of `dataDir`, or null (never seeded, interrupted, older version). */
+export async function demoMarker(dataDir: string): Promise<DemoMarker | null> {
   try {
-    const { epsg, geoTransform, width, height, nodata } = tif;
-    if (epsg === null || geoTransform === null)
-      throw new FormatError(path, "the demo's COG has no EPSG code or no geotransform");
-    const [w, s, e, n] = lonLatBounds(epsg, geoTransform, width, height);
-    return {
-      proj: { epsg, width, height, geoTransform },
-      footprint: [
-        [w, s],
-        [e, s],
-        [e, n],
-        [w, n],
-      ],
-      nodata: nodata === null ? undefined : Number.isNaN(nodata) ? 'nan' : nodata,
-    };
-  } finally {
-    await tif.close();
+    const m = JSON.parse(await readFile(markerPath(dataDir), 'utf8')) as DemoMarker;
+    return m.version === MARKER_VERSION && Array.isArray(m.products) ? m : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The demo collection, releasable to both partners (each item narrows it with its own label). */
+async function ensureCollection(ctx: PipelineContext, partners: [string, string]): Promise<void> {
+  if (await ctx.catalog.getCollection(DEMO_COLLECTION, ALL)) return;
+  const c: StacCollection = {
+    type: 'Collection',
+    stac_version: '1.0.0',
+    id: DEMO_COLLECTION,
+    title: 'Demonstration campaign: Golfe de Fos and Nimes-Garons',
+    description:
+      'Six simulated passes over three days (Sentinel-1-like GRDs and X-band SICDs) over a harbour and an airfield: analysis-ready imagery, vessel detections and change, published by the pipeline.',
+    license: 'proprietary',
+    extent: { spatial: { bbox: [[4.2, 43.2, 5.1, 43.9]] }, temporal: { interval: [[null, null]] } },
+    links: [],
+    [LABEL_FIELD]: releasableLabel(partners),
+  };
+  try {
+    await ctx.catalog.putCollection(c, 'create');
+  } catch (err) {
+    if (!(err instanceof ConflictError)) throw err;
   }
 }
 
 /**
- * A demonstration catalog: a simulated pair of scenes (sea, coast, ships, changes), vessels detected
- * on each and the change between them, as a collection `demo` with one item per scene (data COG,
- * vessels GeoJSON) and one for the change (change COG, polygons). Asset hrefs are relative to
- * `outDir`, the asset storage to serve. Labels: the collection is NATO UNCLASSIFIED releasable to
- * NATO; the second pass is RESTRICTED, releasable to GBR and NATO; the change, derived from both,
- * carries the most restrictive of the two.
+ * Seed the demonstration catalog of `npm start` through the real pipeline: simulate the campaign
+ * (src/ops/simulate-campaign.ts; a finished one is reused), ingest each product with the release label
+ * the campaign suggests (as soon as the simulator has written it, so the pipeline works while the
+ * next one is simulated), wait until every product is published, and write the marker last. The
+ * pipeline's workers must be running on `ctx.queue` (in this process or elsewhere).
+ *
+ * Every part may run again after a kill at any moment: the simulation is deterministic (same
+ * content, same product ids), ingest adds nothing for a product that arrived before, the steps are
+ * idempotent, and a product that failed is retried once per call. Without the marker, a later start
+ * calls this again and it finishes what is missing.
+ * @throws SarbridgeError naming the product and its error when one fails for good
  */
-export async function loadDemo(store: CatalogStore, outDir: string): Promise<StacItem[]> {
-  const dir = resolve(outDir);
-  const r = await simulateScene(join(dir, 'scenes'), { seed: 2026, size: 2048, ships: 40 });
-  const [w, s, e, n] = lonLatBounds(r.epsg, r.geoTransform, r.size, r.size);
-  const items: StacItem[] = [];
-  const rel = (p: string) => relative(dir, p);
-  // file:size and file:checksum of every asset, as the API adds them to posted items.
-  const storage = new AssetStorage(dir);
-  const file = async (p: string) => {
-    const info = await storage.info(rel(p));
-    return { size: info.size, checksum: info.checksum };
+export async function seedDemo(ctx: PipelineContext, o: SeedOptions = {}): Promise<DemoMarker> {
+  const partners = o.partners ?? ['GBR', 'NLD'];
+  const campaignDir = o.campaignDir ?? join(ctx.dataDir, 'campaign');
+  const productsDir = join(campaignDir, 'products');
+  await ensureCollection(ctx, partners);
+  const passes = campaignPasses(START_DATE, partners);
+  const ids = new Map<string, string>();
+  const ingested = new Set<string>();
+  // Ingests run one after the other, beside the simulation; the first error is thrown after it.
+  let chain: Promise<void> = Promise.resolve();
+  let failure: unknown = null;
+  const take = (pass: string, path: string, codes: string[]) => {
+    ingested.add(pass);
+    chain = chain
+      .then(async () => {
+        if (failure) return;
+        const [r] = await ingest(ctx, [path], {
+          label: releasableLabel(codes),
+          labelSource: 'arrival',
+          collection: DEMO_COLLECTION,
+        });
+        if (!r.id) throw new SarbridgeError(`demo: ${path} was not taken by the pipeline: ${r.error}`);
+        ids.set(pass, r.id);
+      })
+      .catch((err) => {
+        failure ??= err;
+      });
   };
-  const label = (classification: string, codes: string[]): ConfidentialityLabel => ({
-    policy: 'NATO',
-    classification,
-    categories: [{ tagName: RELEASABLE_TO, type: 'permissive', values: codes }],
-  });
-  const collectionLabel = label('UNCLASSIFIED', ['NATO']);
-  const sceneLabels = [collectionLabel, label('RESTRICTED', ['GBR', 'NATO'])];
-  for (const [k, sc] of r.scenes.entries()) {
-    const vessels = sc.path.replace(/\.tif$/, '.vessels.geojson');
-    await detectFile(sc.path, vessels, { landMask: r.landPath });
-    const side = JSON.parse(await readFile(sc.sidecar, 'utf8')) as { properties: Record<string, unknown> };
-    const grid = await cogGrid(sc.path);
-    items.push(
-      buildStacItem({
-        id: `demo-${sc.date.slice(0, 10)}`,
-        collection: 'demo',
-        time: { datetime: sc.date },
-        footprint: grid.footprint,
-        platform: 'sarbridge-sim',
-        sar: {
-          instrumentMode: 'STRIPMAP',
-          frequencyBand: 'C',
-          polarizations: ['VV'],
-          productType: 'GEC',
-          looksEquivalentNumber: side.properties['sar:looks_equivalent_number'] as number,
-        },
-        properties: k > 0 && sceneLabels[k] ? { [LABEL_FIELD]: sceneLabels[k] } : {},
-        assets: {
-          data: {
-            href: rel(sc.path),
-            type: COG,
-            roles: ['data'],
-            title: 'sigma0 VV (linear)',
-            proj: grid.proj,
-            bands: [{ unit: 'linear', dataType: 'float32', nodata: grid.nodata }],
-            file: await file(sc.path),
-          },
-          vessels: {
-            href: rel(vessels),
-            type: 'application/geo+json',
-            roles: ['data', 'detections'],
-            title: 'Vessel detections',
-            file: await file(vessels),
-          },
-        },
-      }),
-    );
-  }
-  const prefix = join(dir, 'scenes', 'change');
-  await changeFiles(r.scenes[0].path, r.scenes[1].path, prefix);
-  const grid = await cogGrid(`${prefix}.tif`);
-  items.push(
-    buildStacItem({
-      id: 'demo-change',
-      collection: 'demo',
-      time: { start: r.scenes[0].date, end: r.scenes[1].date },
-      footprint: grid.footprint,
-      properties: {
-        [LABEL_FIELD]: new LabelRules().combine(r.scenes.map((_, k) => sceneLabels[k] ?? collectionLabel)),
-      },
-      assets: {
-        data: {
-          href: rel(`${prefix}.tif`),
-          type: COG,
-          roles: ['data'],
-          title: 'change class (band 1) and dB change (band 2)',
-          proj: grid.proj,
-          bands: [
-            { unit: 'class', nodata: grid.nodata },
-            { unit: 'dB', nodata: grid.nodata },
-          ],
-          file: await file(`${prefix}.tif`),
-        },
-        polygons: {
-          href: rel(`${prefix}.geojson`),
-          type: 'application/geo+json',
-          roles: ['data'],
-          title: 'Change polygons',
-          file: await file(`${prefix}.geojson`),
-        },
-      },
-    }),
-  );
-  if (await store.getCollection('demo', ALL)) await store.deleteCollection('demo');
-  await store.putCollection(
-    {
-      type: 'Collection',
-      stac_version: '1.0.0',
-      id: 'demo',
-      title: 'Simulated demonstration scenes',
-      description:
-        'Two simulated passes over a coast with ships, the vessels detected on them and the change between them.',
-      license: 'proprietary',
-      extent: {
-        spatial: { bbox: [[w, s, e, n]] },
-        temporal: { interval: [[r.scenes[0].date, r.scenes[1].date]] },
-      },
-      links: [],
-      [LABEL_FIELD]: collectionLabel,
+  const settle = async () => {
+    await chain;
+    if (failure) throw failure;
+  };
+  // A simulation that is not reused starts from an empty products folder: each progress call adds one.
+  const seen = new Set<string>();
+  const sim = await simulateCampaign(campaignDir, {
+    startDate: START_DATE,
+    partners,
+    onProgress: (done, total, message) => {
+      o.onProgress?.({ phase: 'simulate', done, total, message });
+      const pass = passes[done - 1];
+      const fresh = readdirSync(productsDir).filter((n) => !seen.has(n));
+      for (const n of fresh) seen.add(n);
+      if (pass && fresh.length === 1) take(pass.id, join(productsDir, fresh[0]), pass.releasableTo);
     },
-    'create',
-  );
-  await store.putItems('demo', items, 'create');
-  return items;
+  });
+  await settle();
+  const m: CampaignManifest = sim.manifest;
+  for (const p of m.products) {
+    const planned = passes.find((x) => x.id === p.id);
+    if (JSON.stringify(releasableLabel(planned?.releasableTo ?? [])) !== JSON.stringify(p.label))
+      throw new SarbridgeError(`demo: the campaign's label of ${p.id} is not the planned one`);
+    if (!ingested.has(p.id)) take(p.id, join(campaignDir, p.path), p.releasableTo);
+  }
+  await settle();
+  for (const id of ids.values()) if (ctx.registry.get(id)?.state === 'failed') await retryFailed(ctx, id);
+
+  const total = m.products.length;
+  let last = -1;
+  for (;;) {
+    const records = m.products.map((p) => ctx.registry.get(ids.get(p.id) as string));
+    const failed = records.find((r) => r?.state === 'failed');
+    if (failed)
+      throw new SarbridgeError(
+        `demo: product ${failed.id} (${failed.sourcePath}) failed: ${failed.error} (sarbridge jobs show ${failed.id} --data-dir ${ctx.dataDir})`,
+      );
+    const published = records.filter((r) => r?.state === 'published').length;
+    if (published !== last) {
+      last = published;
+      o.onProgress?.({
+        phase: 'publish',
+        done: published,
+        total,
+        message: `${published} of ${total} published`,
+      });
+    }
+    if (published === total) break;
+    await new Promise((done) => setTimeout(done, o.pollMs ?? 250));
+  }
+  const marker: DemoMarker = {
+    version: MARKER_VERSION,
+    seededAt: new Date().toISOString(),
+    collection: DEMO_COLLECTION,
+    manifest: sim.manifestPath,
+    partners,
+    products: m.products.map((p) => {
+      const id = ids.get(p.id) as string;
+      return { pass: p.id, id, releasableTo: p.releasableTo, items: ctx.registry.get(id)?.itemIds ?? [] };
+    }),
+  };
+  const tmp = `${markerPath(ctx.dataDir)}.tmp-${process.pid}`;
+  await writeFile(tmp, `${JSON.stringify(marker, null, 2)}\n`);
+  await rename(tmp, markerPath(ctx.dataDir));
+  return marker;
 }
