@@ -7,6 +7,7 @@ import { benchCog } from './cog.js';
 import { benchDark } from './dark.js';
 import { benchDespeckle } from './despeckle.js';
 import { benchDetect } from './detect.js';
+import { benchJobs } from './jobs.js';
 import { benchTiles } from './tiles.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
@@ -19,6 +20,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   dark: benchDark,
   despeckle: benchDespeckle,
   detect: benchDetect,
+  jobs: benchJobs,
   tiles: benchTiles,
 };
 

@@ -38,7 +38,12 @@ export interface SqliteQueueOptions {
   pollIntervalMs?: number;
   /** How long a statement waits for another process's write lock (default 10 s). */
   busyTimeoutMs?: number;
-  /** FULL (default): an acknowledged add survives a power cut; NORMAL: survives a crashed process. */
+  /**
+   * FULL (default): an acknowledged add or retry is synced to disk, so it survives a power cut;
+   * NORMAL: it survives a killed process only. A worker's claims, leases and results are always
+   * written with NORMAL: a power cut may undo the last of them, and the job then runs again, which
+   * at-least-once delivery allows (a killed process loses none of them).
+   */
   synchronous?: 'FULL' | 'NORMAL';
   /** Errors of a worker's loop (a full disk, a closed database); default: written to stderr. */
   onError?: (err: Error) => void;
@@ -83,6 +88,7 @@ export class SqliteJobQueue implements JobQueue {
   private readonly workers = new Set<SqliteWorker>();
   private readonly statements = new Map<string, Database.Statement>();
   private closed = false;
+  private readonly syncAdds: boolean;
 
   /** Open (and create) the queue in this SQLite file; ':memory:' gives a queue for one process. */
   constructor(
@@ -111,9 +117,21 @@ export class SqliteJobQueue implements JobQueue {
     }
     this.db.pragma(`busy_timeout = ${Math.round(positive(opts.busyTimeoutMs, 'busyTimeoutMs', 10_000))}`);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
+    this.db.pragma('synchronous = NORMAL');
+    this.syncAdds = opts.synchronous !== 'NORMAL';
     this.db.exec(SCHEMA);
     this.wake = waker(file === ':memory:' ? `:memory:${randomUUID()}` : resolve(file));
+  }
+
+  /** Run an IMMEDIATE transaction that an operator or producer waits on: synced when syncAdds. */
+  private synced<T>(fn: () => T): T {
+    if (!this.syncAdds) return this.db.transaction(fn).immediate();
+    this.db.pragma('synchronous = FULL');
+    try {
+      return this.db.transaction(fn).immediate();
+    } finally {
+      this.db.pragma('synchronous = NORMAL');
+    }
   }
 
   /** A prepared statement, kept for the next call. */
@@ -134,33 +152,31 @@ export class SqliteJobQueue implements JobQueue {
     this.open();
     const r = resolveSpec(spec);
     const now = Date.now();
-    const out = this.db
-      .transaction(() => {
-        if (r.key !== null) {
-          const existing = this.sql('SELECT id FROM queue_jobs WHERE key = ?').get(r.key) as
-            | { id: number }
-            | undefined;
-          if (existing) return { id: String(existing.id), added: false };
-        }
-        const seq = r.orderKey === null ? 0 : this.nextOrderSeq();
-        const info = this.sql(
-          `INSERT INTO queue_jobs (name, key, order_key, order_seq, payload, state, max_attempts, backoff,
+    const out = this.synced(() => {
+      if (r.key !== null) {
+        const existing = this.sql('SELECT id FROM queue_jobs WHERE key = ?').get(r.key) as
+          | { id: number }
+          | undefined;
+        if (existing) return { id: String(existing.id), added: false };
+      }
+      const seq = r.orderKey === null ? 0 : this.nextOrderSeq();
+      const info = this.sql(
+        `INSERT INTO queue_jobs (name, key, order_key, order_seq, payload, state, max_attempts, backoff,
                run_after, created_at)
              VALUES (?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?)`,
-        ).run(
-          r.name,
-          r.key,
-          r.orderKey,
-          seq,
-          r.payloadJson,
-          r.maxAttempts,
-          JSON.stringify(r.backoff),
-          now + r.delayMs,
-          now,
-        );
-        return { id: String(info.lastInsertRowid), added: true };
-      })
-      .immediate();
+      ).run(
+        r.name,
+        r.key,
+        r.orderKey,
+        seq,
+        r.payloadJson,
+        r.maxAttempts,
+        JSON.stringify(r.backoff),
+        now + r.delayMs,
+        now,
+      );
+      return { id: String(info.lastInsertRowid), added: true };
+    });
     if (out.added) this.wake.emit('wake');
     return out;
   }
@@ -323,22 +339,20 @@ export class SqliteJobQueue implements JobQueue {
   async retry(id: string): Promise<JobRecord> {
     this.open();
     const now = Date.now();
-    const row = this.db
-      .transaction(() => {
-        const cur = /^[1-9][0-9]{0,15}$/.test(String(id))
-          ? (this.sql('SELECT * FROM queue_jobs WHERE id = ?').get(Number(id)) as JobRow | undefined)
-          : undefined;
-        if (!cur) throw new NotFoundError(`job ${id}: no such job in ${this.file}`);
-        if (cur.state !== 'failed') {
-          throw new ConflictError(`job ${id}: only a failed job can be retried, this one is ${cur.state}`);
-        }
-        const seq = cur.order_key === null ? 0 : this.nextOrderSeq();
-        return this.sql(
-          `UPDATE queue_jobs SET state = 'waiting', attempt = 0, run_after = @now, order_seq = @seq,
+    const row = this.synced(() => {
+      const cur = /^[1-9][0-9]{0,15}$/.test(String(id))
+        ? (this.sql('SELECT * FROM queue_jobs WHERE id = ?').get(Number(id)) as JobRow | undefined)
+        : undefined;
+      if (!cur) throw new NotFoundError(`job ${id}: no such job in ${this.file}`);
+      if (cur.state !== 'failed') {
+        throw new ConflictError(`job ${id}: only a failed job can be retried, this one is ${cur.state}`);
+      }
+      const seq = cur.order_key === null ? 0 : this.nextOrderSeq();
+      return this.sql(
+        `UPDATE queue_jobs SET state = 'waiting', attempt = 0, run_after = @now, order_seq = @seq,
                finished_at = NULL, progress = NULL WHERE id = @id RETURNING *`,
-        ).get({ id: cur.id, now, seq }) as JobRow;
-      })
-      .immediate();
+      ).get({ id: cur.id, now, seq }) as JobRow;
+    });
     this.wake.emit('wake');
     return rowToRecord(row, now);
   }
