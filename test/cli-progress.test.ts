@@ -224,6 +224,11 @@ describe('sarbridge simulate: exit codes and output modes of the commands', () =
       /--layout must be one of coast, open-sea, harbour/,
     ],
     ['an unknown command', ['simulate', 'frobnicate'], /unknown command 'frobnicate'/],
+    [
+      'ard with --json and --quiet',
+      ['ard', join(dir, 'p.nitf'), join(dir, 'ard'), '--json', '--quiet'],
+      /cannot be used with option '--quiet'/,
+    ],
   ];
   for (const [name, args, says] of usage)
     it(`${name}: exit 2`, async () => {
@@ -246,6 +251,13 @@ describe('sarbridge simulate: exit codes and output modes of the commands', () =
     ]);
     expect(j.code).toBe(1);
     expect(JSON.parse(j.stderr)).toMatchObject({ type: 'error', error: 'NotFound', exitCode: 1 });
+  });
+
+  it('ard on a missing product with --json: exit 1 and a JSON error line', async () => {
+    const r = await runCapture(['ard', join(dir, 'missing.nitf'), join(dir, 'ard'), '--json']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(JSON.parse(r.stderr)).toMatchObject({ type: 'error', exitCode: 1 });
   });
 
   it('simulate scene: pretty JSON by default, one JSON line with --json, nothing with --quiet', async () => {

@@ -20,7 +20,7 @@ import { choice, distinct, intArg, positiveArg, write } from './args.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { registerExploitCommands } from './exploit-commands.js';
 import { registerPipelineCommands } from './pipeline-commands.js';
-import { reportError } from './progress.js';
+import { jsonOption, Output, quietOption, reportError } from './progress.js';
 import { registerServeCommands } from './serve-command.js';
 import { registerSimulateCommands } from './simulate-commands.js';
 
@@ -286,6 +286,8 @@ export function buildProgram(): Command {
       ),
     )
     .addOption(maxMemoryOption())
+    .addOption(jsonOption())
+    .addOption(quietOption())
     .action(async (product: string, outDir: string, o: Record<string, unknown>) => {
       const r = await ardProduct(product, outDir, {
         meta: o.meta as string | undefined,
@@ -298,7 +300,7 @@ export function buildProgram(): Command {
         like: o.like as string | undefined,
         maxMemoryBytes: memoryBytes(o),
       });
-      write({ cog: r.cog.path, quicklook: r.quicklook, item: r.itemPath });
+      new Output(o).result({ cog: r.cog.path, quicklook: r.quicklook, item: r.itemPath });
     });
 
   registerSimulateCommands(program);

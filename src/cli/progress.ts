@@ -38,13 +38,19 @@ const defaultStreams = (): OutputStreams => ({
   tty: process.stderr.isTTY ? process.stderr : null,
 });
 
+/** --json: JSON lines on stdout (progress events, then the result). */
+export function jsonOption(): Option {
+  return new Option('--json', 'JSON lines on stdout: progress events, then the result').conflicts('quiet');
+}
+
+/** --quiet: only errors. */
+export function quietOption(): Option {
+  return new Option('--quiet', 'no progress and no result, only errors (on stderr)');
+}
+
 /** --json and --quiet on a command. */
 export function addOutputOptions(cmd: Command): Command {
-  return cmd
-    .addOption(
-      new Option('--json', 'JSON lines on stdout: progress events, then the result').conflicts('quiet'),
-    )
-    .addOption(new Option('--quiet', 'no progress and no result, only errors (on stderr)'));
+  return cmd.addOption(jsonOption()).addOption(quietOption());
 }
 
 export interface ProgressReporter {
