@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { addConfigOptions, configFromOptions } from '../src/cli/config-options.js';
 import { ConfigError, type ConfigSources, loadConfig, redactedConfig, SETTINGS } from '../src/config/load.js';
 import { configSchema } from '../src/config/schema.js';
+import { runCapture } from './helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sarbridge-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -381,5 +382,35 @@ describe('the configuration flags on a command', () => {
     for (const v of ['SARBRIDGE_DB', 'SARBRIDGE_QUEUE', 'SARBRIDGE_STORE', 'SARBRIDGE_WORKER_CONCURRENCY'])
       expect(help).toContain(v);
     expect(help).not.toMatch(/--s3-secret|--s3-access-key/);
+  });
+});
+
+describe('sarbridge config', () => {
+  it('prints the validated configuration with its sources, the password masked', async () => {
+    const r = await runCapture([
+      'config',
+      '--json',
+      '--db',
+      'postgres://sar:pw@db.internal/sar',
+      '--port',
+      '9001',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const c = JSON.parse(r.stdout);
+    expect(c.type).toBe('result');
+    expect(c.db).toEqual({ kind: 'postgres', url: 'postgres://sar:***@db.internal/sar' });
+    expect(c.port).toBe(9001);
+    expect(c.sources.db).toEqual({ source: 'flag', name: '--db' });
+    expect(r.stdout).not.toContain(':pw@');
+  });
+
+  it('a bad setting: exit 2, one line naming it, with a hint', async () => {
+    const r = await runCapture(['config', '--port', '70000', '--queue', 'htp://x']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(
+      /^sarbridge: --queue: expected a redis:\/\/ URL or a file path, got 'htp:\/\/x'; --port: expected an integer port from 0 to 65535, got '70000' \(hint: fix the setting named/,
+    );
+    expect(r.stderr.trimEnd()).not.toContain('\n');
   });
 });

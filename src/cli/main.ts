@@ -18,6 +18,7 @@ import { registerAdminCommands } from './admin-commands.js';
 import { registerAisCommands } from './ais-commands.js';
 import { choice, distinct, intArg, positiveArg, write } from './args.js';
 import { registerAuditCommands } from './audit-commands.js';
+import { registerConfigCommand } from './config-command.js';
 import { registerExploitCommands } from './exploit-commands.js';
 import { registerPipelineCommands } from './pipeline-commands.js';
 import { jsonOption, Output, quietOption, reportError } from './progress.js';
@@ -304,6 +305,7 @@ export function buildProgram(): Command {
     });
 
   registerSimulateCommands(program);
+  registerConfigCommand(program);
   registerExploitCommands(program);
   registerAisCommands(program);
   registerServeCommands(program);
