@@ -136,6 +136,7 @@ export async function seedDemo(ctx: PipelineContext, o: SeedOptions = {}): Promi
   };
   // A simulation that is not reused starts from an empty products folder: each progress call adds one.
   const seen = new Set<string>();
+  o.onProgress?.({ phase: 'simulate', done: 0, total: passes.length, message: campaignDir });
   const sim = await simulateCampaign(campaignDir, {
     startDate: START_DATE,
     partners,
