@@ -436,4 +436,31 @@ describe('the server reading from the S3 store', () => {
     expect(r.statusCode).toBe(404);
     expect(r.json()).toEqual({ code: 'NotFound', description: "asset 'scenes/gone.tif' not found" });
   });
+
+  it('a download the client drops half-way leaves the server serving: the next download is whole', async () => {
+    const bytes = randomBytes(8 * MIB);
+    await store.putBytes('big/drop.bin', bytes);
+    const srv = servers.s3 as Server;
+    await srv.app.inject({
+      method: 'POST',
+      url: '/collections/sar/items',
+      payload: {
+        ...item('drop'),
+        assets: { data: { href: 'big/drop.bin', type: 'application/octet-stream' } },
+      },
+      headers: srv.admin,
+    });
+    const base = await srv.app.listen({ host: '127.0.0.1', port: 0 });
+    const url = `${base}/collections/sar/items/drop/assets/data`;
+    const ac = new AbortController();
+    const res = await fetch(url, { headers: gbr.s3, signal: ac.signal });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const first = await reader.read();
+    expect(first.value?.length).toBeGreaterThan(0);
+    ac.abort();
+    await reader.read().catch(() => undefined);
+    const whole = await fetch(url, { headers: gbr.s3 });
+    expect(whole.status).toBe(200);
+    expect(sha(new Uint8Array(await whole.arrayBuffer()))).toBe(sha(bytes));
+  });
 });
