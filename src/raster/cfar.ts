@@ -26,7 +26,7 @@ export interface CfarOptions {
   looks?: number;
   /** No detection where the target mean is below this (default 0.005, as SNAP). */
   floor?: number;
-  /** Censoring passes before the detection pass (censored and k methods; default 2). */
+  /** Censoring passes before the detection pass (censored method: default 2; k: default 4). */
   censorPasses?: number;
 }
 
@@ -77,7 +77,10 @@ export function cfarParams(opts: CfarOptions): CfarParams {
   const looks = positive('looks', opts.looks ?? 1);
   const floor = opts.floor ?? 0.005;
   if (!(floor >= 0)) throw new ValidationError(`floor must be a number >= 0, got ${floor}`);
-  const censorPasses = opts.censorPasses ?? 2;
+  // The K method reads texture from the background moments, which ships left in it spoil (a crowded
+  // harbour); four passes censor them where two do not (docs/exploitation.md). Passes after the
+  // first are cheap: only near what the previous one changed (see changedRegions).
+  const censorPasses = opts.censorPasses ?? (method === 'k' ? 4 : 2);
   if (!(Number.isInteger(censorPasses) && censorPasses >= 1 && censorPasses <= 5))
     throw new ValidationError(`censorPasses must be an integer from 1 to 5, got ${censorPasses}`);
   const targetPx = Math.max(1, Math.floor(targetM / s) + 1);
@@ -181,6 +184,8 @@ function slidePair(
   q: Float64Array | null,
   n: Float64Array,
   P: number,
+  ca: number,
+  cb: number,
 ): void {
   const inA = add >= 0 && add < H;
   const inR = rem >= 0 && rem < H;
@@ -188,14 +193,14 @@ function slidePair(
   const or = rem * W;
   if (inA && inR) {
     if (q === null)
-      for (let x = 0; x < W; x++) {
+      for (let x = ca; x < cb; x++) {
         const ca = count[oa + x];
         const cr = count[or + x];
         s[P + x] += src[oa + x] * ca - src[or + x] * cr;
         n[P + x] += ca - cr;
       }
     else
-      for (let x = 0; x < W; x++) {
+      for (let x = ca; x < cb; x++) {
         const ca = count[oa + x];
         const cr = count[or + x];
         const va = src[oa + x] * ca;
@@ -207,7 +212,7 @@ function slidePair(
   } else if (inA || inR) {
     const o = inA ? oa : or;
     const sign = inA ? 1 : -1;
-    for (let x = 0; x < W; x++) {
+    for (let x = ca; x < cb; x++) {
       const c = count[o + x];
       const v = src[o + x] * c;
       s[P + x] += sign * v;
@@ -229,10 +234,12 @@ function slideRow(
   add: number,
   rem: number,
   which: 0 | 1 | 2,
+  ca: number,
+  cb: number,
 ): void {
-  if (which === 0) slidePair(src, valid, W, H, add, rem, cols[0], null, cols[1], P);
-  else if (which === 1) slidePair(src, bgCount, W, H, add, rem, cols[2], cols[3], cols[4], P);
-  else slidePair(src, bgCount, W, H, add, rem, cols[5], cols[6], cols[7], P);
+  if (which === 0) slidePair(src, valid, W, H, add, rem, cols[0], null, cols[1], P, ca, cb);
+  else if (which === 1) slidePair(src, bgCount, W, H, add, rem, cols[2], cols[3], cols[4], P, ca, cb);
+  else slidePair(src, bgCount, W, H, add, rem, cols[5], cols[6], cols[7], P, ca, cb);
 }
 
 /**
@@ -250,11 +257,13 @@ function slideUpper(
   y: number,
   hb: number,
   hg: number,
+  ca: number,
+  cb: number,
 ): void {
   const add = y + 1;
   if (add >= H || y - hb < 0) {
-    slidePair(src, count, W, H, add, y - hb, cols[8], cols[9], cols[10], P);
-    slidePair(src, count, W, H, add, y - hg, cols[11], cols[12], cols[13], P);
+    slidePair(src, count, W, H, add, y - hb, cols[8], cols[9], cols[10], P, ca, cb);
+    slidePair(src, count, W, H, add, y - hg, cols[11], cols[12], cols[13], P, ca, cb);
     return;
   }
   const us = cols[8];
@@ -266,7 +275,7 @@ function slideUpper(
   const oa = add * W;
   const ou = (y - hb) * W;
   const ov = (y - hg) * W;
-  for (let x = 0; x < W; x++) {
+  for (let x = ca; x < cb; x++) {
     const ca = count[oa + x];
     const cu = count[ou + x];
     const cv = count[ov + x];
@@ -288,13 +297,14 @@ function slideUpper(
 function slideBackground(
   src: Float32Array,
   count: Uint8Array,
-  W: number,
   oGa: number,
   oGs: number,
   oBa: number,
   oBs: number,
   cols: Float64Array[],
   P: number,
+  ca: number,
+  cb: number,
 ): void {
   const gs = cols[2];
   const gq = cols[3];
@@ -302,7 +312,7 @@ function slideBackground(
   const bs = cols[5];
   const bq = cols[6];
   const bn = cols[7];
-  for (let x = 0; x < W; x++) {
+  for (let x = ca; x < cb; x++) {
     const cga = count[oGa + x];
     const cgr = count[oGs + x];
     const cba = count[oBa + x];
@@ -366,8 +376,9 @@ function ringRow(
   P: number,
   hb: number,
   hg: number,
-  W: number,
   row: Float64Array[],
+  xa: number,
+  xb: number,
 ): void {
   const [, , cGS, cGQ, cGN, cBS, cBQ, cBN] = cols;
   const [rS, rQ, rN, gSo, gNo] = row;
@@ -378,16 +389,16 @@ function ringRow(
   let bQ = 0;
   let bN = 0;
   for (let i = -hg; i <= hg; i++) {
-    gS += cGS[P + i];
-    gQ += cGQ[P + i];
-    gN += cGN[P + i];
+    gS += cGS[P + xa + i];
+    gQ += cGQ[P + xa + i];
+    gN += cGN[P + xa + i];
   }
   for (let i = -hb; i <= hb; i++) {
-    bS += cBS[P + i];
-    bQ += cBQ[P + i];
-    bN += cBN[P + i];
+    bS += cBS[P + xa + i];
+    bQ += cBQ[P + xa + i];
+    bN += cBN[P + xa + i];
   }
-  for (let x = 0; x < W; x++) {
+  for (let x = xa; x < xb; x++) {
     rS[x] = bS - gS;
     rQ[x] = bQ - gQ;
     rN[x] = bN - gN;
@@ -404,7 +415,14 @@ function ringRow(
 }
 
 /** Target window sums (values and counts) along one row. */
-function targetRow(cols: Float64Array[], P: number, ht: number, W: number, row: Float64Array[]): void {
+function targetRow(
+  cols: Float64Array[],
+  P: number,
+  ht: number,
+  row: Float64Array[],
+  xa: number,
+  xb: number,
+): void {
   const cTS = cols[0];
   const cTN = cols[1];
   const tSo = row[5];
@@ -412,10 +430,10 @@ function targetRow(cols: Float64Array[], P: number, ht: number, W: number, row: 
   let tS = 0;
   let tN = 0;
   for (let i = -ht; i <= ht; i++) {
-    tS += cTS[P + i];
-    tN += cTN[P + i];
+    tS += cTS[P + xa + i];
+    tN += cTN[P + xa + i];
   }
-  for (let x = 0; x < W; x++) {
+  for (let x = xa; x < xb; x++) {
     tSo[x] = tS;
     tNo[x] = tN;
     const a = P + x;
@@ -445,10 +463,12 @@ function censorRow(
   neighbours: boolean,
   row: Float64Array[],
   cen: Uint8Array,
+  xa: number,
+  xb: number,
 ): void {
   const [rS, rQ, rN] = row;
   const o = y * W;
-  for (let x = 0; x < W; x++) {
+  for (let x = xa; x < xb; x++) {
     const q = o + x;
     const v = src[q];
     const rn = rN[x];
@@ -476,13 +496,15 @@ function twoParamRow(
   p: CfarParams,
   row: Float64Array[],
   res: CfarOutputs,
+  xa: number,
+  xb: number,
 ): void {
   const [rS, rQ, rN, , , tSr, tNr] = row;
   const ht = p.halfTarget;
   const tRows = Math.min(H - 1, y + ht) - Math.max(0, y - ht) + 1;
   const t = p.t;
   const o = y * W;
-  for (let x = 0; x < W; x++) {
+  for (let x = xa; x < xb; x++) {
     const rn = rN[x];
     const rs = rS[x];
     const tS = tSr[x];
@@ -524,6 +546,8 @@ function kRow(
   res: CfarOutputs,
   scratch: CfarScratch,
   kFull: KThresholdTable,
+  xa: number,
+  xb: number,
 ): void {
   const [, , rN, gSr, gNr, tSr, tNr] = row;
   const ht = p.halfTarget;
@@ -531,7 +555,7 @@ function kRow(
   // A little under the gamma limit: the interpolated table may undershoot it by rounding.
   const low = kFull.gammaLimit * 0.999;
   const o = y * W;
-  for (let x = 0; x < W; x++) {
+  for (let x = xa; x < xb; x++) {
     const tS = tSr[x];
     const tN = tNr[x];
     const gN = gNr[x];
@@ -700,6 +724,7 @@ export function cfarRows(
   bgCountOut: Uint8Array | null,
   out: CfarOutputs | null,
   scratch: CfarScratch = new CfarScratch(),
+  columns: { col0: number; cols: number } | null = null,
 ): void {
   const ht = p.halfTarget;
   const hg = p.halfGuard;
@@ -709,16 +734,22 @@ export function cfarRows(
   const row = scratch.rowSums;
   const detect = mode === 'detect';
   const kind = p.method;
+  // Output columns [xa, xb); column sums over the columns their windows reach.
+  const xa = columns ? columns.col0 : 0;
+  const xb = columns ? columns.col0 + columns.cols : W;
+  const ca = Math.max(0, xa - hb);
+  const cb = Math.min(W, xb + hb + 1);
   // Upper-half column sums: the K method's detection pass only.
   const quad = detect && kind === 'k';
   for (let y = row0 - hb; y <= row0 + hb; y++) {
-    if (detect && y >= row0 - ht && y <= row0 + ht) slideRow(src, valid, bgCount, cols, W, H, P, y, -1, 0);
-    if (y >= row0 - hg && y <= row0 + hg) slideRow(src, valid, bgCount, cols, W, H, P, y, -1, 1);
-    slideRow(src, valid, bgCount, cols, W, H, P, y, -1, 2);
+    if (detect && y >= row0 - ht && y <= row0 + ht)
+      slideRow(src, valid, bgCount, cols, W, H, P, y, -1, 0, ca, cb);
+    if (y >= row0 - hg && y <= row0 + hg) slideRow(src, valid, bgCount, cols, W, H, P, y, -1, 1, ca, cb);
+    slideRow(src, valid, bgCount, cols, W, H, P, y, -1, 2, ca, cb);
     // Upper halves: rows y - h .. y (the pixel's own row included).
     if (quad && y <= row0) {
-      slidePair(src, bgCount, W, H, y, -1, cols[8], cols[9], cols[10], P);
-      if (y >= row0 - hg) slidePair(src, bgCount, W, H, y, -1, cols[11], cols[12], cols[13], P);
+      slidePair(src, bgCount, W, H, y, -1, cols[8], cols[9], cols[10], P, ca, cb);
+      if (y >= row0 - hg) slidePair(src, bgCount, W, H, y, -1, cols[11], cols[12], cols[13], P, ca, cb);
     }
   }
   const fullTargetN = (2 * ht + 1) * (2 * ht + 1);
@@ -726,42 +757,45 @@ export function cfarRows(
   const res = out as CfarOutputs;
   if (detect) {
     // Only detected pixels get a ratio and a body threshold.
-    res.detection.fill(0, row0 * W, (row0 + rows) * W);
-    res.ratio.fill(Number.NaN, row0 * W, (row0 + rows) * W);
-    res.bodyThreshold.fill(Number.NaN, row0 * W, (row0 + rows) * W);
+    for (let y = row0; y < row0 + rows; y++) {
+      res.detection.fill(0, y * W + xa, y * W + xb);
+      res.ratio.fill(Number.NaN, y * W + xa, y * W + xb);
+      res.bodyThreshold.fill(Number.NaN, y * W + xa, y * W + xb);
+    }
   }
   for (let y = row0; y < row0 + rows; y++) {
-    ringRow(cols, P, hb, hg, W, row);
+    ringRow(cols, P, hb, hg, row, xa, xb);
     if (!detect) {
       // The K method censors only outliers with a 4-neighbour above the same threshold: a ship is
       // a cluster of bright pixels, the spikes of K clutter (independent texture) stand alone.
       // Censoring those spikes too cuts off the clutter's own tail, and the texture read from such
       // moments is too calm, which lowers every threshold (false alarms in spiky clutter).
-      censorRow(src, valid, W, H, y, p.t, kind === 'k', row, bgCountOut as Uint8Array);
+      censorRow(src, valid, W, H, y, p.t, kind === 'k', row, bgCountOut as Uint8Array, xa, xb);
     } else {
-      targetRow(cols, P, ht, W, row);
-      if (quad) kRow(valid, W, H, y, p, cols, P, row, res, scratch, kFull as KThresholdTable);
-      else twoParamRow(valid, W, H, y, p, row, res);
+      targetRow(cols, P, ht, row, xa, xb);
+      if (quad) kRow(valid, W, H, y, p, cols, P, row, res, scratch, kFull as KThresholdTable, xa, xb);
+      else twoParamRow(valid, W, H, y, p, row, res, xa, xb);
     }
     // Slide every window down one row.
     if (y + 1 < row0 + rows) {
-      if (detect) slideRow(src, valid, bgCount, cols, W, H, P, y + 1 + ht, y - ht, 0);
-      if (quad) slideUpper(src, bgCount, cols, W, H, P, y, hb, hg);
+      if (detect) slideRow(src, valid, bgCount, cols, W, H, P, y + 1 + ht, y - ht, 0, ca, cb);
+      if (quad) slideUpper(src, bgCount, cols, W, H, P, y, hb, hg, ca, cb);
       if (y - hb >= 0 && y + 1 + hb < H) {
         slideBackground(
           src,
           bgCount,
-          W,
           (y + 1 + hg) * W,
           (y - hg) * W,
           (y + 1 + hb) * W,
           (y - hb) * W,
           cols,
           P,
+          ca,
+          cb,
         );
       } else {
-        slideRow(src, valid, bgCount, cols, W, H, P, y + 1 + hg, y - hg, 1);
-        slideRow(src, valid, bgCount, cols, W, H, P, y + 1 + hb, y - hb, 2);
+        slideRow(src, valid, bgCount, cols, W, H, P, y + 1 + hg, y - hg, 1, ca, cb);
+        slideRow(src, valid, bgCount, cols, W, H, P, y + 1 + hb, y - hb, 2, ca, cb);
       }
     }
   }

@@ -4,6 +4,7 @@ import { SarbridgeError } from '../errors.js';
 import { siblingWorkerUrl, startWorker } from '../util/workers.js';
 import type { CalibrationGrid, NoiseGrid } from './calibration.js';
 import type { CfarParams } from './cfar.js';
+import type { CfarRegion } from './cfar-regions.js';
 import type { DataType } from './dtype.js';
 import type { CalibrateJob, CfarJob, KernelJob, LogRatioJob, SpeckleJob, TileJob } from './kernel-worker.js';
 import type { OverviewResampling } from './overview.js';
@@ -112,6 +113,49 @@ export class KernelPool {
         bgCountOut,
         out,
       }),
+    );
+  }
+
+  /**
+   * One CFAR pass over rectangles of a whole image in shared memory (see changedRegions), spread over
+   * the workers by area (largest first, each to the least loaded worker).
+   */
+  async cfarRegions(
+    params: CfarParams,
+    buffers: { src: SharedArrayBuffer; valid: SharedArrayBuffer; bgCount: SharedArrayBuffer },
+    width: number,
+    height: number,
+    mode: 'censor' | 'detect',
+    bgCountOut: SharedArrayBuffer | null,
+    out: CfarJob['out'],
+    regions: CfarRegion[],
+  ): Promise<void> {
+    const lists: CfarRegion[][] = this.workers.map(() => []);
+    const load = this.workers.map(() => 0);
+    for (const r of [...regions].sort((a, b) => b.rows * b.cols - a.rows * a.cols)) {
+      const k = load.indexOf(Math.min(...load));
+      lists[k].push(r);
+      load[k] += (r.rows + 2 * params.halfBackground) * (r.cols + 2 * params.halfBackground);
+    }
+    await Promise.all(
+      lists.map((list, k) =>
+        list.length === 0
+          ? null
+          : this.post(this.workers[k], (id) => ({
+              kind: 'cfar',
+              id,
+              params,
+              ...buffers,
+              width,
+              height,
+              row0: 0,
+              rows: 0,
+              mode,
+              bgCountOut,
+              out,
+              regions: list,
+            })),
+      ),
     );
   }
 

@@ -3,6 +3,7 @@ import type { CalibrationGridSpec, NoiseGridSpec } from './calibration.js';
 import { CalibrationGrid, calibrateRows, calibrateRowsDenoised, NoiseGrid } from './calibration.js';
 import type { CfarParams } from './cfar.js';
 import { CfarScratch, cfarRows } from './cfar.js';
+import type { CfarRegion } from './cfar-regions.js';
 import { colorizeLut } from './colorize.js';
 import type { DataType } from './dtype.js';
 import { dataTypeInfo, pixelBytes } from './dtype.js';
@@ -53,6 +54,8 @@ export interface CfarJob {
   mode: 'censor' | 'detect';
   bgCountOut: SharedArrayBuffer | null;
   out: { detection: SharedArrayBuffer; bodyThreshold: SharedArrayBuffer; ratio: SharedArrayBuffer } | null;
+  /** Only these rectangles (row0 and rows then unused; see KernelPool.cfarRegions). */
+  regions?: CfarRegion[];
 }
 
 /** Rows of a log-ratio in dB, 10 log10(a / b), NaN where either is not positive (see KernelPool.logRatioDb). */
@@ -218,20 +221,26 @@ function runCfar(job: CfarJob): void {
     bodyThreshold: new Float32Array(job.out.bodyThreshold),
     ratio: new Float32Array(job.out.ratio),
   };
-  cfarRows(
-    new Float32Array(job.src),
-    new Uint8Array(job.valid),
-    new Uint8Array(job.bgCount),
-    job.width,
-    job.height,
-    job.row0,
-    job.rows,
-    job.params,
-    job.mode,
-    job.bgCountOut && new Uint8Array(job.bgCountOut),
-    out,
-    cfarScratch,
-  );
+  const src = new Float32Array(job.src);
+  const valid = new Uint8Array(job.valid);
+  const bgCount = new Uint8Array(job.bgCount);
+  const bgCountOut = job.bgCountOut && new Uint8Array(job.bgCountOut);
+  for (const r of job.regions ?? [{ row0: job.row0, rows: job.rows, col0: 0, cols: job.width }])
+    cfarRows(
+      src,
+      valid,
+      bgCount,
+      job.width,
+      job.height,
+      r.row0,
+      r.rows,
+      job.params,
+      job.mode,
+      bgCountOut,
+      out,
+      cfarScratch,
+      job.regions ? { col0: r.col0, cols: r.cols } : null,
+    );
 }
 
 let tileValues: Float32Array | null = null;
