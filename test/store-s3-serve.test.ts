@@ -65,7 +65,7 @@ const creds = () => ({
 beforeAll(async () => {
   s3 = await startCephRgw(['sar']);
   gdalCog(COG, 512, 3);
-});
+}, 300_000);
 afterAll(async () => {
   await s3?.close();
   tmp.cleanup();

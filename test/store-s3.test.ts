@@ -69,7 +69,7 @@ beforeAll(async () => {
     { step: 'initialize', name: 'countCommands' },
   );
   gdalCog(COG, SIZE, 7);
-});
+}, 300_000);
 afterAll(async () => {
   await store?.close();
   await s3?.close();

@@ -146,10 +146,10 @@ rgw dns name = 127.0.0.1
     await run('ceph-osd', [...C, '-i', '0', '--mkfs', '--osd-uuid', osdUuid]);
     await ceph('osd', 'crush', 'add', 'osd.0', '1', 'root=default');
     daemon('ceph-osd', ['-i', '0']);
-    await until('the OSD', 60_000, async () => /1 up/.test((await ceph('osd', 'stat')).stdout), logs);
+    await until('the OSD', 90_000, async () => /1 up/.test((await ceph('osd', 'stat')).stdout), logs);
     daemon('radosgw', ['-n', 'client.rgw']);
     const endpoint = `http://127.0.0.1:${rgwPort}`;
-    await until('the RADOS gateway', 60_000, async () => (await fetch(endpoint)).ok, logs);
+    await until('the RADOS gateway', 90_000, async () => (await fetch(endpoint)).ok, logs);
     const accessKeyId = `T${randomBytes(9).toString('hex').toUpperCase()}`;
     const secretAccessKey = randomBytes(24).toString('base64url');
     await run('radosgw-admin', [
