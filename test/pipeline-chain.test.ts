@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConfidentialityLabel, LABEL_FIELD, RELEASABLE_TO } from '../src/access/labels.js';
 import { ALL } from '../src/access/scope.js';
+import { PostgresCatalog } from '../src/catalog/postgres/store.js';
 import type { StacItem } from '../src/catalog/types.js';
 import { transformPoint } from '../src/geo/crs.js';
 import type { SceneResult } from '../src/ops/simulate-scene.js';
@@ -15,6 +16,7 @@ import { publicItem } from '../src/server/context.js';
 import { SICD_CHIP } from './helpers/data.js';
 import { tempDir } from './helpers/gdal.js';
 import { openTestPipeline, QUEUE_KINDS, type QueueKind, testQueueLocation } from './helpers/pipeline.js';
+import { freshDatabase } from './helpers/postgres.js';
 import { validateStacItem } from './helpers/stac.js';
 
 const label = (classification: string, codes: string[]): ConfidentialityLabel => ({
@@ -76,12 +78,15 @@ function recall(
 }
 
 describe.each<QueueKind>(QUEUE_KINDS)(
-  'pipeline on the %s queue: SAFE and SICD products to published items',
+  'pipeline on the %s queue (SQLite catalog; PostgreSQL with Redis): SAFE and SICD products to published items',
   (kind) => {
     it('publishes each product with its label, its vessels and the change against the previous pass, once', async () => {
       const dataDir = join(tmp.dir, `data-${kind}`);
+      // Embedded (SQLite queue and catalog), or scaled out (Redis queue, PostgreSQL/PostGIS catalog).
+      const pgDb = kind === 'redis' ? await freshDatabase() : null;
       const { ctx, close } = await openTestPipeline(dataDir, {
         queue: await testQueueLocation(kind, dataDir, 1),
+        catalog: pgDb ? new PostgresCatalog(pgDb.url) : undefined,
         landMask: scene.landPath,
       });
       ctx.collectionLabel = COLLECTION;
@@ -217,6 +222,7 @@ describe.each<QueueKind>(QUEUE_KINDS)(
         expect(ctx.registry.get(rec(safe1).id)?.label).toEqual(NATO);
       } finally {
         await close();
+        await pgDb?.drop();
       }
     }, 600_000);
   },

@@ -1,11 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { detectFile } from '../exploit/detect.js';
-import { type ArdOptions, type ArdResult, ardGeoTiff, ardSafe, ardSicd } from '../ops/ard.js';
+import { ardProduct } from '../ops/ard-product.js';
 import type { StoredObject } from '../store/store.js';
 import { productChecksum } from './checksum.js';
 import { atomicDir, download, exists, type PipelineContext, workDir } from './context.js';
-import { footprintBbox, geometryKey, type ProductFormat, readAcquisition, recogniseFormat } from './read.js';
+import { footprintBbox, geometryKey, readAcquisition } from './read.js';
 import type { ProductRecord } from './registry.js';
 
 /** Thrown by a step when the product itself is at fault: the step fails for good, no retry. */
@@ -56,13 +56,6 @@ export async function readStep(ctx: PipelineContext, p: ProductRecord): Promise<
   return { format, platform: acq.platform, mode: acq.mode, startTime: acq.startTime, geometryKey: key };
 }
 
-const ARD_FUNCTIONS: Record<ProductFormat, (path: string, out: string, o: ArdOptions) => Promise<ArdResult>> =
-  {
-    'sentinel-1-safe': ardSafe,
-    sicd: ardSicd,
-    geotiff: ardGeoTiff,
-  };
-
 /** The store key of a published file of an item. */
 export function assetKey(collection: string, itemId: string, file: string): string {
   return `${collection}/${itemId}/${file}`;
@@ -76,8 +69,7 @@ export async function ardInto(
   like?: string,
 ): Promise<{ ardId: string; cogFile: string; pngFile: string; item: Record<string, unknown> }> {
   await atomicDir(dir, async (tmp) => {
-    const format = (p.format ?? (await recogniseFormat(p.storedPath))) as ProductFormat;
-    const r = await ARD_FUNCTIONS[format](p.storedPath, tmp, {
+    const r = await ardProduct(p.storedPath, tmp, {
       ...ctx.ard,
       ...(like ? { like, epsg: undefined } : {}),
     });

@@ -121,6 +121,11 @@ export async function runStep(ctx: PipelineContext, step: StepName, job: Job<Ste
   let rec = ctx.registry.step(p.id, step);
   if (rec?.state !== 'done' && !(step === 'publish' && p.state === 'published')) {
     ctx.registry.startStep(p.id, step, job.attempt, job.id);
+    await job.progress({
+      done: STEPS.indexOf(step),
+      total: STEPS.length,
+      message: `${step} (attempt ${job.attempt})`,
+    });
     const t0 = performance.now();
     try {
       const result = await runStepFunction(ctx, step, p, t0);

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabelRules } from '../../src/access/labels.js';
 import { SqliteCatalog } from '../../src/catalog/sqlite/store.js';
+import type { CatalogStore } from '../../src/catalog/store.js';
 import { openQueue } from '../../src/jobs/index.js';
 import type { PipelineContext } from '../../src/pipeline/context.js';
 import { ProductRegistry } from '../../src/pipeline/registry.js';
@@ -31,16 +32,23 @@ export async function testQueueLocation(kind: QueueKind, dataDir: string, redisD
 }
 
 /**
- * A pipeline over a data directory as `sarbridge worker` opens it: the registry, an SQLite catalog,
- * a local asset store under `dataDir`, and the job queue at `queue` (default the SQLite file there).
+ * A pipeline over a data directory as `sarbridge worker` opens it: the registry, the catalog (default
+ * an SQLite file there), a local asset store under `dataDir`, and the job queue at `queue` (default
+ * the SQLite file there).
  */
 export async function openTestPipeline(
   dataDir: string,
-  o: { queue?: string; leaseMs?: number; landMask?: string; log?: (s: string) => void } = {},
+  o: {
+    queue?: string;
+    catalog?: CatalogStore;
+    leaseMs?: number;
+    landMask?: string;
+    log?: (s: string) => void;
+  } = {},
 ): Promise<{ ctx: PipelineContext; close: () => Promise<void> }> {
   mkdirSync(dataDir, { recursive: true });
   const registry = new ProductRegistry(join(dataDir, 'pipeline.db'));
-  const catalog = new SqliteCatalog(join(dataDir, 'catalog.db'));
+  const catalog = o.catalog ?? new SqliteCatalog(join(dataDir, 'catalog.db'));
   const store = LocalStore.open(join(dataDir, 'assets'), { create: true });
   const queue = await openQueue(o.queue ?? join(dataDir, 'queue.db'), {
     leaseMs: o.leaseMs ?? 30_000,
