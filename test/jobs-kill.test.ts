@@ -104,7 +104,7 @@ describe.each([
     const pids = new Set([w1.pid, w2.pid]);
     const { id } = await q.add({
       name: 'kill.step',
-      payload: { key: 'victim', beforeMs: 300, afterMs: 1500 },
+      payload: { key: 'victim', beforeMs: 300, afterMs: 3000 },
       key: 'victim',
       attempts: 3,
     });
@@ -131,7 +131,9 @@ describe.each([
       [victim.pid, 1],
       [survivor.pid, 2],
     ]);
-    // Rerun after the lease ran out: not before, and within the lease plus the stalled check's rounds.
+    // Rerun after the lease ran out (it was renewed at most half a lease before the kill), not while it
+    // was live; and within the lease plus the stalled check's rounds.
+    expect(starts[1]!.at_ms - killedAt).toBeGreaterThanOrEqual(LEASE_MS / 2 - 50);
     expect(starts[1]!.at_ms - killedAt).toBeLessThan(LEASE_MS * 3 + 1000);
     expect(side.db.prepare('SELECT job_key, pid FROM results').all()).toEqual([
       { job_key: 'victim', pid: victim.pid },
@@ -146,14 +148,14 @@ describe.each([
     });
   });
 
-  it('random SIGKILLs of 3 workers over 40 jobs: 0 jobs lost, 0 results duplicated, none failed', async () => {
+  it('random SIGKILLs of 3 workers over 40 jobs of 0.6-1.2 s: 0 jobs lost, 0 results duplicated, none failed', async () => {
     const { q, name, side } = await setup();
     const n = 40;
     const keys: string[] = [];
     for (let i = 0; i < n; i++) {
       const key = `job-${i}`;
       keys.push(key);
-      const workMs = 500 + Math.floor(Math.random() * 500);
+      const workMs = 600 + Math.floor(Math.random() * 600);
       const beforeMs = Math.floor(Math.random() * workMs);
       await q.add({
         name: 'kill.step',
