@@ -2,10 +2,16 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { transformPoint } from '../src/geo/crs.js';
+import { TiePointGrid } from '../src/geo/geolocation.js';
+import type { Window } from '../src/geo/window.js';
+import { StripGeocoder } from '../src/ops/ard/geocode.js';
 import type { ArdOptions, ArdResult } from '../src/ops/ard.js';
 import { ardSafe, ardSicd } from '../src/ops/ard.js';
 import { fillSafe } from '../src/ops/simulate.js';
 import { fillSicd } from '../src/ops/simulate-sicd.js';
+import { snappedGrid, warpByTiePoints } from '../src/raster/warp.js';
+import { mulberry32 } from '../src/util/random.js';
 import { ardSafeInMemory, ardSicdInMemory } from './helpers/ard-in-memory.js';
 import { S1_ZIP, SICD_CHIP } from './helpers/data.js';
 import { gdalinfoJson, gdalRead, tempDir } from './helpers/gdal.js';
@@ -251,5 +257,76 @@ describe('intermediate files', () => {
     const out = join(tmp.dir, `bad-${JSON.stringify(streaming).replace(/\W+/g, '')}`);
     await expect(ardSafe(safeDir, out, { ...opts, streaming })).rejects.toThrow(message);
     expect(readdirSync(out).filter((f) => f.includes('.ard-') || f.endsWith('.partial'))).toEqual([]);
+  });
+});
+
+describe('StripGeocoder', () => {
+  // A 300 x 200 image on a grid rotated by 13 degrees (a descending pass), tie points every 30 lines
+  // and 25 pixels, some nodata; the output grid covers it at 1.3 times its spacing.
+  const W = 300;
+  const H = 200;
+  const rand = mulberry32(9);
+  const data = new Float32Array(W * H);
+  for (let i = 0; i < data.length; i++) data[i] = rand() < 0.02 ? Number.NaN : 0.01 + rand();
+  const image = { data, width: W, height: H, bands: 1, dataType: 'float32' as const, nodata: Number.NaN };
+  const h = (193 * Math.PI) / 180;
+  const ties = [];
+  for (let line = 0; line <= H - 1 + 30; line += 30)
+    for (let pixel = 0; pixel <= W - 1 + 25; pixel += 25) {
+      const x = 500_000 + pixel * 10 * Math.cos(h) + line * 10 * Math.sin(h);
+      const y = 7_000_000 - pixel * 10 * Math.sin(h) + line * 10 * Math.cos(h);
+      const [lon, lat] = transformPoint(32633, 4326, x, y);
+      ties.push({ line: Math.min(line, H - 1), pixel: Math.min(pixel, W - 1), lat, lon });
+    }
+  const grid = new TiePointGrid(ties, 32633);
+  const target = snappedGrid(grid.bounds(W, H), 13);
+  const reference = warpByTiePoints(image, grid, target, 'bilinear').data;
+
+  it.each([
+    [512, 4096],
+    [8, 8],
+    [7, 5],
+    [13, 1],
+    [1, 100],
+  ])(
+    'strips of %i rows and blocks of %i columns give warpByTiePoints bit for bit, reading small windows',
+    async (stripRows, columns) => {
+      let largest = 0;
+      const reader = {
+        width: W,
+        height: H,
+        async read(win: Window, into?: Float32Array) {
+          largest = Math.max(largest, win.width * win.height);
+          const out = into ?? new Float32Array(win.width * win.height);
+          for (let r = 0; r < win.height; r++)
+            out.set(
+              data.subarray((win.rowOff + r) * W + win.colOff, (win.rowOff + r) * W + win.colOff + win.width),
+              r * win.width,
+            );
+          return out;
+        },
+      };
+      const g = new StripGeocoder(reader, grid, target, columns);
+      const got = new Float32Array(target.width * target.height);
+      for (let rowOff = 0; rowOff < target.height; rowOff += stripRows) {
+        const rows = Math.min(stripRows, target.height - rowOff);
+        await g.strip(rowOff, rows, got.subarray(rowOff * target.width, (rowOff + rows) * target.width));
+      }
+      const d = ulpDiff(got, reference, target.width, 0);
+      expect(d.first, d.first ?? '').toBeNull();
+      let valid = 0;
+      for (const v of got) if (v === v) valid++;
+      expect(valid).toBeGreaterThan(0.4 * target.width * target.height);
+      // Only what a block needs: for thin strips or narrow blocks, a small part of the image.
+      if (stripRows <= 13 || columns <= 8) expect(largest).toBeLessThan(0.25 * W * H);
+    },
+  );
+
+  it('refuses strips out of order', async () => {
+    const reader = { width: W, height: H, read: async () => new Float32Array(0) };
+    const g = new StripGeocoder(reader, grid, target);
+    await expect(g.strip(8, 8, new Float32Array(8 * target.width))).rejects.toThrow(
+      /geocoding strips must come in order: expected row 0, got 8/,
+    );
   });
 });
