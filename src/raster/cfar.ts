@@ -414,6 +414,34 @@ function ringRow(
   }
 }
 
+/** The guard window's sums of values and counts along one row (the K method's detection pass). */
+function guardRow(
+  cols: Float64Array[],
+  P: number,
+  hg: number,
+  row: Float64Array[],
+  xa: number,
+  xb: number,
+): void {
+  const cGS = cols[2];
+  const cGN = cols[4];
+  const gSo = row[3];
+  const gNo = row[4];
+  let gS = 0;
+  let gN = 0;
+  for (let i = -hg; i <= hg; i++) {
+    gS += cGS[P + xa + i];
+    gN += cGN[P + xa + i];
+  }
+  for (let x = xa; x < xb; x++) {
+    gSo[x] = gS;
+    gNo[x] = gN;
+    const a = P + x;
+    gS += cGS[a + hg + 1] - cGS[a - hg];
+    gN += cGN[a + hg + 1] - cGN[a - hg];
+  }
+}
+
 /** Target window sums (values and counts) along one row. */
 function targetRow(
   cols: Float64Array[],
@@ -549,7 +577,7 @@ function kRow(
   xa: number,
   xb: number,
 ): void {
-  const [, , rN, gSr, gNr, tSr, tNr] = row;
+  const [, , , gSr, gNr, tSr, tNr] = row;
   const ht = p.halfTarget;
   const tRows = Math.min(H - 1, y + ht) - Math.max(0, y - ht) + 1;
   // A little under the gamma limit: the interpolated table may undershoot it by rounding.
@@ -559,12 +587,7 @@ function kRow(
     const tS = tSr[x];
     const tN = tNr[x];
     const gN = gNr[x];
-    if (
-      valid[o + x] === 1 &&
-      rN[x] > 0.5 &&
-      (gN > 0.5 ? tS * gN > low * gSr[x] * tN : true) &&
-      tS >= p.floor * tN
-    ) {
+    if (valid[o + x] === 1 && (gN > 0.5 ? tS * gN > low * gSr[x] * tN : true) && tS >= p.floor * tN) {
       const area = (Math.min(W - 1, x + ht) - Math.max(0, x - ht) + 1) * tRows;
       if (area - tN <= 0.1 * area) kTest(o, x, p, cols, P, row, res, scratch, kFull);
     }
@@ -597,15 +620,17 @@ function kTest(
 ): void {
   const hb = p.halfBackground;
   const hg = p.halfGuard;
-  const rs = row[0][x];
-  const rq = row[1][x];
-  const rn = row[2][x];
+  const a = P + x;
+  // The ring's sums (background window minus guard window), summed here rather than along every row.
+  const rn = span(cols[7], a, -hb, hb) - row[4][x];
+  if (!(rn > 0.5)) return;
+  const rs = span(cols[5], a, -hb, hb) - row[3][x];
+  const rq = span(cols[6], a, -hb, hb) - span(cols[3], a, -hg, hg);
   const tS = row[5][x];
   const tN = row[6][x];
   const gS = row[3][x];
   const gN = row[4][x];
   const targetMean = tS / tN;
-  const a = P + x;
   // Upper background (u) and guard (v) rows: left parts (columns x - h .. x) and right parts.
   const uLS = span(cols[8], a, -hb, 0);
   const uLQ = span(cols[9], a, -hb, 0);
@@ -764,7 +789,8 @@ export function cfarRows(
     }
   }
   for (let y = row0; y < row0 + rows; y++) {
-    ringRow(cols, P, hb, hg, row, xa, xb);
+    if (quad) guardRow(cols, P, hg, row, xa, xb);
+    else ringRow(cols, P, hb, hg, row, xa, xb);
     if (!detect) {
       // The K method censors only outliers with a 4-neighbour above the same threshold: a ship is
       // a cluster of bright pixels, the spikes of K clutter (independent texture) stand alone.
