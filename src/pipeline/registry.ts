@@ -333,6 +333,17 @@ export class ProductRegistry {
     return r ? step(r) : null;
   }
 
+  /** True when some product's `name` step is running, in an attempt started at `sinceIso` or later. */
+  running(name: StepName, sinceIso = ''): boolean {
+    return (
+      this.db
+        .prepare(
+          "SELECT 1 FROM pipeline_steps WHERE step = ? AND state = 'running' AND started_at >= ? LIMIT 1",
+        )
+        .get(name, sinceIso) !== undefined
+    );
+  }
+
   /** Products whose step jobs may be missing (still processing), for the start-up sweep. */
   unfinished(): ProductRecord[] {
     return (
