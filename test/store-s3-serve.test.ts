@@ -170,7 +170,7 @@ describe('sarbridge serve --store s3://', () => {
 });
 
 describe('S3 settings from variables and flags', () => {
-  it('takes the AWS names; flags win; path style from SARBRIDGE_S3_PATH_STYLE', () => {
+  it('takes the AWS names; flags win', () => {
     expect(
       s3SettingsFrom(
         {
@@ -180,9 +180,8 @@ describe('S3 settings from variables and flags', () => {
           AWS_ACCESS_KEY_ID: 'id',
           AWS_SECRET_ACCESS_KEY: 'secret',
           AWS_SESSION_TOKEN: 'tok',
-          SARBRIDGE_S3_PATH_STYLE: 'false',
         },
-        { region: 'eu-central-1' },
+        { region: 'eu-central-1', pathStyle: false },
       ),
     ).toEqual({
       endpoint: 'http://s3:2',
@@ -194,7 +193,6 @@ describe('S3 settings from variables and flags', () => {
   });
 
   it.each([
-    [{ SARBRIDGE_S3_PATH_STYLE: 'yes' }, "SARBRIDGE_S3_PATH_STYLE: expected true or false, got 'yes'"],
     [{ AWS_ACCESS_KEY_ID: 'id' }, 'AWS_SECRET_ACCESS_KEY: not set, but its partner is (set both)'],
     [{ AWS_SECRET_ACCESS_KEY: 's' }, 'AWS_ACCESS_KEY_ID: not set, but its partner is (set both)'],
   ])('%j is refused naming the variable', (vars, msg) => {

@@ -16,7 +16,7 @@ export interface S3Flags {
  * | --- | --- | --- |
  * | endpoint | --s3-endpoint | AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL |
  * | region | --s3-region | AWS_REGION, else AWS_DEFAULT_REGION (default us-east-1) |
- * | path-style URLs | --s3-path-style | SARBRIDGE_S3_PATH_STYLE=true/false (default: true with an endpoint) |
+ * | path-style URLs | --s3-path-style | (default: true with an endpoint) |
  * | credentials | | AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN |
  *
  * @throws ValidationError naming the variable when a value is malformed or credentials are half given
@@ -28,13 +28,7 @@ export function s3SettingsFrom(vars: Record<string, string | undefined>, flags: 
   };
   const endpoint = flags.endpoint ?? v('AWS_ENDPOINT_URL_S3') ?? v('AWS_ENDPOINT_URL');
   const region = flags.region ?? v('AWS_REGION') ?? v('AWS_DEFAULT_REGION');
-  let forcePathStyle = flags.pathStyle;
-  const ps = v('SARBRIDGE_S3_PATH_STYLE');
-  if (forcePathStyle === undefined && ps !== undefined) {
-    if (ps !== 'true' && ps !== 'false')
-      throw new ValidationError(`SARBRIDGE_S3_PATH_STYLE: expected true or false, got '${ps}'`);
-    forcePathStyle = ps === 'true';
-  }
+  const forcePathStyle = flags.pathStyle;
   const accessKeyId = v('AWS_ACCESS_KEY_ID');
   const secretAccessKey = v('AWS_SECRET_ACCESS_KEY');
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined))
