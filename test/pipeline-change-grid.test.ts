@@ -1,0 +1,86 @@
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ALL } from '../src/access/scope.js';
+import { transformPoint } from '../src/geo/crs.js';
+import { simulateScene } from '../src/ops/simulate-scene.js';
+import { ingest } from '../src/pipeline/ingest.js';
+import { startWorkers } from '../src/pipeline/worker.js';
+import { gdalinfoJson, tempDir } from './helpers/gdal.js';
+import { openTestPipeline } from './helpers/pipeline.js';
+
+const tmp = tempDir('pipeline-grid-');
+afterAll(() => tmp.cleanup());
+
+describe('pipeline change: passes on different grids', () => {
+  it("makes the later pass again on the earlier one's grid and finds the planted changes", async () => {
+    const r = await simulateScene(join(tmp.dir, 'scene'), { seed: 4, size: 384, ships: 4 });
+    const [d1, d2] = r.scenes;
+    // The second pass as a provider might cut it: a window 37 x 23 pixels in, 300 x 320 pixels (gdal_translate).
+    const cut = join(tmp.dir, 'scene', 'cut_2026-06-13.tif');
+    execFileSync('gdal_translate', [
+      '-q',
+      '-srcwin',
+      '37',
+      '23',
+      '300',
+      '320',
+      '-co',
+      'TILED=YES',
+      d2.path,
+      cut,
+    ]);
+    copyFileSync(d2.sidecar, join(tmp.dir, 'scene', 'cut_2026-06-13.json'));
+    const { ctx, close } = await openTestPipeline(join(tmp.dir, 'data'), { landMask: r.landPath });
+    try {
+      const arrived = await ingest(ctx, [cut, d1.path]);
+      const w = await startWorkers(ctx.queue, ctx, { concurrency: 2 });
+      await ctx.queue.drained({ timeoutMs: 300_000 });
+      await w.close();
+      const later = ctx.registry.get(arrived[0].id as string);
+      expect(later?.state, later?.error ?? '').toBe('published');
+      const change = ctx.registry.step(later?.id as string, 'change')?.result as {
+        grid: string;
+        changeItemId: string;
+      };
+      expect(change.grid).toBe('resampled');
+      const item = await ctx.catalog.getItem('sar', change.changeItemId, ALL);
+      expect(item?.properties['processing:lineage']).toMatch(/made again on the grid of /);
+      // On the first pass's grid (its size and geotransform, as GDAL reads the file).
+      const own = gdalinfoJson(d1.path) as { size: number[]; geoTransform: number[] };
+      expect(item?.properties['proj:shape']).toEqual([own.size[1], own.size[0]]);
+      const t = item?.properties['proj:transform'] as number[];
+      expect([t[2], t[5]]).toEqual([own.geoTransform[0], own.geoTransform[3]]);
+      // The planted changes inside the cut window are found (a polygon centre inside each, 60 m margin).
+      const [x0, , , y0] = r.geoTransform;
+      const win = [x0 + 37 * 10, y0 - (23 + 320) * 10, x0 + (37 + 300) * 10, y0 - 23 * 10];
+      const inside = r.changes.filter(
+        (c) => c.box[0] > win[0] && c.box[2] < win[2] && c.box[1] > win[1] && c.box[3] < win[3],
+      );
+      const polys = JSON.parse(
+        readFileSync(join(tmp.dir, 'data', 'assets', item?.assets.polygons.href as string), 'utf8'),
+      ).features as { geometry: { coordinates: [number, number][][] } }[];
+      const centres = polys.map((f) => {
+        const ring = f.geometry.coordinates[0];
+        const [lon, lat] = ring.reduce(
+          (a, q) => [a[0] + q[0] / ring.length, a[1] + q[1] / ring.length],
+          [0, 0],
+        );
+        return transformPoint(4326, r.epsg, lon, lat);
+      });
+      const found = inside.filter((c) =>
+        centres.some(
+          ([x, y]) => x > c.box[0] - 60 && x < c.box[2] + 60 && y > c.box[1] - 60 && y < c.box[3] + 60,
+        ),
+      );
+      console.log(
+        `cut pass: ${found.length} of ${inside.length} planted changes inside the window found, ${polys.length} polygons`,
+      );
+      expect(inside.length).toBeGreaterThan(0);
+      expect(found.length).toBe(inside.length);
+    } finally {
+      await close();
+    }
+  }, 300_000);
+});
