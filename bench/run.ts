@@ -7,6 +7,7 @@ import { benchCog } from './cog.js';
 import { benchDark } from './dark.js';
 import { benchDespeckle } from './despeckle.js';
 import { benchDetect } from './detect.js';
+import { benchE2e } from './e2e.js';
 import { benchJobs } from './jobs.js';
 import { benchTiles } from './tiles.js';
 
@@ -20,6 +21,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   dark: benchDark,
   despeckle: benchDespeckle,
   detect: benchDetect,
+  e2e: benchE2e,
   jobs: benchJobs,
   tiles: benchTiles,
 };
