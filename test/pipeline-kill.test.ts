@@ -1,0 +1,187 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALL } from '../src/access/scope.js';
+import { simulateScene } from '../src/ops/simulate-scene.js';
+import { ingest } from '../src/pipeline/ingest.js';
+import { ProductRegistry, STEPS } from '../src/pipeline/registry.js';
+import { mulberry32 } from '../src/util/random.js';
+import { SICD_CHIP } from './helpers/data.js';
+import { tempDir } from './helpers/gdal.js';
+import { openTestPipeline, QUEUE_KINDS, type QueueKind, testQueueLocation } from './helpers/pipeline.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const MAIN = join(ROOT, 'test', 'helpers', 'pipeline-cli.ts');
+const KILLS = 20;
+const LEASE_MS = 1500;
+
+const tmp = tempDir('pipeline-kill-');
+const children = new Set<ChildProcess>();
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  tmp.cleanup();
+});
+const products: string[] = [];
+let landPath = '';
+
+beforeAll(async () => {
+  const r = await simulateScene(join(tmp.dir, 'scene'), {
+    seed: 7,
+    size: 384,
+    ships: 6,
+    dates: ['2026-06-01T06:00:00Z', '2026-06-13T06:00:00Z', '2026-06-25T06:00:00Z', '2026-07-07T06:00:00Z'],
+    safe: true,
+    sicdTemplate: SICD_CHIP,
+  });
+  landPath = r.landPath;
+  for (const s of r.scenes) products.push(s.safe?.safeDir as string, s.sicd?.path as string);
+}, 120_000);
+
+/** `sarbridge worker` as a child process on the data directory; `ready` resolves once it works. */
+function worker(dataDir: string, queue: string): ChildProcess & { ready: Promise<void> } {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      MAIN,
+      'worker',
+      '--data-dir',
+      dataDir,
+      '--queue',
+      queue,
+      '--lease-ms',
+      String(LEASE_MS),
+      '--concurrency',
+      '1',
+      '--land-mask',
+      landPath,
+      '--quiet',
+      '--json',
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  ) as ChildProcess & { ready: Promise<void> };
+  child.ready = new Promise<void>((done) => {
+    let out = '';
+    child.stdout?.on('data', (d) => {
+      out += d;
+      if (out.includes('"worker"')) done();
+    });
+    child.once('exit', () => done());
+  });
+  let err = '';
+  child.stderr?.on('data', (d) => {
+    err += d;
+  });
+  child.on('exit', (code, signal) => {
+    if (signal !== 'SIGKILL' && signal !== 'SIGTERM' && code !== 0)
+      console.error(`worker exited ${code}: ${err}`);
+  });
+  children.add(child);
+  return child;
+}
+
+/** Workers that ended by themselves with an error (none should). */
+const crashes: string[] = [];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.each<QueueKind>(QUEUE_KINDS)(
+  'pipeline on the %s queue: kill -9 of worker processes at random moments',
+  (kind) => {
+    it(`after ${KILLS} kills, every product is published once: no lost product, no duplicate item or event`, async () => {
+      const dataDir = join(tmp.dir, `data-${kind}`);
+      const queue = await testQueueLocation(kind, dataDir, 2);
+      const { ctx, close } = await openTestPipeline(dataDir, { queue });
+      const arrived = await ingest(ctx, products);
+      await close();
+      expect(arrived.every((a) => a.added)).toBe(true);
+
+      const registry = new ProductRegistry(join(dataDir, 'pipeline.db'));
+      const rand = mulberry32(2026);
+      const unfinished = () => registry.list({ limit: 1000 }).filter((p) => p.state === 'processing').length;
+      let kills = 0;
+      let steps = new Map<string, string>();
+      const hit = new Map<string, number>();
+      const t0 = Date.now();
+      try {
+        // Kill the worker at a random moment 0.1-2.5 s after it has started working (mid-step, or
+        // between two steps' writes), then start another, 20 times.
+        while (kills < KILLS && unfinished() > 0) {
+          const w = worker(dataDir, queue);
+          await w.ready;
+          const since = new Date().toISOString();
+          await sleep(100 + rand() * 2400);
+          if (w.exitCode !== null) break;
+          const running = STEPS.filter((st) => registry.running(st, since));
+          const exited = new Promise((r) => w.once('exit', r));
+          w.kill('SIGKILL');
+          await exited;
+          kills++;
+          for (const st of running) hit.set(st, (hit.get(st) ?? 0) + 1);
+          steps = new Map(registry.list({ limit: 1000 }).map((p) => [p.id, p.step] as [string, string]));
+        }
+        const killedAt = [...steps.values()];
+        console.log(
+          `${kills} kills in ${((Date.now() - t0) / 1000).toFixed(0)} s (steps this worker had started and not finished at the kills: ${[...hit].map(([k, n]) => `${k} ${n}`).join(', ')}); at the last kill the products were at ${killedAt.join(', ')}`,
+        );
+        // Then one worker finishes the run.
+        const last = worker(dataDir, queue);
+        const deadline = Date.now() + 300_000;
+        while (unfinished() > 0 && Date.now() < deadline) await sleep(250);
+        last.kill('SIGTERM');
+        await new Promise((r) => last.once('exit', r));
+      } finally {
+        registry.close();
+      }
+      expect(crashes).toEqual([]);
+      expect(kills).toBe(KILLS);
+
+      const { ctx: after, close: closeAfter } = await openTestPipeline(dataDir, { queue });
+      try {
+        const list = after.registry.list({ limit: 1000 });
+        expect(list.map((p) => [p.state, p.error])).toEqual(Array(products.length).fill(['published', null]));
+        // Attempts that a kill cut short were run again.
+        const rerun = list.flatMap((p) => after.registry.steps(p.id)).filter((s) => s.attempts > 1).length;
+        console.log(`${rerun} steps ran more than once`);
+        // Items: a scene per product and a change per later pass (SAFE and SICD each: 3 of 4), nothing else.
+        const page = await after.catalog.search({ collections: ['sar'], sortby: [], limit: 1000 }, ALL);
+        const ids = page.items.map((i) => i.id);
+        expect(new Set(ids).size).toBe(ids.length);
+        expect(ids.sort()).toEqual(list.flatMap((p) => p.itemIds).sort());
+        expect(ids).toHaveLength(products.length + 6);
+        for (const p of list) expect(p.itemIds).toHaveLength(p.acquiredAt?.startsWith('2026-06-01') ? 1 : 2);
+        // Each change is against the pass just before it (acquisition order), whatever the kills did.
+        const byProduct = new Map(
+          page.items.map((i) => [`${i.properties['sarbridge:product_id']}:${i.id.endsWith('-change')}`, i]),
+        );
+        for (const p of list.filter((q) => q.itemIds.length === 2)) {
+          const prev = list
+            .filter(
+              (q) => q.geometryKey === p.geometryKey && (q.acquiredAt as string) < (p.acquiredAt as string),
+            )
+            .sort((a, b) => ((a.acquiredAt as string) < (b.acquiredAt as string) ? 1 : -1))[0];
+          expect(byProduct.get(`${p.id}:true`)?.properties['sarbridge:derived_from']).toEqual([
+            prev.itemIds[0],
+            p.itemIds[0],
+          ]);
+        }
+        // One event per product.
+        const events = after.registry.events();
+        expect(events.map((e) => e.productId).sort()).toEqual(list.map((p) => p.id).sort());
+        // The store holds exactly the published assets: no part-written or orphaned file.
+        const hrefs = page.items.flatMap((i) => Object.values(i.assets).map((a) => a.href as string)).sort();
+        const stored: string[] = [];
+        for await (const o of after.store.list('')) stored.push(o.key);
+        expect(stored.sort()).toEqual(hrefs);
+        const walk = (d: string): string[] =>
+          readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+            e.isDirectory() ? walk(join(d, e.name)) : [e.name],
+          );
+        expect(walk(join(dataDir, 'assets')).filter((n) => n.endsWith('.partial'))).toEqual([]);
+      } finally {
+        await closeAfter();
+      }
+    }, 900_000);
+  },
+);
