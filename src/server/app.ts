@@ -22,6 +22,7 @@ import { ogcTileRoutes } from './routes/ogc-tiles.js';
 import { stacRoutes } from './routes/stac.js';
 import { tileRoutes } from './routes/tiles.js';
 import { transactionRoutes } from './routes/transactions.js';
+import { type UploadOptions, uploadRoutes } from './routes/uploads.js';
 import { wmtsRoutes } from './routes/wmts.js';
 
 export interface ServerOptions {
@@ -60,6 +61,8 @@ export interface ServerOptions {
   corsOrigins?: string[];
   /** The pipeline whose jobs and products `/admin/jobs` and `/admin/products` show (none: no such routes). */
   pipeline?: PipelineContext | null;
+  /** Resumable product uploads into the pipeline (`/uploads`, tus); none: no such routes. Needs `pipeline`. */
+  uploads?: UploadOptions | null;
 }
 
 /** Paths anyone may read without a credential: the landing page, conformance, API description, token endpoints. */
@@ -165,6 +168,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
   authRoutes(app, ctx);
   adminRoutes(app, ctx);
   if (o.pipeline) jobRoutes(app, ctx, o.pipeline);
+  if (o.pipeline && o.uploads) uploadRoutes(app, ctx, o.pipeline, o.uploads);
   app.addHook('onClose', async () => tiler.close());
   if (o.staticDir) {
     const dir = o.staticDir;
