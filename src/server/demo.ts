@@ -1,12 +1,14 @@
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { type ConfidentialityLabel, LABEL_FIELD, RELEASABLE_TO } from '../access/labels.js';
 import { ALL } from '../access/scope.js';
 import type { StacCollection } from '../catalog/types.js';
 import { ConflictError, SarbridgeError } from '../errors.js';
 import { campaignPasses } from '../ops/campaign-plan.js';
-import { type CampaignManifest, simulateCampaign } from '../ops/simulate-campaign.js';
+import { type CampaignManifest, type CampaignOptions, simulateCampaign } from '../ops/simulate-campaign.js';
 import type { PipelineContext } from '../pipeline/context.js';
 import { ingest } from '../pipeline/ingest.js';
 import { retryFailed } from '../pipeline/view.js';
@@ -44,6 +46,39 @@ export interface SeedOptions {
   onProgress?: (p: SeedProgress) => void;
   /** How often the registry is looked at while the products go through the pipeline (default 250 ms). */
   pollMs?: number;
+}
+
+type Simulated = Awaited<ReturnType<typeof simulateCampaign>>;
+
+/**
+ * simulateCampaign on a worker thread (demo-campaign-thread.js), progress posted back to this one;
+ * in this thread when that entry is not there (run from the TypeScript sources).
+ */
+async function simulateOffThread(dir: string, opts: CampaignOptions): Promise<Simulated> {
+  const { onProgress, ...rest } = opts;
+  const entry = new URL('./demo-campaign-thread.js', import.meta.url);
+  if (!existsSync(fileURLToPath(entry))) return simulateCampaign(dir, opts);
+  return new Promise<Simulated>((done, fail) => {
+    let result: Simulated | null = null;
+    const w = new Worker(entry, { workerData: { dir, opts: rest } });
+    w.on(
+      'message',
+      (m: { type: string; done: number; total: number; message: string; result: Simulated }) => {
+        if (m.type === 'progress') {
+          try {
+            onProgress?.(m.done, m.total, m.message);
+          } catch (err) {
+            void w.terminate();
+            fail(err);
+          }
+        } else if (m.type === 'done') result = m.result;
+      },
+    );
+    w.on('error', (err) => fail(new SarbridgeError(`demo campaign: ${err.message}`)));
+    w.on('exit', (code) =>
+      result ? done(result) : fail(new SarbridgeError(`demo campaign: the simulator stopped (exit ${code})`)),
+    );
+  });
 }
 
 /** NATO UNCLASSIFIED, releasable to these codes: the label the campaign suggests for a product. */
@@ -137,7 +172,7 @@ export async function seedDemo(ctx: PipelineContext, o: SeedOptions = {}): Promi
   // A simulation that is not reused starts from an empty products folder: each progress call adds one.
   const seen = new Set<string>();
   o.onProgress?.({ phase: 'simulate', done: 0, total: passes.length, message: campaignDir });
-  const sim = await simulateCampaign(campaignDir, {
+  const sim = await simulateOffThread(campaignDir, {
     startDate: START_DATE,
     partners,
     onProgress: (done, total, message) => {
