@@ -198,7 +198,9 @@ export function checkStoredPath(path: unknown, field: string): string {
   }
   const segments = checkSegments(path, false);
   if (typeof segments === 'string')
-    throw new ValidationError(`${field}: '${show(path)}' is not a plain relative path: ${segments} ${EXPECTED}`);
+    throw new ValidationError(
+      `${field}: '${show(path)}' is not a plain relative path: ${segments} ${EXPECTED}`,
+    );
   return path;
 }
 
