@@ -102,6 +102,12 @@ describe('loadConfig: bad settings name the setting, its source and what was exp
       message: "SARBRIDGE_WORKER_CONCURRENCY: expected an integer from 1 to 64, got '0'",
     },
     {
+      name: 'upload limit of zero MiB',
+      sources: () => ({ flags: { maxUploadMib: '0' } }),
+      // (No ", got '0'": the message already holds a '0'.)
+      message: '--max-upload-mib: expected an integer from 1 to 1048576 (MiB)',
+    },
+    {
       name: 'a boolean that is neither',
       sources: () => ({ env: { SARBRIDGE_S3_FORCE_PATH_STYLE: 'maybe' } }),
       message: "SARBRIDGE_S3_FORCE_PATH_STYLE: expected true or false, got 'maybe'",

@@ -19,6 +19,7 @@ const HELP: Record<string, [string, string]> = {
   corsOrigins: ['<origins...>', 'origins whose browser scripts may use the API (default none)'],
   accessDir: ['<dir>', 'identity store and audit log (default <data-dir>/access)'],
   rateLimitPerS: ['<n>', 'requests per second per credential, bursts of 4x; 0 for none (default 100)'],
+  maxUploadMiB: ['<n>', 'largest product a provider may upload through /uploads, MiB (default 65536)'],
   workerConcurrency: ['<n>', 'jobs a worker runs at once (default 1)'],
 };
 

@@ -175,6 +175,8 @@ export async function serveRuntime(
       trustProxy: o.trustProxy,
       corsOrigins: c.corsOrigins,
       pipeline: rt.pipeline,
+      // Resumable uploads of products (tus), provider roles only, up to the configured size.
+      uploads: { maxSizeBytes: c.maxUploadMiB * 1024 * 1024 },
       logger: o.logger ?? 'warn',
     });
   } catch (err) {

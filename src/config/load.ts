@@ -101,6 +101,13 @@ export const SETTINGS: {
     kind: 'int',
   },
   {
+    key: 'maxUploadMiB',
+    flag: '--max-upload-mib',
+    env: 'SARBRIDGE_MAX_UPLOAD_MIB',
+    file: ['maxUploadMiB'],
+    kind: 'int',
+  },
+  {
     key: 'workerConcurrency',
     flag: '--concurrency',
     env: 'SARBRIDGE_WORKER_CONCURRENCY',
@@ -121,6 +128,7 @@ export const DEFAULTS = {
   s3Region: 'us-east-1',
   s3ForcePathStyle: false,
   rateLimitPerS: 100,
+  maxUploadMiB: 65_536,
   workerConcurrency: 1,
 } as const;
 
@@ -337,6 +345,7 @@ export function loadConfig(sources: ConfigSources = {}): SarbridgeConfig {
     corsOrigins: (v.corsOrigins ?? []).map((o) => new URL(o).origin),
     accessDir: v.accessDir === undefined ? join(dataDir, 'access') : abs('accessDir', v.accessDir),
     rateLimitPerS: v.rateLimitPerS ?? DEFAULTS.rateLimitPerS,
+    maxUploadMiB: v.maxUploadMiB ?? DEFAULTS.maxUploadMiB,
     workerConcurrency: v.workerConcurrency ?? DEFAULTS.workerConcurrency,
     dropFolders,
     sources: from,

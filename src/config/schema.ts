@@ -141,6 +141,11 @@ export const configSchema = z
       .int({ error: 'expected an integer from 0 to 1000000' })
       .min(0, { error: 'expected an integer from 0 to 1000000' })
       .max(1_000_000, { error: 'expected an integer from 0 to 1000000' }),
+    /** Largest product a provider may upload through /uploads, MiB. */
+    maxUploadMiB: z
+      .int({ error: 'expected an integer from 1 to 1048576 (MiB)' })
+      .min(1, { error: 'expected an integer from 1 to 1048576 (MiB)' })
+      .max(1_048_576, { error: 'expected an integer from 1 to 1048576 (MiB)' }),
     /** Jobs a worker runs at once. */
     workerConcurrency: z
       .int({ error: 'expected an integer from 1 to 64' })
@@ -183,6 +188,7 @@ export interface SarbridgeConfig {
   corsOrigins: string[];
   accessDir: string;
   rateLimitPerS: number;
+  maxUploadMiB: number;
   workerConcurrency: number;
   dropFolders: { path: string; label: ConfidentialityLabel; collection: string | null }[];
   /** Where each setting came from, with its flag, variable or file name (for `--json` start-up output). */
