@@ -39,7 +39,15 @@ beforeAll(async () => {
   await writeDeflateBomb(BOMB);
   writeFileSync(
     join(tmp.dir, 'bomb.json'),
-    JSON.stringify({ datetime: '2026-06-01T06:00:00Z', 'sar:polarizations': ['VV'], unit: 'linear' }),
+    // A complete sidecar (ard refuses an incomplete one before it looks at the pixels).
+    JSON.stringify({
+      datetime: '2026-06-01T06:00:00Z',
+      'sar:instrument_mode': 'IW',
+      'sar:frequency_band': 'C',
+      'sar:polarizations': ['VV'],
+      'sar:product_type': 'GRD',
+      unit: 'linear',
+    }),
   );
 }, 120_000);
 
