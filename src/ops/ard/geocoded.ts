@@ -1,9 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { FormatError, ValidationError } from '../../errors.js';
 import { isGeographic, mapSpacing, transformedBounds, transformPoint } from '../../geo/crs.js';
 import type { GeoTransform } from '../../geo/transform.js';
 import { assertCommandBudget, commandBudgets } from '../../io/budget.js';
 import { GeoTiff } from '../../io/tiff/reader.js';
+import type { Sidecar } from '../../products/sidecar.js';
+import { findSidecar, readSidecar, sidecarCandidates } from '../../products/sidecar.js';
 import { dataTypeInfo } from '../../raster/dtype.js';
 import { KernelPool } from '../../raster/kernel-pool.js';
 import { fromDb, multilook } from '../../raster/sar.js';
@@ -50,39 +51,23 @@ async function despeckleShared(
   return { ...img, data: dst };
 }
 
-/** The sidecar of a geocoded product: a STAC item, or a flat JSON object with STAC property names. */
-async function readSidecar(
-  path: string,
-  explicit?: string,
-): Promise<{ path: string; properties: Record<string, unknown> }> {
-  const base = path.replace(/\.tiff?$/i, '');
-  const candidates = explicit
-    ? [explicit]
-    : [`${path}.json`, `${base}.json`, `${base}_metadata.json`, `${base}.stac.json`];
-  for (const c of candidates) {
-    let text: string;
+/**
+ * The sidecar of a geocoded product (src/products/sidecar.ts reads and checks it): the one given with
+ * --meta, else the first of the usual names beside the image.
+ */
+async function sidecarOf(path: string, explicit?: string): Promise<Sidecar> {
+  if (explicit) {
     try {
-      text = await readFile(c, 'utf8');
-    } catch {
-      if (explicit) throw new ValidationError(`--meta ${explicit}: cannot read it`);
-      continue;
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
+      return await readSidecar(explicit);
     } catch (err) {
-      throw new FormatError(c, `is not valid JSON (${(err as Error).message})`, { cause: err });
+      if (err instanceof FormatError) throw err;
+      throw new ValidationError(`--meta ${explicit}: cannot read it`, { cause: err });
     }
-    if (json === null || typeof json !== 'object' || Array.isArray(json))
-      throw new FormatError(c, 'must be a JSON object (a STAC item or a map of STAC properties)');
-    const o = json as Record<string, unknown>;
-    const properties = (
-      o.type === 'Feature' && typeof o.properties === 'object' ? o.properties : o
-    ) as Record<string, unknown>;
-    return { path: c, properties };
   }
+  const found = await findSidecar(path);
+  if (found) return readSidecar(found);
   throw new ValidationError(
-    `${path}: no metadata sidecar found (tried ${candidates.join(', ')}); pass one with --meta`,
+    `${path}: no metadata sidecar found (tried ${sidecarCandidates(path).join(', ')}); pass one with --meta`,
   );
 }
 
@@ -134,7 +119,7 @@ export async function ardGeoTiff(
   if (opts.like !== undefined && opts.epsg !== undefined)
     throw new ValidationError('--like and --crs cannot be used together: --like sets the CRS');
   checkedSpacing(opts);
-  const sidecar = await readSidecar(path, opts.meta);
+  const sidecar = await sidecarOf(path, opts.meta);
   const side = sidecar.properties;
   const acquisition = acquisitionFromSidecar(sidecar.path, side);
   const { memoryBytes, decodeBytes } = commandBudgets(opts);
