@@ -414,59 +414,33 @@ function ringRow(
   }
 }
 
-/** The guard window's sums of values and counts along one row (the K method's detection pass). */
-function guardRow(
-  cols: Float64Array[],
+/**
+ * Sums of values and counts over a window of half width h along one row, from the column sums of
+ * values `s` and counts `n` into `outS` and `outN` (the target window's, and the guard window's for
+ * the K method's detection pass).
+ */
+function windowRow(
+  s: Float64Array,
+  n: Float64Array,
   P: number,
-  hg: number,
-  row: Float64Array[],
+  h: number,
+  outS: Float64Array,
+  outN: Float64Array,
   xa: number,
   xb: number,
 ): void {
-  const cGS = cols[2];
-  const cGN = cols[4];
-  const gSo = row[3];
-  const gNo = row[4];
-  let gS = 0;
-  let gN = 0;
-  for (let i = -hg; i <= hg; i++) {
-    gS += cGS[P + xa + i];
-    gN += cGN[P + xa + i];
+  let sum = 0;
+  let count = 0;
+  for (let i = -h; i <= h; i++) {
+    sum += s[P + xa + i];
+    count += n[P + xa + i];
   }
   for (let x = xa; x < xb; x++) {
-    gSo[x] = gS;
-    gNo[x] = gN;
+    outS[x] = sum;
+    outN[x] = count;
     const a = P + x;
-    gS += cGS[a + hg + 1] - cGS[a - hg];
-    gN += cGN[a + hg + 1] - cGN[a - hg];
-  }
-}
-
-/** Target window sums (values and counts) along one row. */
-function targetRow(
-  cols: Float64Array[],
-  P: number,
-  ht: number,
-  row: Float64Array[],
-  xa: number,
-  xb: number,
-): void {
-  const cTS = cols[0];
-  const cTN = cols[1];
-  const tSo = row[5];
-  const tNo = row[6];
-  let tS = 0;
-  let tN = 0;
-  for (let i = -ht; i <= ht; i++) {
-    tS += cTS[P + xa + i];
-    tN += cTN[P + xa + i];
-  }
-  for (let x = xa; x < xb; x++) {
-    tSo[x] = tS;
-    tNo[x] = tN;
-    const a = P + x;
-    tS += cTS[a + ht + 1] - cTS[a - ht];
-    tN += cTN[a + ht + 1] - cTN[a - ht];
+    sum += s[a + h + 1] - s[a - h];
+    count += n[a + h + 1] - n[a - h];
   }
 }
 
@@ -789,7 +763,7 @@ export function cfarRows(
     }
   }
   for (let y = row0; y < row0 + rows; y++) {
-    if (quad) guardRow(cols, P, hg, row, xa, xb);
+    if (quad) windowRow(cols[2], cols[4], P, hg, row[3], row[4], xa, xb);
     else ringRow(cols, P, hb, hg, row, xa, xb);
     if (!detect) {
       // The K method censors only outliers with a 4-neighbour above the same threshold: a ship is
@@ -798,7 +772,7 @@ export function cfarRows(
       // moments is too calm, which lowers every threshold (false alarms in spiky clutter).
       censorRow(src, valid, W, H, y, p.t, kind === 'k', row, bgCountOut as Uint8Array, xa, xb);
     } else {
-      targetRow(cols, P, ht, row, xa, xb);
+      windowRow(cols[0], cols[1], P, ht, row[5], row[6], xa, xb);
       if (quad) kRow(valid, W, H, y, p, cols, P, row, res, scratch, kFull as KThresholdTable, xa, xb);
       else twoParamRow(valid, W, H, y, p, row, res, xa, xb);
     }
