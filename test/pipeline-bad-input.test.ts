@@ -217,3 +217,30 @@ describe('pipeline: bad products fail visibly with the reason, are kept, and not
     }
   });
 });
+
+describe('pipeline: arrival keeps a GeoTIFF by its bytes, not its name', () => {
+  it("a GeoTIFF named 'scene.dat' keeps its sidecar 'scene.dat.json' and passes the read step", async () => {
+    const d = join(tmp.dir, 'dat-name');
+    const inDir = join(d, 'in');
+    mkdirSync(inDir, { recursive: true });
+    const p = join(inDir, 'scene.dat');
+    cpSync(geotiff, p);
+    writeFileSync(
+      `${p}.json`,
+      JSON.stringify({ datetime: '2026-06-01T06:00:00Z', platform: 'sentinel-1a', 'sar:instrument_mode': 'IW' }),
+    );
+    const { ctx, close } = await openTestPipeline(join(d, 'data'), { landMask: 'none' });
+    try {
+      const [r] = await ingest(ctx, [p]);
+      const kept = readdirSync(join(d, 'data', 'inbox', r.id as string)).sort();
+      expect(kept).toEqual(['scene.dat', 'scene.dat.json']);
+      const workers = await startWorkers(ctx.queue, ctx);
+      await ctx.queue.drained({ timeoutMs: 120_000 });
+      await workers.close();
+      const v = await productView(ctx, r.id as string);
+      expect(v.steps.find((s) => s.step === 'read')?.state).toBe('done');
+    } finally {
+      await close();
+    }
+  }, 180_000);
+});

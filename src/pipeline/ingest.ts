@@ -4,6 +4,7 @@ import type { ConfidentialityLabel } from '../access/labels.js';
 import { SarbridgeError, ValidationError } from '../errors.js';
 import { parseSha256, productChecksum, sidecarSha256 } from './checksum.js';
 import { atomicDir, DEFAULT_COLLECTION, exists, inboxDir, type PipelineContext } from './context.js';
+import { contentKind } from '../products/recognise.js';
 import { geotiffSidecars } from './read.js';
 import type { LabelSource, ProductRecord } from './registry.js';
 import { enqueueStep, resume } from './worker.js';
@@ -40,7 +41,9 @@ async function keep(src: string, dir: string): Promise<void> {
     return;
   }
   await copyFile(src, join(dir, name));
-  if (/\.tiff?$/i.test(name))
+  // A GeoTIFF is known by its bytes, not its name: 'scene.dat' with 'scene.dat.json' keeps its sidecar.
+  const kind = await contentKind(src);
+  if (kind === 'tiff' || kind === 'bigtiff')
     for (const side of geotiffSidecars(src))
       if (await exists(side)) await copyFile(side, join(dir, basename(side)));
 }
