@@ -43,11 +43,14 @@ const WAIT_FOR_PREVIOUS_MS = 3000;
  * whose footprints overlap by at least `minOverlap` and whose incidence differs by at most
  * `maxIncidenceDiffDeg`, the latest. Null when there is none.
  */
-export function previousAcquisition(ctx: PipelineContext, p: ProductRecord): ProductRecord | null {
+export async function previousAcquisition(
+  ctx: PipelineContext,
+  p: ProductRecord,
+): Promise<ProductRecord | null> {
   if (!p.geometryKey || !p.acquiredAt || !p.bbox) return null;
   const minOverlap = ctx.minOverlap ?? 0.3;
   const maxInc = ctx.maxIncidenceDiffDeg ?? 3;
-  for (const q of ctx.registry.earlier(p.geometryKey, p.acquiredAt, p.id)) {
+  for (const q of await ctx.registry.earlier(p.geometryKey, p.acquiredAt, p.id)) {
     if (!q.bbox || overlapFraction(p.bbox, q.bbox) < minOverlap) continue;
     const a = p.acquisition?.incidenceDeg ?? null;
     const b = q.acquisition?.incidenceDeg ?? null;
@@ -86,9 +89,9 @@ export async function changeStep(
   p: ProductRecord,
   ard: ArdStepResult,
 ): Promise<ChangeStepResult> {
-  const prev = previousAcquisition(ctx, p);
+  const prev = await previousAcquisition(ctx, p);
   if (!prev) return { previous: null };
-  const prevArd = ctx.registry.step(prev.id, 'ard');
+  const prevArd = await ctx.registry.step(prev.id, 'ard');
   if (prevArd?.state !== 'done')
     throw new RetryJobLater(
       `waiting for the ARD of the previous acquisition ${prev.id}`,
