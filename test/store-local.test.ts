@@ -1,6 +1,14 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotFoundError, ValidationError } from '../src/errors.js';
@@ -78,6 +86,27 @@ describe('LocalStore', () => {
     // A crash mid-put leaves '.{name}.{random}.partial' behind; it is not an object.
     writeFileSync(join(root, 't', '.a.bin.0123456789abcdef.partial'), 'half');
     expect(await keys(store.list('t/'))).toEqual(['t/a.bin']);
+  });
+
+  it('sweepTemporaries removes the temporary files of killed puts, not one still being written nor any object', async () => {
+    mkdirSync(join(root, 'sw', 'deep'), { recursive: true });
+    await store.putBytes('sw/keep.bin', new Uint8Array(4));
+    const stale = [
+      join(root, 'sw', '.x.tif.00112233445566aa.partial'),
+      join(root, 'sw', 'deep', '.y.json.ffeeddccbbaa9988.partial'),
+    ];
+    const fresh = join(root, 'sw', '.z.tif.0a0b0c0d0e0f1011.partial');
+    // Not a temporary file: a hidden name without the random suffix, and an object named like one.
+    const other = [join(root, 'sw', '.hidden.partial'), join(root, 'sw', 'x.partial')];
+    for (const f of [...stale, fresh, ...other]) writeFileSync(f, 'half');
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    for (const f of [...stale, ...other]) utimesSync(f, hourAgo, hourAgo);
+    expect(await store.sweepTemporaries(600_000)).toBe(2);
+    expect(filesUnder(join(root, 'sw'))).toEqual(
+      ['.hidden.partial', '.z.tif.0a0b0c0d0e0f1011.partial', 'keep.bin', 'x.partial'].sort(),
+    );
+    expect(await store.sweepTemporaries(0)).toBe(1);
+    await expect(store.sweepTemporaries(-1)).rejects.toThrow(/olderThanMs must be >= 0/);
   });
 
   it('readers see the old file or the whole new one while it is replaced (checked by sha256sum in another process)', async () => {

@@ -3,7 +3,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  ListMultipartUploadsCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteCatalog } from '../src/catalog/sqlite/store.js';
 import { syntheticCollection } from '../src/catalog/synthetic.js';
@@ -130,6 +136,26 @@ describe('S3Store objects', () => {
     const body = await got.Body?.transformToByteArray();
     other.destroy();
     expect(`1220${sha(body as Uint8Array)}`).toBe(sha256sum(file));
+  });
+
+  it('sweepTemporaries aborts the unfinished multipart uploads of killed puts under its prefix, not others', async () => {
+    const c = store.client;
+    const start = async (Key: string) =>
+      (await c.send(new CreateMultipartUploadCommand({ Bucket: 'sar', Key }))).UploadId as string;
+    const mine = await start('prod/killed/a.tif');
+    const elsewhere = await start('other-prefix/b.tif');
+    const open = async () =>
+      ((await c.send(new ListMultipartUploadsCommand({ Bucket: 'sar' }))).Uploads ?? [])
+        .map((u) => u.UploadId)
+        .sort();
+    expect(await open()).toEqual([mine, elsewhere].sort());
+    // Younger than the limit: left alone (it may be a put still running).
+    expect(await store.sweepTemporaries(3_600_000)).toBe(0);
+    expect(await store.sweepTemporaries(0)).toBe(1);
+    expect(await open()).toEqual([elsewhere]);
+    await c.send(
+      new AbortMultipartUploadCommand({ Bucket: 'sar', Key: 'other-prefix/b.tif', UploadId: elsewhere }),
+    );
   });
 
   it("small reads are served from aligned blocks: the COG reader's reads cost a few requests", async () => {

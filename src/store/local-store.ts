@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type Dirent, mkdirSync } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, readdir, realpath, rename, unlink } from 'node:fs/promises';
-import { isAbsolute } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { NotFoundError, SarbridgeError, ValidationError } from '../errors.js';
 import { AssetStorage, type ByteRange, type OpenAsset } from '../io/asset-storage.js';
@@ -123,6 +123,39 @@ export class LocalStore implements AssetStore {
     if (href.startsWith('file:') || isAbsolute(href)) return this.storage.relativeOf(href);
     if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(href)) return null;
     return href;
+  }
+
+  async sweepTemporaries(olderThanMs: number): Promise<number> {
+    if (!(olderThanMs >= 0))
+      throw new ValidationError(`sweepTemporaries: olderThanMs must be >= 0, got ${olderThanMs}`);
+    const before = Date.now() - olderThanMs;
+    let removed = 0;
+    const sweep = async (dir: string): Promise<void> => {
+      let entries: Dirent[];
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch {
+        return; // removed meanwhile
+      }
+      for (const e of entries) {
+        const path = join(dir, e.name);
+        if (e.isDirectory()) await sweep(path);
+        else if (e.isFile() && PARTIAL.test(e.name)) {
+          const st = await lstat(path).catch(() => null);
+          if (
+            st &&
+            st.mtimeMs < before &&
+            (await unlink(path).then(
+              () => true,
+              () => false,
+            ))
+          )
+            removed++;
+        }
+      }
+    };
+    await sweep(this.storage.root);
+    return removed;
   }
 
   async close(): Promise<void> {}

@@ -10,7 +10,9 @@ import {
   HeadBucketCommand,
   HeadObjectCommand,
   type HeadObjectCommandOutput,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  ListPartsCommand,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -265,6 +267,44 @@ export class S3Store implements AssetStore {
   async getRange(fullKey: string, etag: string, range: ByteRange, signal?: AbortSignal): Promise<Readable> {
     const out: GetObjectCommandOutput = await this.blocks.get(fullKey, etag, range.start, range.end, signal);
     return out.Body as Readable;
+  }
+
+  async sweepTemporaries(olderThanMs: number): Promise<number> {
+    if (!(olderThanMs >= 0))
+      throw new ValidationError(`sweepTemporaries: olderThanMs must be >= 0, got ${olderThanMs}`);
+    const before = Date.now() - olderThanMs;
+    let removed = 0;
+    let KeyMarker: string | undefined;
+    let UploadIdMarker: string | undefined;
+    for (;;) {
+      const page = await this.send('ListMultipartUploads', this.prefix, () =>
+        this.client.send(
+          new ListMultipartUploadsCommand({
+            Bucket: this.bucket,
+            Prefix: this.prefix,
+            KeyMarker,
+            UploadIdMarker,
+          }),
+        ),
+      );
+      for (const u of page.Uploads ?? []) {
+        if (!u.Key || !u.UploadId || !u.Initiated || u.Initiated.getTime() >= before) continue;
+        // An upload started long ago may still be sending parts: its newest part decides.
+        const parts = await this.send('ListParts', u.Key, () =>
+          this.client.send(new ListPartsCommand({ Bucket: this.bucket, Key: u.Key, UploadId: u.UploadId })),
+        );
+        if ((parts.Parts ?? []).some((q) => (q.LastModified?.getTime() ?? 0) >= before)) continue;
+        await this.send('AbortMultipartUpload', u.Key, () =>
+          this.client.send(
+            new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key, UploadId: u.UploadId }),
+          ),
+        );
+        removed++;
+      }
+      if (!page.IsTruncated) return removed;
+      KeyMarker = page.NextKeyMarker;
+      UploadIdMarker = page.NextUploadIdMarker;
+    }
   }
 
   /** The reader's cached, coalesced block reads. */

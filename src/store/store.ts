@@ -77,6 +77,12 @@ export interface AssetStore {
    * root, or an s3://bucket/prefix/... URL of an S3 store, is turned into its key.
    */
   keyOf(href: string): string | null;
+  /**
+   * Remove what killed puts left behind (a local store's temporary files, an S3 store's unfinished
+   * multipart uploads under its prefix) that have not been written to for `olderThanMs`; a put still
+   * running keeps its file fresh and is left alone. Returns how many were removed.
+   */
+  sweepTemporaries(olderThanMs: number): Promise<number>;
   /** Release connections and caches. */
   close(): Promise<void>;
 }
