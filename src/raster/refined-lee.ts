@@ -1,6 +1,104 @@
 import type { SpeckleParams } from './speckle.js';
 
 /**
+ * Columns [lo, hi] of each row a (0..6) of the 7 x 7 window inside each of the eight half windows
+ * (see refinedLeeRows, rule 3), indexed mask * 7 + a.
+ */
+const HALF_LO = new Int32Array(56);
+const HALF_HI = new Int32Array(56);
+for (let a = 0; a < 7; a++) {
+  const rows: [number, number][] = [
+    [0, 3],
+    [3, 6],
+    a <= 3 ? [0, 6] : [0, -1],
+    a >= 3 ? [0, 6] : [0, -1],
+    [0, a],
+    [a, 6],
+    [0, 6 - a],
+    [6 - a, 6],
+  ];
+  rows.forEach(([lo, hi], mask) => {
+    HALF_LO[mask * 7 + a] = lo;
+    HALF_HI[mask * 7 + a] = hi;
+  });
+}
+
+/**
+ * One row of 3 x 3 sub-window means for window centres on image row `r` (which may lie up to 2 rows
+ * outside the image) and columns -2 .. W + 1, into `out` (index column + 2): the mean of the valid
+ * pixels of rows r - 1 .. r + 1 and columns c - 1 .. c + 1, each clamped into the image, summed row by
+ * row in double precision; NaN where none is valid.
+ */
+function subWindowMeans(
+  src: Float32Array,
+  W: number,
+  imageHeight: number,
+  srcRow0: number,
+  r: number,
+  cols: Int32Array,
+  out: Float64Array,
+): void {
+  const row = (yy: number) => (Math.min(imageHeight - 1, Math.max(0, yy)) - srcRow0) * W;
+  const r0 = row(r - 1);
+  const r1 = row(r);
+  const r2 = row(r + 1);
+  for (let k = 0; k < W + 4; k++) {
+    // Column c = k - 2 reads clamped columns cols[k], cols[k + 1], cols[k + 2] (c - 1 .. c + 1).
+    const c0 = cols[k];
+    const c1 = cols[k + 1];
+    const c2 = cols[k + 2];
+    let s = 0;
+    let n = 0;
+    let v = src[r0 + c0];
+    if (v === v) {
+      s += v;
+      n++;
+    }
+    v = src[r0 + c1];
+    if (v === v) {
+      s += v;
+      n++;
+    }
+    v = src[r0 + c2];
+    if (v === v) {
+      s += v;
+      n++;
+    }
+    v = src[r1 + c0];
+    if (v === v) {
+      s += v;
+      n++;
+    }
+    v = src[r1 + c1];
+    if (v === v) {
+      s += v;
+      n++;
+    }
+    v = src[r1 + c2];
+    if (v === v) {
+      s += v;
+      n++;
+    }
+    v = src[r2 + c0];
+    if (v === v) {
+      s += v;
+      n++;
+    }
+    v = src[r2 + c1];
+    if (v === v) {
+      s += v;
+      n++;
+    }
+    v = src[r2 + c2];
+    if (v === v) {
+      s += v;
+      n++;
+    }
+    out[k] = n > 0 ? s / n : Number.NaN;
+  }
+}
+
+/**
  * Refined Lee (J.-S. Lee 1981, "Refined filtering of image noise using local statistics"), as ESA SNAP
  * structures it, on a 7 x 7 window with replicated borders. The rules implemented, per pixel:
  *
@@ -17,6 +115,11 @@ import type { SpeckleParams } from './speckle.js';
  *    var_x = (v - m^2 sigma_v^2) / (1 + sigma_v^2); the output is m when var_x <= 0 (or v = 0),
  *    else m + (var_x / v) (I - m).
  * NaN pixels are left out of every mean and variance and stay NaN.
+ *
+ * The sub-window means are 3 x 3 means centred 2 pixels apart, so each is computed once per pixel
+ * (a ring of five rows of them) rather than nine times; every sum still adds the same values in the
+ * same order (rows of the window top to bottom, each left to right), so the result is the same
+ * to the last bit as summing each window on its own (test/refined-lee-rules.test.ts).
  */
 export function refinedLeeRows(
   src: Float32Array,
@@ -30,41 +133,47 @@ export function refinedLeeRows(
 ): void {
   const W = width;
   const sigmaV2 = 1 / p.looks;
-  const win = new Float64Array(49);
-  const M = new Float64Array(9);
+  // cols[k] = column k - 3 clamped into the image, for k = 0 .. W + 5 (columns -3 .. W + 2).
+  const cols = new Int32Array(W + 6);
+  for (let k = 0; k < W + 6; k++) cols[k] = Math.min(W - 1, Math.max(0, k - 3));
+  const ring = Array.from({ length: 5 }, () => new Float64Array(W + 4));
+  const ringRow = new Int32Array(5).fill(-0x7fffffff);
+  const meansOf = (r: number): Float64Array => {
+    const slot = (((r - outRow0) % 5) + 5) % 5;
+    if (ringRow[slot] !== r) {
+      subWindowMeans(src, W, imageHeight, srcRow0, r, cols, ring[slot]);
+      ringRow[slot] = r;
+    }
+    return ring[slot];
+  };
   const rowIndex = new Int32Array(7);
-  const colIndex = new Int32Array(7);
   for (let j = 0; j < outRows; j++) {
     const y = outRow0 + j;
     for (let k = 0; k < 7; k++) {
       const yy = Math.min(imageHeight - 1, Math.max(0, y + k - 3));
       rowIndex[k] = (yy - srcRow0) * W;
     }
+    const top = meansOf(y - 2);
+    const mid = meansOf(y);
+    const bottom = meansOf(y + 2);
+    const centre = rowIndex[3];
+    const o = j * W;
     for (let x = 0; x < W; x++) {
-      const I = src[rowIndex[3] + x];
+      const I = src[centre + x];
       if (I !== I) {
-        dst[j * W + x] = Number.NaN;
+        dst[o + x] = Number.NaN;
         continue;
       }
-      for (let k = 0; k < 7; k++) colIndex[k] = Math.min(W - 1, Math.max(0, x + k - 3));
-      for (let a = 0; a < 7; a++) for (let b = 0; b < 7; b++) win[a * 7 + b] = src[rowIndex[a] + colIndex[b]];
-      for (let a = 0; a < 3; a++) {
-        for (let b = 0; b < 3; b++) {
-          let s = 0;
-          let n = 0;
-          for (let u = 0; u < 3; u++) {
-            for (let v = 0; v < 3; v++) {
-              const val = win[(2 * a + u) * 7 + 2 * b + v];
-              if (val === val) {
-                s += val;
-                n++;
-              }
-            }
-          }
-          M[a * 3 + b] = n > 0 ? s / n : Number.NaN;
-        }
-      }
-      const [m00, m01, m02, m10, m11, m12, m20, m21, m22] = M;
+      // Sub-window (a, b) is centred on row y - 2 + 2a, column x - 2 + 2b (means index column + 2).
+      const m00 = top[x];
+      const m01 = top[x + 2];
+      const m02 = top[x + 4];
+      const m10 = mid[x];
+      const m11 = mid[x + 2];
+      const m12 = mid[x + 4];
+      const m20 = bottom[x];
+      const m21 = bottom[x + 2];
+      const m22 = bottom[x + 4];
       const g0 = Math.abs(m02 + 2 * m12 + m22 - (m00 + 2 * m10 + m20));
       const g1 = Math.abs(m01 + 2 * m02 + m12 - (m10 + 2 * m20 + m21));
       const g2 = Math.abs(m00 + 2 * m01 + m02 - (m20 + 2 * m21 + m22));
@@ -89,30 +198,29 @@ export function refinedLeeRows(
       let s = 0;
       let s2 = 0;
       let n = 0;
-      for (let a = 0; a < 7; a++) {
-        for (let b = 0; b < 7; b++) {
-          const inside =
-            mask === 0
-              ? b <= 3
-              : mask === 1
-                ? b >= 3
-                : mask === 2
-                  ? a <= 3
-                  : mask === 3
-                    ? a >= 3
-                    : mask === 4
-                      ? b <= a
-                      : mask === 5
-                        ? b >= a
-                        : mask === 6
-                          ? a + b <= 6
-                          : a + b >= 6;
-          if (!inside) continue;
-          const val = win[a * 7 + b];
-          if (val === val) {
-            s += val;
-            s2 += val * val;
-            n++;
+      const m7 = mask * 7;
+      if (x >= 3 && x + 3 < W) {
+        for (let a = 0; a < 7; a++) {
+          const base = rowIndex[a] + x - 3;
+          for (let b = base + HALF_LO[m7 + a], e = base + HALF_HI[m7 + a]; b <= e; b++) {
+            const val = src[b];
+            if (val === val) {
+              s += val;
+              s2 += val * val;
+              n++;
+            }
+          }
+        }
+      } else {
+        for (let a = 0; a < 7; a++) {
+          const base = rowIndex[a];
+          for (let b = HALF_LO[m7 + a], e = HALF_HI[m7 + a]; b <= e; b++) {
+            const val = src[base + cols[x + b]];
+            if (val === val) {
+              s += val;
+              s2 += val * val;
+              n++;
+            }
           }
         }
       }
@@ -123,7 +231,7 @@ export function refinedLeeRows(
         const varX = (v - m * m * sigmaV2) / (1 + sigmaV2);
         if (varX > 0) out = m + (varX / v) * (I - m);
       }
-      dst[j * W + x] = out;
+      dst[o + x] = out;
     }
   }
 }
