@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -13,6 +13,7 @@ import {
   ValidationError,
 } from '../src/errors.js';
 import { runCapture } from './helpers/cli.js';
+import { tinyTiff } from './helpers/tiny-tiff.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sarbridge-cli-progress-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -285,5 +286,43 @@ describe('sarbridge simulate: exit codes and output modes of the commands', () =
     });
     const quiet = await runCapture([...args('c'), '--quiet']);
     expect(quiet).toEqual({ code: 0, stdout: '', stderr: '' });
+  });
+});
+
+describe('--json and --quiet on every command that prints a result', () => {
+  it('every command has both, except the server and the audit export (a stream of records)', async () => {
+    const { buildProgram } = await import('../src/cli/main.js');
+    type Cmd = ReturnType<typeof buildProgram>;
+    const leaves = (c: Cmd, path: string): [string, Cmd][] =>
+      c.commands.length ? c.commands.flatMap((s) => leaves(s as Cmd, `${path} ${s.name()}`)) : [[path, c]];
+    const missing = leaves(buildProgram(), 'sarbridge')
+      .filter(([, c]) => !['--json', '--quiet'].every((f) => c.options.some((o) => o.long === f)))
+      .map(([p]) => p);
+    expect(missing.sort()).toEqual(['sarbridge audit export', 'sarbridge serve']);
+  });
+
+  it.each([
+    ['default', [], 'pretty'],
+    ['--json', ['--json'], 'json'],
+    ['--quiet', ['--quiet'], 'quiet'],
+  ] as const)('info %s: indented JSON, one JSON line, or nothing', async (_name, flags, mode) => {
+    const tif = join(dir, 'info.tif');
+    writeFileSync(tif, tinyTiff({ width: 4, height: 4 }));
+    const r = await runCapture(['info', tif, ...flags]);
+    expect(r.code).toBe(0);
+    if (mode === 'quiet') expect(r.stdout).toBe('');
+    else if (mode === 'json') {
+      expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(1);
+      expect(JSON.parse(r.stdout)).toMatchObject({ type: 'result', width: 4, height: 4 });
+    } else {
+      expect(r.stdout.split('\n').length).toBeGreaterThan(3);
+      expect(JSON.parse(r.stdout)).toMatchObject({ width: 4, height: 4 });
+    }
+  });
+
+  it('--json with --quiet is a usage error (exit 2)', async () => {
+    const r = await runCapture(['info', join(dir, 'info.tif'), '--json', '--quiet']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--json.*cannot be used with.*--quiet/);
   });
 });

@@ -37,10 +37,28 @@ export function nonNegativeArg(name: string) {
   };
 }
 
-/** Print a JSON document on stdout (non-finite numbers as strings). */
+/** How `write` prints a command's result: indented JSON (default), one JSON line (--json) or nothing (--quiet). */
+export type ResultMode = 'pretty' | 'json' | 'quiet';
+let resultMode: ResultMode = 'pretty';
+
+/** Set by the program before a command runs, from its --json / --quiet. */
+export function setResultMode(mode: ResultMode): void {
+  resultMode = mode;
+}
+
+/** Print a command's result, a JSON document, on stdout (non-finite numbers as strings). */
 export function write(obj: unknown): void {
+  if (resultMode === 'quiet') return;
+  const finite = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v);
+  if (resultMode === 'pretty') {
+    process.stdout.write(`${JSON.stringify(obj, finite, 2)}\n`);
+    return;
+  }
+  // As Output.result: the result's fields beside type 'result' (under `result` when it is no plain
+  // object or has a `type` of its own).
+  const plain = obj !== null && typeof obj === 'object' && !Array.isArray(obj) && !('type' in obj);
   process.stdout.write(
-    `${JSON.stringify(obj, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2)}\n`,
+    `${JSON.stringify(plain ? { type: 'result', ...obj } : { type: 'result', result: obj }, finite)}\n`,
   );
 }
 

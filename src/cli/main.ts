@@ -16,7 +16,7 @@ import type { SpeckleFilter } from '../raster/speckle.js';
 import { SPECKLE_FILTERS } from '../raster/speckle.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { registerAisCommands } from './ais-commands.js';
-import { choice, distinct, intArg, positiveArg, write } from './args.js';
+import { choice, distinct, intArg, positiveArg, setResultMode, write } from './args.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { registerConfigCommand } from './config-command.js';
 import { registerExploitCommands } from './exploit-commands.js';
@@ -353,7 +353,30 @@ export function buildProgram(): Command {
     distinct(input, output);
     write(summary(await dbFile(input, output, cogOptions(o))));
   });
+  addResultModes(program);
   return program;
+}
+
+/** Commands whose output is not one result document (a server, a stream of records). */
+const NO_RESULT_MODES = new Set(['sarbridge serve', 'sarbridge audit export']);
+
+/**
+ * --json and --quiet on every command that prints one result: those without their own get them
+ * here, and `write` follows them (see setResultMode).
+ */
+function addResultModes(program: Command): void {
+  const leaves = (c: Command, path: string): [string, Command][] =>
+    c.commands.length ? c.commands.flatMap((s) => leaves(s, `${path} ${s.name()}`)) : [[path, c]];
+  for (const [path, c] of leaves(program, program.name())) {
+    if (NO_RESULT_MODES.has(path)) continue;
+    const longs = new Set(c.options.map((o) => o.long));
+    if (!longs.has('--json')) c.addOption(jsonOption());
+    if (!longs.has('--quiet')) c.addOption(quietOption());
+  }
+  program.hook('preAction', (_program, action) => {
+    const o = action.opts() as { json?: boolean; quiet?: boolean };
+    setResultMode(o.json ? 'json' : o.quiet ? 'quiet' : 'pretty');
+  });
 }
 
 /** Run the CLI; returns the exit code instead of exiting, for tests. */
