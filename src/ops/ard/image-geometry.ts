@@ -74,19 +74,19 @@ export async function finishImageGeometry(
   await removeStaleIntermediates(outDir, p.id);
   const prefix = intermediatePrefix(p.id);
   const temps: TempRaster[] = [];
+  let pool: KernelPool | null = null;
   try {
     const ml = await multilookToRaster(p.image, p.looks, outDir, `${prefix}multilooked.f32`, stages);
     temps.push(ml);
     let img = ml;
     if (filter !== 'none') {
-      const pool = new KernelPool();
-      try {
-        const params = speckleParams({ filter, looks: p.enl });
-        img = await despeckleRaster(ml, params, pool, outDir, `${prefix}despeckled.f32`, stages);
-        temps.push(img);
-      } finally {
-        await pool.close();
-      }
+      const params = speckleParams({ filter, looks: p.enl });
+      pool = new KernelPool();
+      img = await despeckleRaster(ml, params, pool, outDir, `${prefix}despeckled.f32`, stages);
+      temps.push(img);
+      // The workers' views of the despeckle's strips would keep them alive: a fresh pool for the COG.
+      await pool.close();
+      pool = null;
       await ml.remove();
     }
 
@@ -118,6 +118,7 @@ export async function finishImageGeometry(
     edge(lastL, lastP, lastL, 0);
     edge(lastL, 0, 0, 0);
     const lineage = `${p.lineage}, multilooked ${looksRange} x ${looksAzimuth}, despeckled (${filter}), geocoded through the tie points, in dB`;
+    pool = new KernelPool();
     return await writeArdOutputs(
       {
         width: warpTarget.width,
@@ -128,9 +129,10 @@ export async function finishImageGeometry(
       ring,
       { ...p, looks: p.sarLooks, lineage },
       outDir,
-      { spacingM, filter, signal },
+      { spacingM, filter, signal, pool },
     );
   } finally {
+    await pool?.close();
     for (const t of temps) await t.remove();
   }
 }

@@ -5,12 +5,14 @@ import type { StacItem } from '../../catalog/types.js';
 import type { GeoTransform } from '../../geo/transform.js';
 import type { CogWriteResult, StripSource } from '../../io/tiff/writer.js';
 import { writeCog } from '../../io/tiff/writer.js';
+import type { KernelPool } from '../../raster/kernel-pool.js';
 import { toDb } from '../../raster/sar.js';
 import type { SpeckleFilter } from '../../raster/speckle.js';
 import { sha256File } from '../../util/hash.js';
 import type { AcquisitionFields } from './item.js';
 import { ardItem } from './item.js';
 import { QuicklookSampler, quicklookPng, streamedPercentiles } from './quicklook.js';
+import { intermediatePrefix, TempRaster } from './temp-raster.js';
 
 export interface ArdResult {
   cog: CogWriteResult;
@@ -58,7 +60,7 @@ const BLOCK = 512;
  * The outputs of the analysis-ready step from a geocoded raster in linear power, strip by strip: each
  * strip goes to dB and into the COG writer (float32, NaN nodata, DEFLATE + predictor 3, overviews;
  * the writer streams), its quick-look samples and range are kept; then the quick-look's 2-98 %
- * stretch from a second pass over the COG, the PNG, and the STAC item (footprint `ring` in lon/lat),
+ * stretch from a raw copy of the dB strips (an intermediate `.<id>.ard-db.f32`), the PNG, and the STAC item (footprint `ring` in lon/lat),
  * each file written through a temporary file and a rename.
  */
 export async function writeArdOutputs(
@@ -67,29 +69,59 @@ export async function writeArdOutputs(
   ring: [number, number][],
   p: ArdProductInfo,
   outDir: string,
-  o: { spacingM: number; filter: SpeckleFilter | 'none'; signal?: AbortSignal },
+  o: { spacingM: number; filter: SpeckleFilter | 'none'; signal?: AbortSignal; pool?: KernelPool },
 ): Promise<ArdResult> {
   const { width, height } = src;
   await mkdir(outDir, { recursive: true });
+  const sampler = new QuicklookSampler(width, height);
+  // Shared memory, so that the writer's pool can reduce the first overview from it.
+  const buf = new Float32Array(new SharedArrayBuffer(width * Math.min(BLOCK, height) * 4));
+  // The dB values as the COG holds them, raw, for the quick-look's percentiles (decoding the COG
+  // again would cost more than writing and reading them).
+  const raw = await TempRaster.create(outDir, `${intermediatePrefix(p.id)}db.f32`, width, height);
+  try {
+    const source: StripSource = {
+      width,
+      height,
+      bands: 1,
+      dataType: 'float32',
+      async readRows(rowOff, rows) {
+        const data = buf.subarray(0, rows * width);
+        await src.strip(rowOff, rows, data);
+        const view = {
+          data,
+          width,
+          height: rows,
+          bands: 1,
+          dataType: 'float32' as const,
+          nodata: Number.NaN,
+        };
+        toDb(view, view);
+        sampler.add(data, rowOff, rows);
+        await raw.appendRows(data, rows);
+        return view;
+      },
+    };
+    return await writeOutputFiles(source, raw, sampler, grid, ring, p, outDir, o);
+  } finally {
+    await raw.remove();
+  }
+}
+
+async function writeOutputFiles(
+  source: StripSource,
+  raw: TempRaster,
+  sampler: QuicklookSampler,
+  grid: { epsg: number; geoTransform: GeoTransform },
+  ring: [number, number][],
+  p: ArdProductInfo,
+  outDir: string,
+  o: { spacingM: number; filter: SpeckleFilter | 'none'; signal?: AbortSignal; pool?: KernelPool },
+): Promise<ArdResult> {
+  const { width, height } = source;
   const cogPath = join(outDir, `${p.id}.tif`);
   const pngPath = join(outDir, `${p.id}.png`);
   const itemPath = join(outDir, `${p.id}.json`);
-  const sampler = new QuicklookSampler(width, height);
-  const buf = new Float32Array(width * Math.min(BLOCK, height));
-  const source: StripSource = {
-    width,
-    height,
-    bands: 1,
-    dataType: 'float32',
-    async readRows(rowOff, rows) {
-      const data = buf.subarray(0, rows * width);
-      await src.strip(rowOff, rows, data);
-      const view = { data, width, height: rows, bands: 1, dataType: 'float32' as const, nodata: Number.NaN };
-      toDb(view, view);
-      sampler.add(data, rowOff, rows);
-      return view;
-    },
-  };
   const cog = await writeCog(
     cogPath,
     source,
@@ -106,9 +138,10 @@ export async function writeArdOutputs(
         SPECKLE_FILTER: o.filter,
       },
     },
-    { blockSize: BLOCK, signal: o.signal },
+    { blockSize: BLOCK, signal: o.signal, pool: o.pool },
   );
-  const [lo, hi] = await streamedPercentiles(cogPath, sampler.min, sampler.max, [2, 98], BLOCK);
+  await raw.finish();
+  const [lo, hi] = await streamedPercentiles(raw, sampler.min, sampler.max, [2, 98], BLOCK);
   await writeFileAtomic(pngPath, quicklookPng(sampler, lo, hi));
   const item = ardItem({
     id: p.id,

@@ -1,5 +1,4 @@
 import { encodePng } from '../../io/png.js';
-import { GeoTiff } from '../../io/tiff/reader.js';
 import { histogram } from '../../raster/sar.js';
 
 /** Longest side of the quick-look, pixels. */
@@ -50,13 +49,24 @@ export class QuicklookSampler {
   }
 }
 
+/** Rows of a single-band float32 raster, read by windows (a TempRaster). */
+export interface RowReader {
+  readonly width: number;
+  readonly height: number;
+  read(
+    win: { colOff: number; rowOff: number; width: number; height: number },
+    into?: Float32Array,
+  ): Promise<Float32Array>;
+}
+
 /**
- * The 2nd and 98th percentiles of band 1 of a float32 GeoTIFF, as raster/sar `percentiles` gives them
- * for the whole raster (the same 65536-bin histogram between its min and max, interpolated in the
- * bin), counted over strips of `stripRows` rows so the raster is never held whole.
+ * Percentiles `ps` of a float32 raster's finite values, as raster/sar `percentiles` gives them for the
+ * whole raster (the same 65536-bin histogram between its min and max, interpolated in the bin),
+ * counted over strips of `stripRows` rows so the raster is never held whole. `src` is the raster
+ * exactly as written to the COG (ard keeps a raw copy, so the COG need not be decoded again).
  */
 export async function streamedPercentiles(
-  path: string,
+  src: RowReader,
   min: number,
   max: number,
   ps: number[],
@@ -65,17 +75,15 @@ export async function streamedPercentiles(
   if (!(max >= min)) return ps.map(() => Number.NaN);
   const counts = new Float64Array(BINS);
   let total = 0;
-  const tif = await GeoTiff.open(path);
-  try {
-    for (let rowOff = 0; rowOff < tif.height; rowOff += stripRows) {
-      const rows = Math.min(stripRows, tif.height - rowOff);
-      const v = await tif.read({ colOff: 0, rowOff, width: tif.width, height: rows }, { bands: [0] });
-      const h = histogram(v, { bins: BINS, min, max });
-      for (let k = 0; k < BINS; k++) counts[k] += h.counts[k];
-      total += h.total;
-    }
-  } finally {
-    await tif.close();
+  const { width, height } = src;
+  const buf = new Float32Array(width * Math.min(stripRows, height));
+  for (let rowOff = 0; rowOff < height; rowOff += stripRows) {
+    const rows = Math.min(stripRows, height - rowOff);
+    const data = await src.read({ colOff: 0, rowOff, width, height: rows }, buf.subarray(0, width * rows));
+    const view = { data, width, height: rows, bands: 1, dataType: 'float32' as const, nodata: Number.NaN };
+    const h = histogram(view, { bins: BINS, min, max });
+    for (let k = 0; k < BINS; k++) counts[k] += h.counts[k];
+    total += h.total;
   }
   if (total === 0) return ps.map(() => Number.NaN);
   const w = (max - min) / BINS;

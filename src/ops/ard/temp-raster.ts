@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { ValidationError } from '../../errors.js';
 import type { Window } from '../../geo/window.js';
 
+/** Bytes of whole rows read at once for a window narrower than the raster. */
+const READ_CHUNK_BYTES = 4 * 1024 * 1024;
+
 /** The file name prefix of an ard run's intermediate rasters in its output folder. */
 export function intermediatePrefix(id: string): string {
   return `.${id}.ard-`;
@@ -36,6 +39,8 @@ export async function removeStaleIntermediates(dir: string, id: string): Promise
 export class TempRaster {
   private rowsWritten = 0;
   private finished = false;
+  /** Whole rows read for a narrower window (see read). */
+  private chunk = new Float32Array(0);
 
   private constructor(
     readonly path: string,
@@ -106,8 +111,21 @@ export class TempRaster {
       await this.readFully(bytes, 0, bytes.length, rowOff * this.width * 4);
       return out;
     }
-    for (let r = 0; r < height; r++)
-      await this.readFully(bytes, r * width * 4, width * 4, ((rowOff + r) * this.width + colOff) * 4);
+    // Whole rows, a few at a time (one read each, at most READ_CHUNK_BYTES or one row), then the
+    // window's columns copied out: one system call per chunk rather than one per row.
+    const rowBytes = this.width * 4;
+    const chunkRows = Math.max(1, Math.min(height, Math.floor(READ_CHUNK_BYTES / rowBytes)));
+    if (this.chunk.length < chunkRows * this.width) this.chunk = new Float32Array(chunkRows * this.width);
+    const chunk = this.chunk;
+    const chunkBytes = new Uint8Array(chunk.buffer, 0, chunkRows * rowBytes);
+    for (let r0 = 0; r0 < height; r0 += chunkRows) {
+      const rows = Math.min(chunkRows, height - r0);
+      await this.readFully(chunkBytes, 0, rows * rowBytes, (rowOff + r0) * rowBytes);
+      for (let r = 0; r < rows; r++) {
+        const s = r * this.width + colOff;
+        out.set(chunk.subarray(s, s + width), (r0 + r) * width);
+      }
+    }
     return out;
   }
 
