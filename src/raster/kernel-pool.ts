@@ -6,7 +6,16 @@ import type { CalibrationGrid, NoiseGrid } from './calibration.js';
 import type { CfarParams } from './cfar.js';
 import type { CfarRegion } from './cfar-regions.js';
 import type { DataType } from './dtype.js';
-import type { CalibrateJob, CfarJob, KernelJob, LogRatioJob, SpeckleJob, TileJob } from './kernel-worker.js';
+import type { GeocodeBlock, LatticeRows } from './geocode-sample.js';
+import type {
+  CalibrateJob,
+  CfarJob,
+  GeocodeJob,
+  KernelJob,
+  LogRatioJob,
+  SpeckleJob,
+  TileJob,
+} from './kernel-worker.js';
 import type { OverviewResampling } from './overview.js';
 import type { SpeckleParams } from './speckle.js';
 import type { ValueStatistics } from './stats.js';
@@ -156,6 +165,29 @@ export class KernelPool {
               regions: list,
             })),
       ),
+    );
+  }
+
+  /**
+   * Geocode output rows [r0, r1), columns [c0, c1) of a block from its source window `src` through
+   * the lattice (see sampleLatticeBlock), the rows split between the workers; `out` holds output
+   * rows from block.outRowOff. Both float32 in shared memory.
+   */
+  async geocodeRows(
+    src: SharedArrayBuffer,
+    block: GeocodeBlock,
+    lattice: LatticeRows,
+    r0: number,
+    r1: number,
+    c0: number,
+    c1: number,
+    out: SharedArrayBuffer,
+    db: boolean,
+  ): Promise<void> {
+    await this.split(
+      r0,
+      r1 - r0,
+      (a, b, id): GeocodeJob => ({ kind: 'geocode', id, src, block, lattice, r0: a, r1: b, c0, c1, out, db }),
     );
   }
 

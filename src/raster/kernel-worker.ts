@@ -7,6 +7,8 @@ import type { CfarRegion } from './cfar-regions.js';
 import { colorizeLut } from './colorize.js';
 import type { DataType } from './dtype.js';
 import { dataTypeInfo, pixelBytes } from './dtype.js';
+import type { GeocodeBlock, LatticeRows } from './geocode-sample.js';
+import { sampleLatticeBlock } from './geocode-sample.js';
 import type { AxisWindows, OverviewResampling } from './overview.js';
 import { reduceRows, reductionWindows } from './overview.js';
 import { logRatioDb, toDb } from './sar.js';
@@ -127,7 +129,25 @@ export interface ReduceJob {
   nodata: number | null;
 }
 
+/** Output rows of a geocoded block sampled through a lattice (see KernelPool.geocodeRows). */
+export interface GeocodeJob {
+  kind: 'geocode';
+  id: number;
+  /** The source window, float32. */
+  src: SharedArrayBuffer;
+  block: GeocodeBlock;
+  lattice: LatticeRows;
+  r0: number;
+  r1: number;
+  c0: number;
+  c1: number;
+  /** Output rows from block.outRowOff, float32, targetWidth wide. */
+  out: SharedArrayBuffer;
+  db: boolean;
+}
+
 export type KernelJob =
+  | GeocodeJob
   | SpeckleJob
   | CfarJob
   | LogRatioJob
@@ -269,6 +289,18 @@ parentPort?.on('message', (job: KernelJob) => {
     else if (job.kind === 'reduce') runReduce(job);
     else if (job.kind === 'logratio') runLogRatio(job);
     else if (job.kind === 'tile') runTile(job);
+    else if (job.kind === 'geocode')
+      sampleLatticeBlock(
+        new Float32Array(job.src),
+        job.block,
+        job.lattice,
+        job.r0,
+        job.r1,
+        job.c0,
+        job.c1,
+        new Float32Array(job.out),
+        job.db,
+      );
     else runSpeckle(job);
     parentPort?.postMessage({ id: job.id });
   } catch (err) {

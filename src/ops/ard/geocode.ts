@@ -1,5 +1,8 @@
 import { ValidationError } from '../../errors.js';
 import type { Window } from '../../geo/window.js';
+import type { GeocodeBlock, LatticeRows } from '../../raster/geocode-sample.js';
+import { sampleLatticeBlock } from '../../raster/geocode-sample.js';
+import type { KernelPool } from '../../raster/kernel-pool.js';
 import type { InverseMapping, WarpTarget } from '../../raster/warp.js';
 
 /** An image in image geometry that can be read by windows (a TempRaster). */
@@ -27,6 +30,8 @@ interface LatticeRow {
  * where all four neighbours are nodata). The result equals warpByTiePoints(src, grid, target,
  * 'bilinear') pixel for pixel; only lattice rows of the current strip and the source window of the
  * current block of `columns` output columns (default GEOCODE_COLUMNS) (the lattice positions' bounds, plus one pixel) are held.
+ * With a pool, each block's rows are sampled on its workers (the window in shared memory); with `db`,
+ * strip() gives 10 log10 of the values (raster/sar toDb) instead of linear power.
  *
  * strip() must be called for consecutive strips from row 0.
  */
@@ -37,14 +42,19 @@ export class StripGeocoder {
   private nextLatticeRow = 0;
   private guess: [number, number];
   private nextRow = 0;
-  private scratch = new Float32Array(0);
+  private scratch: Float32Array<ArrayBufferLike> = new Float32Array(0);
+  private readonly pool: KernelPool | null;
+  private readonly db: boolean;
 
   constructor(
     private readonly src: WindowReader,
     private readonly grid: InverseMapping,
     private readonly target: WarpTarget,
     private readonly columns = GEOCODE_COLUMNS,
+    o: { pool?: KernelPool; db?: boolean } = {},
   ) {
+    this.pool = o.pool ?? null;
+    this.db = o.db ?? false;
     if (!(Number.isInteger(columns) && columns >= 1))
       throw new ValidationError(`geocoding columns must be a positive integer, got ${columns}`);
     if (src.width < 2 || src.height < 2)
@@ -95,6 +105,7 @@ export class StripGeocoder {
     this.solveLatticeTo(jLast);
     for (const k of [...this.lattice.keys()]) if (k < jFirst) this.lattice.delete(k);
     out.fill(Number.NaN, 0, rows * width);
+    const lattice = this.latticeRows(jFirst, jLast);
     for (let c0 = 0; c0 < width; c0 += this.columns) {
       const c1 = Math.min(width, c0 + this.columns);
       const iFirst = Math.min(Math.floor(c0 / STEP), nx - 2);
@@ -118,10 +129,46 @@ export class StripGeocoder {
       const win = this.sourceWindow(minL, maxL, minP, maxP);
       if (win === null) continue;
       const n = win.width * win.height;
-      if (this.scratch.length < n) this.scratch = new Float32Array(n);
+      if (this.scratch.length < n)
+        this.scratch = this.pool ? new Float32Array(new SharedArrayBuffer(n * 4)) : new Float32Array(n);
       const s = await this.src.read(win, this.scratch.subarray(0, n));
-      this.sampleBlock(s, win, rowOff, rows, c0, c1, out);
+      const block: GeocodeBlock = {
+        winRowOff: win.rowOff,
+        winColOff: win.colOff,
+        winWidth: win.width,
+        srcWidth: this.src.width,
+        srcHeight: this.src.height,
+        targetWidth: width,
+        targetHeight: this.target.height,
+        outRowOff: rowOff,
+      };
+      if (this.pool && out.buffer instanceof SharedArrayBuffer && out.byteOffset === 0)
+        await this.pool.geocodeRows(
+          s.buffer as SharedArrayBuffer,
+          block,
+          lattice,
+          rowOff,
+          rowOff + rows,
+          c0,
+          c1,
+          out.buffer,
+          this.db,
+        );
+      else sampleLatticeBlock(s, block, lattice, rowOff, rowOff + rows, c0, c1, out, this.db);
     }
+  }
+
+  /** Lattice rows j0 .. j1 in one array (each row nx points), as the sampling kernel takes them. */
+  private latticeRows(j0: number, j1: number): LatticeRows {
+    const { nx, ny } = this;
+    const line = new Float64Array((j1 - j0 + 1) * nx);
+    const pixel = new Float64Array((j1 - j0 + 1) * nx);
+    for (let j = j0; j <= j1; j++) {
+      const row = this.lattice.get(j) as LatticeRow;
+      line.set(row.line, (j - j0) * nx);
+      pixel.set(row.pixel, (j - j0) * nx);
+    }
+    return { j0, nx, ny, step: STEP, line, pixel };
   }
 
   /**
@@ -139,79 +186,5 @@ export class StripGeocoder {
     const x0 = clamp(Math.floor(minP) - 1, W - 2);
     const x1 = clamp(Math.floor(maxP) + 2, W - 1);
     return { colOff: x0, rowOff: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
-  }
-
-  /** The bilinear sampling of warpByTiePoints for output columns [c0, c1) of the strip. */
-  private sampleBlock(
-    s: Float32Array,
-    win: Window,
-    rowOff: number,
-    rows: number,
-    c0: number,
-    c1: number,
-    out: Float32Array,
-  ): void {
-    const { width, height } = this.target;
-    const { nx, ny } = this;
-    const H = this.src.height;
-    const W = this.src.width;
-    const ww = win.width;
-    const wy0 = win.rowOff;
-    const wx0 = win.colOff;
-    for (let r = rowOff; r < rowOff + rows; r++) {
-      const j = Math.min(Math.floor(r / STEP), ny - 2);
-      const r0 = j * STEP;
-      const r1 = Math.min((j + 1) * STEP, height - 1);
-      const fy = r1 > r0 ? (r - r0) / (r1 - r0) : 0;
-      const A = this.lattice.get(j) as LatticeRow;
-      const B = this.lattice.get(j + 1) as LatticeRow;
-      const aL = A.line;
-      const aP = A.pixel;
-      const bL = B.line;
-      const bP = B.pixel;
-      const o = (r - rowOff) * width;
-      for (let c = c0; c < c1; c++) {
-        const i = Math.min(Math.floor(c / STEP), nx - 2);
-        const cc0 = i * STEP;
-        const cc1 = Math.min((i + 1) * STEP, width - 1);
-        const fx = cc1 > cc0 ? (c - cc0) / (cc1 - cc0) : 0;
-        const l = (1 - fy) * ((1 - fx) * aL[i] + fx * aL[i + 1]) + fy * ((1 - fx) * bL[i] + fx * bL[i + 1]);
-        const p = (1 - fy) * ((1 - fx) * aP[i] + fx * aP[i + 1]) + fy * ((1 - fx) * bP[i] + fx * bP[i + 1]);
-        if (!(l >= -0.5 && l <= H - 0.5 && p >= -0.5 && p <= W - 0.5)) continue;
-        const y0 = Math.max(0, Math.min(H - 2, Math.floor(l)));
-        const x0 = Math.max(0, Math.min(W - 2, Math.floor(p)));
-        const wy = Math.max(0, Math.min(1, l - y0));
-        const wx = Math.max(0, Math.min(1, p - x0));
-        const k = (y0 - wy0) * ww + (x0 - wx0);
-        // The same sums in the same order as warpByTiePoints (so the same float result).
-        let sum = 0;
-        let wsum = 0;
-        let v = s[k];
-        let w = (1 - wy) * (1 - wx);
-        if (v === v && w > 0) {
-          sum += v * w;
-          wsum += w;
-        }
-        v = s[k + 1];
-        w = (1 - wy) * wx;
-        if (v === v && w > 0) {
-          sum += v * w;
-          wsum += w;
-        }
-        v = s[k + ww];
-        w = wy * (1 - wx);
-        if (v === v && w > 0) {
-          sum += v * w;
-          wsum += w;
-        }
-        v = s[k + ww + 1];
-        w = wy * wx;
-        if (v === v && w > 0) {
-          sum += v * w;
-          wsum += w;
-        }
-        if (wsum > 0) out[o + c] = sum / wsum;
-      }
-    }
   }
 }

@@ -84,7 +84,7 @@ export async function finishImageGeometry(
       pool = new KernelPool();
       img = await despeckleRaster(ml, params, pool, outDir, `${prefix}despeckled.f32`, stages);
       temps.push(img);
-      // The workers' views of the despeckle's strips would keep them alive: a fresh pool for the COG.
+      // The workers' views of the despeckle's strips would keep them alive: closed now.
       await pool.close();
       pool = null;
       await ml.remove();
@@ -101,7 +101,12 @@ export async function finishImageGeometry(
     const tieGrid = new TiePointGrid(ties, epsg);
     const warpTarget =
       like ?? snappedGrid(tieGrid.bounds(img.width, img.height), mapSpacing(epsg, spacingM, centre.lat));
-    const geocoder = new StripGeocoder(img, tieGrid, warpTarget, opts.streaming?.geocodeColumns);
+    // A fresh pool for the geocoding (its workers sample each block, in dB) and the COG's first overview.
+    pool = new KernelPool();
+    const geocoder = new StripGeocoder(img, tieGrid, warpTarget, opts.streaming?.geocodeColumns, {
+      pool,
+      db: true,
+    });
 
     // Footprint: the image edges through the tie-point grid, in lon/lat.
     const ring: [number, number][] = [];
@@ -118,12 +123,12 @@ export async function finishImageGeometry(
     edge(lastL, lastP, lastL, 0);
     edge(lastL, 0, 0, 0);
     const lineage = `${p.lineage}, multilooked ${looksRange} x ${looksAzimuth}, despeckled (${filter}), geocoded through the tie points, in dB`;
-    pool = new KernelPool();
     return await writeArdOutputs(
       {
         width: warpTarget.width,
         height: warpTarget.height,
         strip: (rowOff, rows, out) => geocoder.strip(rowOff, rows, out),
+        inDb: true,
       },
       { epsg, geoTransform: warpTarget.geoTransform },
       ring,

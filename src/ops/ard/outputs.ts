@@ -27,6 +27,8 @@ export interface GeocodedStrips {
   height: number;
   /** Rows [rowOff, rowOff + rows) into `out` (at least rows x width values). */
   strip(rowOff: number, rows: number, out: Float32Array): Promise<void> | void;
+  /** strip() gives 10 log10 of the values already (as raster/sar toDb). */
+  inDb?: boolean;
 }
 
 /** What the item and the COG's metadata say about the product. */
@@ -74,8 +76,14 @@ export async function writeArdOutputs(
   const { width, height } = src;
   await mkdir(outDir, { recursive: true });
   const sampler = new QuicklookSampler(width, height);
-  // Shared memory, so that the writer's pool can reduce the first overview from it.
-  const buf = new Float32Array(new SharedArrayBuffer(width * Math.min(BLOCK, height) * 4));
+  // Two strips in shared memory (the writer's pool reduces the first overview from them): the next
+  // strip is produced into one while the writer encodes the other.
+  const rowsPer = Math.min(BLOCK, height);
+  const bufs = [0, 1].map(() => new Float32Array(new SharedArrayBuffer(width * rowsPer * 4)));
+  let ahead: { rowOff: number; rows: number; done: Promise<void> } | null = null;
+  // The strip being produced ahead, if any (awaited before the strips' buffers are let go).
+  let inFlight: Promise<void> = Promise.resolve();
+  let index = 0;
   // The dB values as the COG holds them, raw, for the quick-look's percentiles (decoding the COG
   // again would cost more than writing and reading them).
   const raw = await TempRaster.create(outDir, `${intermediatePrefix(p.id)}db.f32`, width, height);
@@ -86,8 +94,23 @@ export async function writeArdOutputs(
       bands: 1,
       dataType: 'float32',
       async readRows(rowOff, rows) {
-        const data = buf.subarray(0, rows * width);
-        await src.strip(rowOff, rows, data);
+        const slot = index++ % 2;
+        const data = bufs[slot].subarray(0, rows * width);
+        const hit = ahead !== null && ahead.rowOff === rowOff && ahead.rows === rows;
+        if (ahead && !hit) await ahead.done.catch(() => {});
+        const done = hit && ahead ? ahead.done : Promise.resolve(src.strip(rowOff, rows, data));
+        ahead = null;
+        await done;
+        const next = rowOff + rows;
+        if (next < height) {
+          const nextRows = Math.min(BLOCK, height - next);
+          const pending = Promise.resolve(
+            src.strip(next, nextRows, bufs[1 - slot].subarray(0, nextRows * width)),
+          );
+          pending.catch(() => {});
+          ahead = { rowOff: next, rows: nextRows, done: pending };
+          inFlight = pending;
+        }
         const view = {
           data,
           width,
@@ -96,7 +119,7 @@ export async function writeArdOutputs(
           dataType: 'float32' as const,
           nodata: Number.NaN,
         };
-        toDb(view, view);
+        if (!src.inDb) toDb(view, view);
         sampler.add(data, rowOff, rows);
         await raw.appendRows(data, rows);
         return view;
@@ -104,6 +127,7 @@ export async function writeArdOutputs(
     };
     return await writeOutputFiles(source, raw, sampler, grid, ring, p, outDir, o);
   } finally {
+    await inFlight.catch(() => {});
     await raw.remove();
   }
 }
