@@ -9,7 +9,7 @@ import { speckleParams } from '../../raster/speckle.js';
 import { snappedGrid } from '../../raster/warp.js';
 import { StripGeocoder } from './geocode.js';
 import type { ImageStrips } from './image-stages.js';
-import { despeckleRaster, multilookToRaster } from './image-stages.js';
+import { multilookAndDespeckle, multilookToRaster } from './image-stages.js';
 import type { AcquisitionFields } from './item.js';
 import type { StreamingSizes } from './options.js';
 import type { ArdResult } from './outputs.js';
@@ -47,12 +47,13 @@ export interface ImageGeometryProduct {
 
 /**
  * The steps every product in image geometry shares once detected and calibrated, streamed: multilook
- * (strips of whole blocks of rows) into an intermediate raster, despeckle it (strips with their
- * halo of window rows, on the worker pool) into another, geocode through the tie points by output
- * strips that read only the source window each block of columns needs, dB, then the COG, the
- * quick-look and the STAC item. Intermediates go to `outDir` as `.<id>.ard-*` files, each written
- * complete under a temporary name and renamed, and are deleted when the step ends (a killed run's are
- * deleted by the next run for the same product).
+ * and despeckle in one pass (strips with their halo of window rows filtered on the worker pool while
+ * this thread reads and calibrates the next strip) into an intermediate raster (with no filter, the
+ * multilooked image is the intermediate), geocode through the tie points by output strips that read
+ * only the source window each block of columns needs (sampled and converted to dB on the workers, one
+ * strip ahead of the COG writer), then the COG, the quick-look and the STAC item. Intermediates go to
+ * `outDir` as `.<id>.ard-*` files, each written complete under a temporary name and renamed, and are
+ * deleted when the step ends (a killed run's are deleted by the next run for the same product).
  */
 export async function finishImageGeometry(
   p: ImageGeometryProduct,
@@ -76,18 +77,26 @@ export async function finishImageGeometry(
   const temps: TempRaster[] = [];
   let pool: KernelPool | null = null;
   try {
-    const ml = await multilookToRaster(p.image, p.looks, outDir, `${prefix}multilooked.f32`, stages);
-    temps.push(ml);
-    let img = ml;
-    if (filter !== 'none') {
+    let img: TempRaster;
+    if (filter === 'none') {
+      img = await multilookToRaster(p.image, p.looks, outDir, `${prefix}multilooked.f32`, stages);
+      temps.push(img);
+    } else {
       const params = speckleParams({ filter, looks: p.enl });
       pool = new KernelPool();
-      img = await despeckleRaster(ml, params, pool, outDir, `${prefix}despeckled.f32`, stages);
+      img = await multilookAndDespeckle(
+        p.image,
+        p.looks,
+        params,
+        pool,
+        outDir,
+        `${prefix}despeckled.f32`,
+        stages,
+      );
       temps.push(img);
       // The workers' views of the despeckle's strips would keep them alive: closed now.
       await pool.close();
       pool = null;
-      await ml.remove();
     }
 
     const centre = p.ties[Math.floor(p.ties.length / 2)];

@@ -74,12 +74,15 @@ export async function multilookToRaster(
 }
 
 /**
- * Speckle-filter an intermediate raster into another (`dir/name`) on the worker pool, strip by strip:
- * each strip of output rows is read with `params.radius` rows of halo above and below into shared
- * memory, so every pixel sees the same window as when the whole image is filtered at once.
+ * Multilook `src` (as multilookToRaster) and speckle-filter it on the worker pool into an intermediate
+ * raster `dir/name`, in one pass without a multilooked intermediate: while the workers filter a strip
+ * (with `params.radius` rows of halo, so every pixel sees the window it would in the whole image),
+ * this thread reads, calibrates and multilooks the rows of the next strip into the other of two shared
+ * buffers. Strips are half of `stripBytes` each, so the two buffers hold about what one strip did.
  */
-export async function despeckleRaster(
-  src: TempRaster,
+export async function multilookAndDespeckle(
+  src: ImageStrips,
+  looks: { x: number; y: number },
   params: SpeckleParams,
   pool: KernelPool,
   dir: string,
@@ -88,38 +91,83 @@ export async function despeckleRaster(
 ): Promise<TempRaster> {
   const stripBytes = checkedStripBytes(o.stripBytes);
   const signal = o.signal;
-  const { width, height } = src;
-  const r = params.radius;
-  const stripRows = Math.max(1, Math.min(height, Math.floor(stripBytes / (width * 4))));
+  const width = Math.floor(src.width / looks.x);
+  const height = Math.floor(src.height / looks.y);
   const out = await TempRaster.create(dir, name, width, height);
+  const r = params.radius;
+  const stripRows = Math.max(1, Math.min(height, Math.floor(stripBytes / 2 / (width * 4))));
+  const capacity = Math.min(height, stripRows + 2 * r);
+  // Output rows read at once: whole blocks of looks.y source rows, about half of stripBytes of source.
+  const readRows = Math.max(1, Math.floor(stripBytes / 2 / (src.width * 4 * looks.y)));
+  // Multilooked rows [a, b) into `into` from its row `at`.
+  const produce = async (a: number, b: number, into: Float32Array, at: number): Promise<void> => {
+    for (let y = a; y < b; y += readRows) {
+      const n = Math.min(readRows, b - y);
+      const data = await src.readRows(y * looks.y, n * looks.y);
+      const o = (at + y - a) * width;
+      if (looks.x === 1 && looks.y === 1) {
+        into.set(data.subarray(0, n * width), o);
+        continue;
+      }
+      const view = {
+        data,
+        width: src.width,
+        height: n * looks.y,
+        bands: 1,
+        dataType: 'float32' as const,
+        nodata: Number.NaN,
+      };
+      into.set(multilook(view, { range: looks.x, azimuth: looks.y }).data, o);
+    }
+  };
+  const bufs = [0, 1].map(() => new SharedArrayBuffer(width * capacity * 4));
+  const dst = new SharedArrayBuffer(width * stripRows * 4);
   try {
-    const srcBuf = new SharedArrayBuffer(width * Math.min(height, stripRows + 2 * r) * 4);
-    const dstBuf = new SharedArrayBuffer(width * stripRows * 4);
+    // The current buffer holds image rows [h0, h1).
+    let cur = 0;
+    let h0 = 0;
+    let h1 = Math.min(height, stripRows + r);
+    await produce(h0, h1, new Float32Array(bufs[cur]), 0);
     for (let rowOff = 0; rowOff < height; rowOff += stripRows) {
       signal?.throwIfAborted();
       const rows = Math.min(stripRows, height - rowOff);
-      const haloStart = Math.max(0, rowOff - r);
-      const haloEnd = Math.min(height, rowOff + rows + r);
-      const srcRows = haloEnd - haloStart;
-      await src.read(
-        { colOff: 0, rowOff: haloStart, width, height: srcRows },
-        new Float32Array(srcBuf, 0, width * srcRows),
-      );
-      await pool.despeckleRows(
+      const filtered = pool.despeckleRows(
         params,
-        srcBuf,
+        bufs[cur],
         0,
-        dstBuf,
+        dst,
         0,
         width,
         height,
-        haloStart,
-        srcRows,
+        h0,
+        h1 - h0,
         rowOff,
         rowOff,
         rows,
       );
-      await out.appendRows(new Float32Array(dstBuf, 0, width * rows), rows);
+      filtered.catch(() => {});
+      // Meanwhile: the next strip's rows, its halo copied from this buffer, the rest produced.
+      const next = rowOff + rows;
+      let n0 = h0;
+      let n1 = h1;
+      if (next < height) {
+        const nextRows = Math.min(stripRows, height - next);
+        n0 = Math.max(0, next - r);
+        n1 = Math.min(height, next + nextRows + r);
+        const into = new Float32Array(bufs[1 - cur]);
+        const keep0 = Math.max(n0, h0);
+        if (h1 > keep0)
+          into.set(
+            new Float32Array(bufs[cur], (keep0 - h0) * width * 4, (h1 - keep0) * width),
+            (keep0 - n0) * width,
+          );
+        if (n1 > h1) await produce(h1, n1, into, h1 - n0);
+      }
+      await filtered;
+      await out.appendRows(new Float32Array(dst, 0, width * rows), rows);
+      cur = 1 - cur;
+      h0 = n0;
+      h1 = n1;
     }
     await out.finish();
     return out;
