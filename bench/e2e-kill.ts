@@ -50,10 +50,12 @@ export async function benchKill(dir: string): Promise<void> {
       if (w.child.exitCode !== null) throw new Error('e2e kill: a worker exited by itself');
       await w.kill();
       kills++;
-      if (ids.every((id) => ctx.registry.get(id)?.state !== 'processing')) finishedBeforeKill++;
+      const now = await Promise.all(ids.map((id) => ctx.registry.get(id)));
+      if (now.every((p) => p?.state !== 'processing')) finishedBeforeKill++;
     }
     const killSeconds = (performance.now() - t0) / 1000;
-    const publishedAtLastKill = ids.filter((id) => ctx.registry.get(id)?.state === 'published').length;
+    const atLastKill = await Promise.all(ids.map((id) => ctx.registry.get(id)));
+    const publishedAtLastKill = atLastKill.filter((p) => p?.state === 'published').length;
     const last = startWorker(dataDir, queue, { leaseMs: LEASE_MS, concurrency: 2 });
     await waitPublished(ctx.registry, ids, 600_000);
     await last.stop();
@@ -70,18 +72,20 @@ export async function benchKill(dir: string): Promise<void> {
       else e.scene++;
       perProduct.set(pid, e);
     }
-    const products = ctx.registry.list({ limit: 1000 });
+    const products = await ctx.registry.list({ limit: 1000 });
+    const byId = new Map(products.map((p) => [p.id, p]));
     const lost = ids.filter(
-      (id) => ctx.registry.get(id)?.state !== 'published' || (perProduct.get(id)?.scene ?? 0) === 0,
+      (id) => byId.get(id)?.state !== 'published' || (perProduct.get(id)?.scene ?? 0) === 0,
     ).length;
     const duplicateItems =
       itemIds.length -
       new Set(itemIds).size +
       [...perProduct.values()].reduce((a, e) => a + Math.max(0, e.scene - 1) + Math.max(0, e.change - 1), 0);
     const changes = [...perProduct.values()].reduce((a, e) => a + Math.min(1, e.change), 0);
-    const events = ctx.registry.events({ limit: 10_000 });
+    const events = await ctx.registry.events({ limit: 10_000 });
     const duplicateEvents = events.length - new Set(events.map((e) => e.productId)).size;
-    const reruns = products.flatMap((p) => ctx.registry.steps(p.id)).filter((s) => s.attempts > 1).length;
+    const allSteps = (await Promise.all(products.map((p) => ctx.registry.steps(p.id)))).flat();
+    const reruns = allSteps.filter((s) => s.attempts > 1).length;
     console.log(`\n### (b) kill test: ${PRODUCTS} products, ${KILLS} kill -9 of the worker process\n`);
     console.log('| | |\n|---|---:|');
     console.log(`| kills (SIGKILL at 0-${MAX_DELAY_MS} ms after ready, lease ${LEASE_MS} ms) | ${kills} |`);

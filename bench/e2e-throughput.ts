@@ -35,7 +35,8 @@ async function once(
     const ids = arrived.map((a) => a.id as string);
     await waitPublished(ctx.registry, ids, 1_800_000);
     const seconds = (performance.now() - t0) / 1000;
-    const failed = ids.filter((id) => ctx.registry.get(id)?.state !== 'published');
+    const records = await Promise.all(ids.map((id) => ctx.registry.get(id)));
+    const failed = records.filter((p) => p?.state !== 'published');
     if (failed.length) throw new Error(`e2e throughput ${name}: ${failed.length} products not published`);
     return { perHour: (PRODUCTS * 3600) / seconds, seconds, load: load() };
   } finally {

@@ -15,7 +15,8 @@ import { openQueue } from '../src/jobs/index.js';
 import { writeSimulatedSafe } from '../src/ops/simulate-safe.js';
 import type { PlantedDate, PlantedShip } from '../src/ops/simulate-scene.js';
 import type { PipelineContext } from '../src/pipeline/context.js';
-import { ProductRegistry } from '../src/pipeline/registry.js';
+import type { ProductRegistry } from '../src/pipeline/registry.js';
+import { SqliteProductRegistry } from '../src/pipeline/registry-sqlite.js';
 import { LocalStore } from '../src/store/local-store.js';
 import { mulberry32 } from '../src/util/random.js';
 import { CLI } from './util.js';
@@ -135,7 +136,7 @@ export async function openBenchPipeline(
   queue: string,
 ): Promise<{ ctx: PipelineContext; close: () => Promise<void> }> {
   await mkdir(dataDir, { recursive: true });
-  const registry = new ProductRegistry(join(dataDir, 'pipeline.db'));
+  const registry = new SqliteProductRegistry(join(dataDir, 'pipeline.db'));
   const catalog = new SqliteCatalog(join(dataDir, 'catalog.db'));
   const store = LocalStore.open(join(dataDir, 'assets'), { create: true });
   const q = await openQueue(queue);
@@ -154,7 +155,7 @@ export async function openBenchPipeline(
       await q.close();
       await store.close();
       await catalog.close();
-      registry.close();
+      await registry.close();
     },
   };
 }
@@ -167,7 +168,8 @@ export async function waitPublished(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const open = ids.filter((id) => registry.get(id)?.state === 'processing');
+    const records = await Promise.all(ids.map((id) => registry.get(id)));
+    const open = records.filter((p) => p?.state === 'processing');
     if (open.length === 0) return;
     if (Date.now() > deadline)
       throw new Error(`${open.length} products still processing after ${timeoutMs} ms`);

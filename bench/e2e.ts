@@ -69,11 +69,11 @@ async function benchLarge(dir: string, size: number): Promise<Run[]> {
       const cpu = w.cpuSeconds();
       const peak = w.peakRssMiB();
       await w.stop();
-      const p = ctx.registry.get(r.id);
+      const p = await ctx.registry.get(r.id);
       if (p?.state !== 'published') throw new Error(`e2e: ${r.id} ${p?.state}: ${p?.error}`);
       const steps: Record<string, number> = {};
       const res: Record<string, Record<string, unknown>> = {};
-      for (const s of ctx.registry.steps(r.id)) {
+      for (const s of await ctx.registry.steps(r.id)) {
         steps[s.step] = (s.durationMs ?? Number.NaN) / 1000;
         res[s.step] = (s.result ?? {}) as Record<string, unknown>;
       }

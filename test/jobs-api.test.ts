@@ -28,9 +28,9 @@ const get = (path: string, who: string | null) => fetch(`${base}${path}`, { head
 const post = (path: string, who: string) => fetch(`${base}${path}`, { method: 'POST', headers: H[who] });
 
 /** Poll until `done` holds (the workers run in this process). */
-async function until(done: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+async function until(done: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
   const t0 = Date.now();
-  while (!done()) {
+  while (!(await done())) {
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -41,7 +41,10 @@ async function runUntilFailed(): Promise<void> {
   const w = await startWorkers(pipeline.ctx.queue, pipeline.ctx);
   try {
     await until(
-      () => junk.every((j) => pipeline.ctx.registry.get(j.id)?.state === 'failed'),
+      async () =>
+        (await Promise.all(junk.map((j) => pipeline.ctx.registry.get(j.id)))).every(
+          (p) => p?.state === 'failed',
+        ),
       'the junk products to fail',
     );
   } finally {
@@ -110,18 +113,19 @@ afterAll(async () => {
 });
 
 /** The read step's job of a junk product (the step that fails: the bytes are no product). */
-const readJob = (productId: string) => pipeline.ctx.registry.step(productId, 'read')?.jobId as string;
+const readJob = async (productId: string) =>
+  (await pipeline.ctx.registry.step(productId, 'read'))?.jobId as string;
 
 describe('operator API: who may see it', () => {
-  const paths = () => [
+  const paths = async () => [
     '/admin/jobs',
-    `/admin/jobs/${readJob(junk[0].id)}`,
+    `/admin/jobs/${await readJob(junk[0].id)}`,
     '/admin/products',
     `/admin/products/${junk[0].id}`,
   ];
 
   it.each(['provider-admin', 'provider-operator'])('%s reads every route', async (who) => {
-    for (const p of paths()) expect((await get(p, who)).status, p).toBe(200);
+    for (const p of await paths()) expect((await get(p, who)).status, p).toBe(200);
   });
 
   it.each(['partner-admin', 'partner-analyst'])(
@@ -133,22 +137,26 @@ describe('operator API: who may see it', () => {
         code: 'NotFound',
         description: 'no route GET /admin/no-such-route',
       });
-      for (const p of [...paths(), '/admin/jobs/999999', '/admin/products/p000000000000000000000000']) {
+      for (const p of [
+        ...(await paths()),
+        '/admin/jobs/999999',
+        '/admin/products/p000000000000000000000000',
+      ]) {
         const r = await get(p, who);
         expect(r.status, p).toBe(404);
         expect(await r.json()).toEqual({ code: 'NotFound', description: `no route GET ${p}` });
       }
-      const before = auditOf(`/admin/jobs/${readJob(junk[0].id)}`).length;
-      const r = await post(`/admin/jobs/${readJob(junk[0].id)}/retry`, who);
+      const before = auditOf(`/admin/jobs/${await readJob(junk[0].id)}`).length;
+      const r = await post(`/admin/jobs/${await readJob(junk[0].id)}/retry`, who);
       expect(r.status).toBe(404);
-      expect((await pipeline.ctx.queue.get(readJob(junk[0].id)))?.state).toBe('failed');
-      expect(pipeline.ctx.registry.get(junk[0].id)?.state).toBe('failed');
-      expect(auditOf(`/admin/jobs/${readJob(junk[0].id)}`).length).toBe(before);
+      expect((await pipeline.ctx.queue.get(await readJob(junk[0].id)))?.state).toBe('failed');
+      expect((await pipeline.ctx.registry.get(junk[0].id))?.state).toBe('failed');
+      expect(auditOf(`/admin/jobs/${await readJob(junk[0].id)}`).length).toBe(before);
     },
   );
 
   it('without a credential: 401', async () => {
-    for (const p of paths()) expect((await get(p, null)).status, p).toBe(401);
+    for (const p of await paths()) expect((await get(p, null)).status, p).toBe(401);
   });
 });
 
@@ -157,7 +165,7 @@ describe('GET /admin/jobs', () => {
     const r = await get('/admin/jobs?state=failed', 'provider-operator');
     const body = (await r.json()) as { jobs: JobRecord[]; counts: Record<string, number> };
     expect(new Set(body.jobs.map((j) => j.id))).toEqual(
-      new Set([...junk.map((j) => readJob(j.id)), otherFailedJob]),
+      new Set([...(await Promise.all(junk.map((j) => readJob(j.id)))), otherFailedJob]),
     );
     for (const j of body.jobs) expect(j.state).toBe('failed');
     expect(body.counts.failed).toBe(3);
@@ -274,14 +282,14 @@ describe('GET /admin/products', () => {
 
 describe('POST /admin/jobs/:id/retry', () => {
   it("a failed step's job: the product is processing again, the retry is audited, and the step runs again", async () => {
-    const job = readJob(junk[0].id);
+    const job = await readJob(junk[0].id);
     const r = await post(`/admin/jobs/${job}/retry`, 'provider-operator');
     expect(r.status, await r.clone().text()).toBe(200);
     expect(((await r.json()) as JobRecord).state).toBe('waiting');
-    const p = pipeline.ctx.registry.get(junk[0].id);
+    const p = await pipeline.ctx.registry.get(junk[0].id);
     expect(p?.state).toBe('processing');
     expect(p?.error).toBeNull();
-    expect(pipeline.ctx.registry.step(junk[0].id, 'read')?.failures).toBe(0);
+    expect((await pipeline.ctx.registry.step(junk[0].id, 'read'))?.failures).toBe(0);
     const rec = auditOf(`/admin/jobs/${job}`);
     expect(rec.map((x) => [x.actor, x.result, x.detail.op, x.detail.product])).toEqual([
       ['user:op', 'ok', 'retry', junk[0].id],
@@ -299,7 +307,7 @@ describe('POST /admin/jobs/:id/retry', () => {
     const after = await pipeline.ctx.queue.get(job);
     expect(after?.state).toBe('failed');
     expect(after?.attempt).toBe(1);
-    expect(pipeline.ctx.registry.get(junk[0].id)?.error).toMatch(/^read: .*junk-a\.tif/);
+    expect((await pipeline.ctx.registry.get(junk[0].id))?.error).toMatch(/^read: .*junk-a\.tif/);
   });
 
   it('a failed job of another kind is put back to waiting', async () => {

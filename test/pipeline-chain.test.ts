@@ -10,6 +10,7 @@ import type { SceneResult } from '../src/ops/simulate-scene.js';
 import { simulateScene } from '../src/ops/simulate-scene.js';
 import type { PipelineContext } from '../src/pipeline/context.js';
 import { ingest } from '../src/pipeline/ingest.js';
+import type { ProductRecord } from '../src/pipeline/registry.js';
 import { jobsView } from '../src/pipeline/view.js';
 import { startWorkers } from '../src/pipeline/worker.js';
 import { publicItem } from '../src/server/context.js';
@@ -113,7 +114,8 @@ describe.each<QueueKind>(QUEUE_KINDS)(
           published: 4,
           failed: 0,
         });
-        const byPath = new Map(arrived.map((a) => [a.path, ctx.registry.get(a.id as string)]));
+        const byPath = new Map<string, ProductRecord | null>();
+        for (const a of arrived) byPath.set(a.path, await ctx.registry.get(a.id as string));
         const rec = (p: string) => {
           const r = byPath.get(p);
           if (!r) throw new Error(`no product for ${p}`);
@@ -207,7 +209,7 @@ describe.each<QueueKind>(QUEUE_KINDS)(
         expect(safeChange.properties['sarbridge:change_areas']).toBe(polys.length);
 
         // One published event per product, in the outbox.
-        const events = ctx.registry.events();
+        const events = await ctx.registry.events();
         expect(events.map((e) => e.productId).sort()).toEqual(arrived.map((a) => a.id).sort());
         expect(events.find((e) => e.productId === rec(safe2).id)?.itemIds).toEqual(rec(safe2).itemIds);
 
@@ -218,8 +220,8 @@ describe.each<QueueKind>(QUEUE_KINDS)(
         await ctx.queue.drained({ timeoutMs: 60_000 });
         await w2.close();
         expect((await items(ctx)).size).toBe(6);
-        expect(ctx.registry.events()).toHaveLength(4);
-        expect(ctx.registry.get(rec(safe1).id)?.label).toEqual(NATO);
+        expect(await ctx.registry.events()).toHaveLength(4);
+        expect((await ctx.registry.get(rec(safe1).id))?.label).toEqual(NATO);
       } finally {
         await close();
         await pgDb?.drop();

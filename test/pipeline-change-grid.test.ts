@@ -38,9 +38,9 @@ describe('pipeline change: passes on different grids', () => {
       const w = await startWorkers(ctx.queue, ctx, { concurrency: 2 });
       await ctx.queue.drained({ timeoutMs: 300_000 });
       await w.close();
-      const later = ctx.registry.get(arrived[0].id as string);
+      const later = await ctx.registry.get(arrived[0].id as string);
       expect(later?.state, later?.error ?? '').toBe('published');
-      const change = ctx.registry.step(later?.id as string, 'change')?.result as {
+      const change = (await ctx.registry.step(later?.id as string, 'change'))?.result as {
         grid: string;
         changeItemId: string;
       };

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL } from '../src/access/scope.js';
 import { simulateScene } from '../src/ops/simulate-scene.js';
 import { ingest } from '../src/pipeline/ingest.js';
-import { ProductRegistry, STEPS } from '../src/pipeline/registry.js';
+import { STEPS } from '../src/pipeline/registry.js';
+import { SqliteProductRegistry } from '../src/pipeline/registry-sqlite.js';
 import { mulberry32 } from '../src/util/random.js';
 import { SICD_CHIP } from './helpers/data.js';
 import { tempDir } from './helpers/gdal.js';
@@ -103,9 +104,10 @@ describe.each<QueueKind>(QUEUE_KINDS)(
       await close();
       expect(arrived.every((a) => a.added)).toBe(true);
 
-      const registry = new ProductRegistry(join(dataDir, 'pipeline.db'));
+      const registry = new SqliteProductRegistry(join(dataDir, 'pipeline.db'));
       const rand = mulberry32(2026);
-      const unfinished = () => registry.list({ limit: 1000 }).filter((p) => p.state === 'processing').length;
+      const unfinished = async () =>
+        (await registry.list({ limit: 1000 })).filter((p) => p.state === 'processing').length;
       let kills = 0;
       let steps = new Map<string, string>();
       const hit = new Map<string, number>();
@@ -114,28 +116,33 @@ describe.each<QueueKind>(QUEUE_KINDS)(
         // Kill the worker after it has finished k more steps (k random, at most what leaves a step for
         // each kill still to come: paced by progress, not time), 0-300 ms into the next step or between
         // two writes; then start another, 20 times.
-        const doneSteps = () =>
-          registry
-            .list({ limit: 1000 })
-            .reduce((n, p) => n + registry.steps(p.id).filter((x) => x.state === 'done').length, 0);
-        while (kills < KILLS && unfinished() > 0) {
+        const doneSteps = async () => {
+          let n = 0;
+          for (const p of await registry.list({ limit: 1000 }))
+            n += (await registry.steps(p.id)).filter((x) => x.state === 'done').length;
+          return n;
+        };
+        while (kills < KILLS && (await unfinished()) > 0) {
           const w = worker(dataDir, queue);
           await w.ready;
           const since = new Date().toISOString();
-          const left = products.length * STEPS.length - doneSteps();
+          const left = products.length * STEPS.length - (await doneSteps());
           const k = Math.floor(rand() * Math.max(1, Math.floor(left / (KILLS - kills))));
-          const target = doneSteps() + k;
+          const target = (await doneSteps()) + k;
           const until = Date.now() + 30_000;
-          while (doneSteps() < target && Date.now() < until && w.exitCode === null) await sleep(20);
+          while ((await doneSteps()) < target && Date.now() < until && w.exitCode === null) await sleep(20);
           await sleep(rand() * 300);
           if (w.exitCode !== null) break;
-          const running = STEPS.filter((st) => registry.running(st, since));
+          const running: string[] = [];
+          for (const st of STEPS) if (await registry.running(st, since)) running.push(st);
           const exited = new Promise((r) => w.once('exit', r));
           w.kill('SIGKILL');
           await exited;
           kills++;
           for (const st of running) hit.set(st, (hit.get(st) ?? 0) + 1);
-          steps = new Map(registry.list({ limit: 1000 }).map((p) => [p.id, p.step] as [string, string]));
+          steps = new Map(
+            (await registry.list({ limit: 1000 })).map((p) => [p.id, p.step] as [string, string]),
+          );
         }
         const killedAt = [...steps.values()];
         console.log(
@@ -144,21 +151,23 @@ describe.each<QueueKind>(QUEUE_KINDS)(
         // Then one worker finishes the run.
         const last = worker(dataDir, queue);
         const deadline = Date.now() + 300_000;
-        while (unfinished() > 0 && Date.now() < deadline) await sleep(250);
+        while ((await unfinished()) > 0 && Date.now() < deadline) await sleep(250);
         last.kill('SIGTERM');
         await new Promise((r) => last.once('exit', r));
       } finally {
-        registry.close();
+        await registry.close();
       }
       expect(crashes).toEqual([]);
       expect(kills).toBe(KILLS);
 
       const { ctx: after, close: closeAfter } = await openTestPipeline(dataDir, { queue });
       try {
-        const list = after.registry.list({ limit: 1000 });
+        const list = await after.registry.list({ limit: 1000 });
         expect(list.map((p) => [p.state, p.error])).toEqual(Array(products.length).fill(['published', null]));
         // Attempts that a kill cut short were run again.
-        const rerun = list.flatMap((p) => after.registry.steps(p.id)).filter((s) => s.attempts > 1);
+        const rerun = (await Promise.all(list.map((p) => after.registry.steps(p.id))))
+          .flat()
+          .filter((s) => s.attempts > 1);
         console.log(
           `steps run again after a kill: ${rerun.map((s) => `${s.step} x${s.attempts}`).join(', ')}`,
         );
@@ -186,7 +195,7 @@ describe.each<QueueKind>(QUEUE_KINDS)(
           ]);
         }
         // One event per product.
-        const events = after.registry.events();
+        const events = await after.registry.events();
         expect(events.map((e) => e.productId).sort()).toEqual(list.map((p) => p.id).sort());
         // The store holds exactly the published assets: no orphaned object, none part-written.
         const hrefs = page.items.flatMap((i) => Object.values(i.assets).map((a) => a.href as string)).sort();

@@ -43,38 +43,41 @@ describe('pipeline publish: a publication cut short after the catalog write', ()
       for (const s of STEPS.slice(0, -1)) await runStep(ctx, s, attempt(id, s, 1));
       // Attempt 1 of the second pass's publish wrote its items to the catalog and died before the
       // registry's transaction (the product published and its event).
-      const p = ctx.registry.get(id);
+      const p = await ctx.registry.get(id);
       if (!p) throw new Error('no product');
-      const res = <T>(step: string) => ctx.registry.step(id, step as never)?.result as T;
-      const ard = res<ArdStepResult>('ard');
-      const change = res<ChangeStepResult>('change');
-      const prev = ctx.registry.get(first);
+      const res = async <T>(step: string) => (await ctx.registry.step(id, step as never))?.result as T;
+      const ard = await res<ArdStepResult>('ard');
+      const change = await res<ChangeStepResult>('change');
+      const prev = await ctx.registry.get(first);
       if (!prev) throw new Error('no first product');
-      const items = [sceneItem(p, ard, res<DetectStepResult>('detect'), change)];
+      const items = [sceneItem(p, ard, await res<DetectStepResult>('detect'), change)];
       const c = changeItem(ctx, p, prev, ard, change, null);
       if (c) items.push(c);
       expect(items).toHaveLength(2);
       await ctx.catalog.putItems('sar', items, 'upsert');
-      expect(ctx.registry.get(id)?.state).toBe('processing');
-      expect(ctx.registry.events().map((e) => e.productId)).toEqual([first]);
+      expect((await ctx.registry.get(id))?.state).toBe('processing');
+      expect((await ctx.registry.events()).map((e) => e.productId)).toEqual([first]);
 
       // Attempt 2 (the job's lease expired): the same items, the product published, one event.
       await runStep(ctx, 'publish', attempt(id, 'publish', 2));
       const page = await ctx.catalog.search({ collections: ['sar'], sortby: [], limit: 100 }, ALL);
       expect(page.items.map((i) => i.id).sort()).toEqual(
-        [...(ctx.registry.get(first)?.itemIds ?? []), ...items.map((i) => i.id)].sort(),
+        [...((await ctx.registry.get(first))?.itemIds ?? []), ...items.map((i) => i.id)].sort(),
       );
       expect(page.items.find((i) => i.id === items[0].id)).toEqual({ ...items[0], collection: 'sar' });
-      expect(ctx.registry.get(id)).toMatchObject({ state: 'published', itemIds: items.map((i) => i.id) });
-      expect(ctx.registry.events().map((e) => e.productId)).toEqual([first, id]);
+      expect(await ctx.registry.get(id)).toMatchObject({
+        state: 'published',
+        itemIds: items.map((i) => i.id),
+      });
+      expect((await ctx.registry.events()).map((e) => e.productId)).toEqual([first, id]);
 
       // Attempt 3 (delivered once more, at least once): nothing runs, nothing is added.
       await runStep(ctx, 'publish', attempt(id, 'publish', 3));
       expect(
         (await ctx.catalog.search({ collections: ['sar'], sortby: [], limit: 100 }, ALL)).items,
       ).toHaveLength(3);
-      expect(ctx.registry.events()).toHaveLength(2);
-      expect(ctx.registry.step(id, 'publish')?.attempts).toBe(2);
+      expect(await ctx.registry.events()).toHaveLength(2);
+      expect((await ctx.registry.step(id, 'publish'))?.attempts).toBe(2);
     } finally {
       await close();
     }

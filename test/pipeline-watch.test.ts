@@ -58,7 +58,7 @@ describe('pipeline: a watched drop folder', () => {
       const t0 = Date.now();
       while (taken.length === 0 && Date.now() - t0 < 10_000) await sleep(50);
       expect(taken).toEqual([file]);
-      const [p] = ctx.registry.list();
+      const [p] = await ctx.registry.list();
       expect(p.checksum).toBe(createHash('sha256').update(bytes).digest('hex'));
       expect(p.sizeBytes).toBe(bytes.length);
       expect([p.label, p.labelSource]).toEqual([FOLDER_LABEL, 'drop-folder']);
@@ -67,7 +67,7 @@ describe('pipeline: a watched drop folder', () => {
       // Left in the folder, it is not taken again.
       await sleep(1200);
       expect(taken).toHaveLength(1);
-      expect(ctx.registry.list()).toHaveLength(1);
+      expect(await ctx.registry.list()).toHaveLength(1);
     } finally {
       abort.abort();
       await watching;

@@ -76,9 +76,9 @@ function interruptedPatch(url: string, who: string, offset: number, body: Buffer
   });
 }
 
-async function until(done: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
+async function until(done: () => Promise<boolean>, what: string, timeoutMs = 120_000): Promise<void> {
   const t0 = Date.now();
-  while (!done()) {
+  while (!(await done())) {
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -163,11 +163,14 @@ describe('uploads: a product in several PATCHes, interrupted and resumed', () =>
 
     const w = await startWorkers(pipeline.ctx.queue, pipeline.ctx);
     try {
-      await until(() => pipeline.ctx.registry.get(id)?.state !== 'processing', 'the product to be published');
+      await until(
+        async () => (await pipeline.ctx.registry.get(id))?.state !== 'processing',
+        'the product to be published',
+      );
     } finally {
       await w.close();
     }
-    const p = pipeline.ctx.registry.get(id);
+    const p = await pipeline.ctx.registry.get(id);
     expect(p?.error ?? null).toBeNull();
     expect(p?.state).toBe('published');
     expect(p?.checksum).toBe(sha);
@@ -188,7 +191,7 @@ describe('uploads: refused', () => {
     expect(await r.json()).toMatchObject({ code: 'ChecksumMismatch' });
     const uploadId = new URL(url).pathname.split('/').pop() as string;
     expect(readFileSync(join(uploadsDir(), uploadId)).equals(bytes)).toBe(true);
-    expect(pipeline.ctx.registry.get(productId(sha256Hex(bytes)))).toBeNull();
+    expect(await pipeline.ctx.registry.get(productId(sha256Hex(bytes)))).toBeNull();
     expect(existsSync(join(tmp.dir, 'data', 'inbox', productId(sha256Hex(bytes))))).toBe(false);
     const g: unknown = await (await fetch(url, { headers: H['provider-admin'] })).json();
     expect(g).toMatchObject({ state: 'checksum-mismatch', productId: null, complete: true });

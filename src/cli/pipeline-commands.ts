@@ -1,5 +1,4 @@
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { LabelRules } from '../access/labels.js';
@@ -11,7 +10,7 @@ import { openQueue } from '../jobs/index.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { PipelineContext } from '../pipeline/context.js';
 import { type IngestResult, ingest } from '../pipeline/ingest.js';
-import { ProductRegistry } from '../pipeline/registry.js';
+import { openRegistry } from '../pipeline/open-registry.js';
 import { jobsView, productView, retryFailed } from '../pipeline/view.js';
 import { watchDropFolder } from '../pipeline/watch.js';
 import { startWorkers } from '../pipeline/worker.js';
@@ -34,7 +33,8 @@ export async function openPipeline(
   o: { leaseMs?: number; landMask?: string; log?: (line: string) => void } = {},
 ): Promise<OpenedPipeline> {
   mkdirSync(config.dataDir, { recursive: true });
-  const registry = new ProductRegistry(join(config.dataDir, 'pipeline.db'));
+  const db = config.db.kind === 'postgres' ? config.db.url : config.db.path;
+  const registry = await openRegistry({ dataDir: config.dataDir, db });
   const catalog =
     config.db.kind === 'postgres' ? new PostgresCatalog(config.db.url) : new SqliteCatalog(config.db.path);
   let queue: JobQueue | null = null;
@@ -72,13 +72,13 @@ export async function openPipeline(
         await q.close();
         await store.close();
         await catalog.close();
-        registry.close();
+        await registry.close();
       },
     };
   } catch (err) {
     await queue?.close();
     await catalog.close();
-    registry.close();
+    await registry.close();
     throw err;
   }
 }
@@ -122,18 +122,19 @@ const stopSignal = () =>
     process.once('SIGTERM', () => done());
   });
 
-function printProducts(ctx: PipelineContext, results: IngestResult[], json: boolean): boolean {
-  const rows = results.map((r) => {
-    const p = r.id ? ctx.registry.get(r.id) : null;
-    return {
+async function printProducts(ctx: PipelineContext, results: IngestResult[], json: boolean): Promise<boolean> {
+  const rows = [];
+  for (const r of results) {
+    const p = r.id ? await ctx.registry.get(r.id) : null;
+    rows.push({
       path: r.path,
       id: r.id,
       added: r.added,
       state: p?.state ?? 'refused',
       items: p?.itemIds ?? [],
       error: r.error ?? p?.error ?? null,
-    };
-  });
+    });
+  }
   if (json) write(rows);
   else
     for (const r of rows)
@@ -188,7 +189,7 @@ export function registerPipelineCommands(program: Command): void {
         sha256: o.sha256 as string | undefined,
       });
       if (o.wait === false && !o.watch) {
-        if (!printProducts(ctx, results, Boolean(o.json))) process.exitCode = 1;
+        if (!(await printProducts(ctx, results, Boolean(o.json)))) process.exitCode = 1;
         return;
       }
       const workers = await startWorkers(ctx.queue, ctx, {
@@ -201,14 +202,14 @@ export function registerPipelineCommands(program: Command): void {
             label,
             collection: o.collection as string | undefined,
             signal: abort.signal,
-            onIngest: (r) => printProducts(ctx, [r], Boolean(o.json)),
+            onIngest: (r) => void printProducts(ctx, [r], Boolean(o.json)),
           });
           await stopSignal();
           abort.abort();
           await watching;
         } else {
           await ctx.queue.drained();
-          if (!printProducts(ctx, results, Boolean(o.json))) process.exitCode = 1;
+          if (!(await printProducts(ctx, results, Boolean(o.json)))) process.exitCode = 1;
         }
       } finally {
         await workers.close();

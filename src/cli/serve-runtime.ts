@@ -1,5 +1,4 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type AccessServices, openAccess } from '../access/index.js';
 import { LabelRules } from '../access/labels.js';
@@ -12,7 +11,7 @@ import { AssetStorage } from '../io/asset-storage.js';
 import { openQueue } from '../jobs/index.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { PipelineContext } from '../pipeline/context.js';
-import { ProductRegistry } from '../pipeline/registry.js';
+import { openRegistry } from '../pipeline/open-registry.js';
 import { type PipelineWorkers, startWorkers } from '../pipeline/worker.js';
 import { buildServer } from '../server/app.js';
 import { s3SettingsFrom } from '../store/s3-settings.js';
@@ -97,7 +96,10 @@ export async function openRuntime(
       { leaseMs: o.leaseMs },
     );
     opened.push(() => queue.close());
-    const registry = new ProductRegistry(join(config.dataDir, 'pipeline.db'));
+    const registry = await openRegistry({
+      dataDir: config.dataDir,
+      db: config.db.kind === 'postgres' ? config.db.url : config.db.path,
+    });
     opened.push(() => registry.close());
     const rules = new LabelRules();
     const access = openAccess({

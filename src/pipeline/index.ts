@@ -6,18 +6,20 @@
 export { productChecksum, sidecarSha256 } from './checksum.js';
 export { DEFAULT_COLLECTION, type PipelineContext } from './context.js';
 export { type IngestOptions, type IngestResult, ingest, productId } from './ingest.js';
+export { openRegistry } from './open-registry.js';
 export { PRODUCT_FIELD } from './publish.js';
 export { recogniseFormat } from './read.js';
 export {
   type AcquisitionSummary,
   type OutboxEvent,
   type ProductRecord,
-  ProductRegistry,
+  type ProductRegistry,
   type ProductState,
   STEPS,
   type StepName,
   type StepRecord,
 } from './registry.js';
+export { SqliteProductRegistry } from './registry-sqlite.js';
 export { type JobsView, jobsView, type ProductView, productView, retryFailed } from './view.js';
 export { type WatchOptions, watchDropFolder } from './watch.js';
 export {

@@ -2,9 +2,9 @@ import { copyFile, cp, mkdir, readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { ConfidentialityLabel } from '../access/labels.js';
 import { SarbridgeError, ValidationError } from '../errors.js';
+import { contentKind } from '../products/recognise.js';
 import { parseSha256, productChecksum, sidecarSha256 } from './checksum.js';
 import { atomicDir, DEFAULT_COLLECTION, exists, inboxDir, type PipelineContext } from './context.js';
-import { contentKind } from '../products/recognise.js';
 import { geotiffSidecars } from './read.js';
 import type { LabelSource, ProductRecord } from './registry.js';
 import { enqueueStep, resume } from './worker.js';
@@ -81,7 +81,7 @@ export async function ingest(
     try {
       const sum = await productChecksum(path);
       const id = productId(sum.sha256);
-      const had = ctx.registry.get(id);
+      const had = await ctx.registry.get(id);
       if (had) {
         await resume(ctx, had);
         out.push({ path, id, added: false, state: had.state });
@@ -93,7 +93,7 @@ export async function ingest(
       await atomicDir(dir, (tmp) => keep(path, tmp));
       const names = await readdir(dir);
       const kept = join(dir, names.includes(basename(path)) ? basename(path) : names[0]);
-      const { added, product } = ctx.registry.register({
+      const { added, product } = await ctx.registry.register({
         id,
         checksum: sum.sha256,
         expectedChecksum: expected?.sha256 ?? null,

@@ -145,14 +145,14 @@ export async function publishStep(
   const collectionLabel = (coll[LABEL_FIELD] as ConfidentialityLabel | undefined) ?? null;
   const items = [sceneItem(p, ard, det, change)];
   if (change.previous) {
-    const prev = ctx.registry.get(change.previous.productId);
+    const prev = await ctx.registry.get(change.previous.productId);
     const c = prev && changeItem(ctx, p, prev, ard, change, collectionLabel);
     if (c) items.push(c);
   }
   for (const it of items) validateItem(it);
   await ctx.catalog.putItems(p.collection, items, 'upsert');
   const ids = items.map((i) => i.id);
-  const { eventAdded } = ctx.registry.published(
+  const { eventAdded } = await ctx.registry.published(
     p.id,
     {
       collection: p.collection,

@@ -52,7 +52,7 @@ export async function readStep(ctx: PipelineContext, p: ProductRecord): Promise<
   const acq = await readAcquisition(p.storedPath);
   const format = acq.format;
   const key = geometryKey(acq);
-  ctx.registry.setAcquisition(p.id, { acquisition: acq, geometryKey: key, bbox: footprintBbox(acq) });
+  await ctx.registry.setAcquisition(p.id, { acquisition: acq, geometryKey: key, bbox: footprintBbox(acq) });
   return { format, platform: acq.platform, mode: acq.mode, startTime: acq.startTime, geometryKey: key };
 }
 

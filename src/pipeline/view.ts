@@ -63,8 +63,9 @@ export async function jobsView(
   ctx: PipelineContext,
   q: { state?: ProductState; limit?: number; offset?: number } = {},
 ): Promise<JobsView> {
-  const list = ctx.registry.list(q).map((p) => view(p, ctx.registry.steps(p.id)));
-  return { products: ctx.registry.counts(), jobs: await ctx.queue.counts(), list };
+  const list: ProductView[] = [];
+  for (const p of await ctx.registry.list(q)) list.push(view(p, await ctx.registry.steps(p.id)));
+  return { products: await ctx.registry.counts(), jobs: await ctx.queue.counts(), list };
 }
 
 /** One product with its steps and the queue's record of each step's job. */
@@ -72,9 +73,9 @@ export async function productView(
   ctx: PipelineContext,
   id: string,
 ): Promise<ProductView & { jobs: JobRecord[]; label: unknown; checksum: string }> {
-  const p = ctx.registry.get(id);
+  const p = await ctx.registry.get(id);
   if (!p) throw new NotFoundError(`no product '${id}' (sarbridge jobs list shows them)`);
-  const steps = ctx.registry.steps(id);
+  const steps = await ctx.registry.steps(id);
   const jobs: JobRecord[] = [];
   for (const s of steps) {
     const j = s.jobId ? await ctx.queue.get(s.jobId) : null;
@@ -92,7 +93,7 @@ export async function retryFailed(
   ctx: PipelineContext,
   id: string,
 ): Promise<{ jobId: string; step: string | null }> {
-  const p = ctx.registry.get(id);
+  const p = await ctx.registry.get(id);
   if (!p) {
     const job = await ctx.queue.get(id);
     if (!job) throw new NotFoundError(`no product or job '${id}' (sarbridge jobs list shows them)`);
@@ -103,9 +104,9 @@ export async function retryFailed(
   }
   if (p.state !== 'failed')
     throw new ValidationError(`product '${id}' is ${p.state}, not failed: nothing to retry`);
-  const s = ctx.registry.step(id, p.step);
+  const s = await ctx.registry.step(id, p.step);
   if (!s?.jobId) throw new ValidationError(`product '${id}': its failed step ${p.step} has no job to retry`);
-  ctx.registry.reopen(id, p.step);
+  await ctx.registry.reopen(id, p.step);
   await ctx.queue.retry(s.jobId);
   return { jobId: s.jobId, step: p.step };
 }

@@ -47,32 +47,27 @@ export async function enqueueStep(ctx: PipelineContext, productId: string, step:
     attempts: QUEUE_ATTEMPTS,
     backoff: ctx.backoff,
   });
-  ctx.registry.setJob(productId, step, id);
+  await ctx.registry.setJob(productId, step, id);
   return id;
 }
 
 /** The first step of a product not done yet (null when every one is). */
-export function pendingStep(ctx: PipelineContext, p: ProductRecord): StepName | null {
+export async function pendingStep(ctx: PipelineContext, p: ProductRecord): Promise<StepName | null> {
   if (p.state === 'published') return null;
-  const done = new Set(
-    ctx.registry
-      .steps(p.id)
-      .filter((s) => s.state === 'done')
-      .map((s) => s.step),
-  );
+  const done = new Set((await ctx.registry.steps(p.id)).filter((s) => s.state === 'done').map((s) => s.step));
   return STEPS.find((s) => !done.has(s)) ?? null;
 }
 
 /** Make sure a processing product's next step has its job (after a crash between two writes). */
 export async function resume(ctx: PipelineContext, p: ProductRecord): Promise<StepName | null> {
   if (p.state !== 'processing') return null;
-  const step = pendingStep(ctx, p);
+  const step = await pendingStep(ctx, p);
   if (step) await enqueueStep(ctx, p.id, step);
   return step;
 }
 
-function resultOf<T>(ctx: PipelineContext, productId: string, step: StepName): T {
-  const s = ctx.registry.step(productId, step);
+async function resultOf<T>(ctx: PipelineContext, productId: string, step: StepName): Promise<T> {
+  const s = await ctx.registry.step(productId, step);
   if (s?.state !== 'done')
     throw new Error(`step ${step} of ${productId} is not done (it is ${s?.state ?? 'not started'})`);
   return s.result as T;
@@ -92,16 +87,16 @@ async function runStepFunction(
     case 'ard':
       return ardStep(ctx, p);
     case 'detect':
-      return detectStep(ctx, p, resultOf<ArdStepResult>(ctx, p.id, 'ard'));
+      return detectStep(ctx, p, await resultOf<ArdStepResult>(ctx, p.id, 'ard'));
     case 'change':
-      return changeStep(ctx, p, resultOf<ArdStepResult>(ctx, p.id, 'ard'));
+      return changeStep(ctx, p, await resultOf<ArdStepResult>(ctx, p.id, 'ard'));
     case 'publish':
       return publishStep(
         ctx,
         p,
-        resultOf<ArdStepResult>(ctx, p.id, 'ard'),
-        resultOf<DetectStepResult>(ctx, p.id, 'detect'),
-        resultOf<ChangeStepResult>(ctx, p.id, 'change'),
+        await resultOf<ArdStepResult>(ctx, p.id, 'ard'),
+        await resultOf<DetectStepResult>(ctx, p.id, 'detect'),
+        await resultOf<ChangeStepResult>(ctx, p.id, 'change'),
         t0,
       );
   }
@@ -116,11 +111,11 @@ const messageOf = (err: unknown) => (err instanceof Error ? err.message : String
  * mismatch) fails the job for good; other errors are retried with back-off until the attempts run out.
  */
 export async function runStep(ctx: PipelineContext, step: StepName, job: Job<StepPayload>): Promise<unknown> {
-  const p = ctx.registry.get(job.payload.productId);
+  const p = await ctx.registry.get(job.payload.productId);
   if (!p) throw new PermanentJobError(`no product ${job.payload.productId} in the registry`);
-  let rec = ctx.registry.step(p.id, step);
+  let rec = await ctx.registry.step(p.id, step);
   if (rec?.state !== 'done' && !(step === 'publish' && p.state === 'published')) {
-    ctx.registry.startStep(p.id, step, job.attempt, job.id);
+    await ctx.registry.startStep(p.id, step, job.attempt, job.id);
     await job.progress({
       done: STEPS.indexOf(step),
       total: STEPS.length,
@@ -129,7 +124,7 @@ export async function runStep(ctx: PipelineContext, step: StepName, job: Job<Ste
     const t0 = performance.now();
     try {
       const result = await runStepFunction(ctx, step, p, t0);
-      if (step !== 'publish') ctx.registry.finishStep(p.id, step, result, performance.now() - t0);
+      if (step !== 'publish') await ctx.registry.finishStep(p.id, step, result, performance.now() - t0);
       ctx.log?.(`${p.id} ${step} done in ${Math.round(performance.now() - t0)} ms`);
     } catch (err) {
       const ms = performance.now() - t0;
@@ -138,14 +133,14 @@ export async function runStep(ctx: PipelineContext, step: StepName, job: Job<Ste
         err instanceof PermanentJobError ||
         (PRODUCT_STEPS.has(step) && err instanceof SarbridgeError);
       const wait = err instanceof RetryJobLater;
-      const failures = (ctx.registry.step(p.id, step)?.failures ?? 0) + (wait ? 0 : 1);
+      const failures = ((await ctx.registry.step(p.id, step))?.failures ?? 0) + (wait ? 0 : 1);
       const permanent = fault || failures >= (ctx.maxFailures ?? 5) || job.attempt >= job.maxAttempts;
-      ctx.registry.failStep(p.id, step, messageOf(err), ms, { permanent, counted: !wait });
+      await ctx.registry.failStep(p.id, step, messageOf(err), ms, { permanent, counted: !wait });
       ctx.log?.(`${p.id} ${step} ${permanent ? 'failed' : 'will retry'}: ${messageOf(err)}`);
       if (permanent && !(err instanceof PermanentJobError)) throw new PermanentJobError(messageOf(err));
       throw err;
     }
-    rec = ctx.registry.step(p.id, step);
+    rec = await ctx.registry.step(p.id, step);
   }
   const next = STEPS[STEPS.indexOf(step) + 1];
   if (next) await enqueueStep(ctx, p.id, next);
@@ -167,7 +162,7 @@ export async function startWorkers(
   opts: { concurrency?: number } = {},
 ): Promise<PipelineWorkers> {
   const c = { ...ctx, queue };
-  for (const p of c.registry.unfinished()) await resume(c, p);
+  for (const p of await c.registry.unfinished()) await resume(c, p);
   const handlers: Record<string, JobHandler> = {};
   for (const s of STEPS) handlers[jobName(s)] = (job) => runStep(c, s, job as Job<StepPayload>);
   const worker: JobWorker = queue.work(handlers, { concurrency: opts.concurrency ?? 1 });

@@ -192,12 +192,13 @@ export async function seedDemo(ctx: PipelineContext, o: SeedOptions = {}): Promi
     if (!ingested.has(p.id)) take(p.id, join(campaignDir, p.path), p.releasableTo);
   }
   await settle();
-  for (const id of ids.values()) if (ctx.registry.get(id)?.state === 'failed') await retryFailed(ctx, id);
+  for (const id of ids.values())
+    if ((await ctx.registry.get(id))?.state === 'failed') await retryFailed(ctx, id);
 
   const total = m.products.length;
   let last = -1;
   for (;;) {
-    const records = m.products.map((p) => ctx.registry.get(ids.get(p.id) as string));
+    const records = await Promise.all(m.products.map((p) => ctx.registry.get(ids.get(p.id) as string)));
     const failed = records.find((r) => r?.state === 'failed');
     if (failed)
       throw new SarbridgeError(
@@ -222,10 +223,17 @@ export async function seedDemo(ctx: PipelineContext, o: SeedOptions = {}): Promi
     collection: DEMO_COLLECTION,
     manifest: sim.manifestPath,
     partners,
-    products: m.products.map((p) => {
-      const id = ids.get(p.id) as string;
-      return { pass: p.id, id, releasableTo: p.releasableTo, items: ctx.registry.get(id)?.itemIds ?? [] };
-    }),
+    products: await Promise.all(
+      m.products.map(async (p) => {
+        const id = ids.get(p.id) as string;
+        return {
+          pass: p.id,
+          id,
+          releasableTo: p.releasableTo,
+          items: (await ctx.registry.get(id))?.itemIds ?? [],
+        };
+      }),
+    ),
   };
   const tmp = `${markerPath(ctx.dataDir)}.tmp-${process.pid}`;
   await writeFile(tmp, `${JSON.stringify(marker, null, 2)}\n`);

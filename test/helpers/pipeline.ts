@@ -5,7 +5,7 @@ import { SqliteCatalog } from '../../src/catalog/sqlite/store.js';
 import type { CatalogStore } from '../../src/catalog/store.js';
 import { openQueue } from '../../src/jobs/index.js';
 import type { PipelineContext } from '../../src/pipeline/context.js';
-import { ProductRegistry } from '../../src/pipeline/registry.js';
+import { SqliteProductRegistry } from '../../src/pipeline/registry-sqlite.js';
 import { LocalStore } from '../../src/store/local-store.js';
 
 /** Which queue the pipeline suites run on: 'sqlite', or 'redis' at SARBRIDGE_TEST_REDIS. */
@@ -47,7 +47,7 @@ export async function openTestPipeline(
   } = {},
 ): Promise<{ ctx: PipelineContext; close: () => Promise<void> }> {
   mkdirSync(dataDir, { recursive: true });
-  const registry = new ProductRegistry(join(dataDir, 'pipeline.db'));
+  const registry = new SqliteProductRegistry(join(dataDir, 'pipeline.db'));
   const catalog = o.catalog ?? new SqliteCatalog(join(dataDir, 'catalog.db'));
   const store = LocalStore.open(join(dataDir, 'assets'), { create: true });
   const queue = await openQueue(o.queue ?? join(dataDir, 'queue.db'), {
@@ -71,7 +71,7 @@ export async function openTestPipeline(
       await queue.close();
       await store.close();
       await catalog.close();
-      registry.close();
+      await registry.close();
     },
   };
 }

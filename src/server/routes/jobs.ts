@@ -159,12 +159,12 @@ export function jobRoutes(app: FastifyInstance, ctx: RouteContext, pipeline: Pip
         // A pipeline step's job: retried through its product, so the product is processing again
         // and the step's failures are forgotten (otherwise the next failure would end it at once).
         const pj = pipelineJob(j);
-        const product = pj ? pipeline.registry.get(pj.productId) : null;
+        const product = pj ? await pipeline.registry.get(pj.productId) : null;
         const viaProduct =
           pj !== null &&
           product?.state === 'failed' &&
           product.step === pj.step &&
-          pipeline.registry.step(product.id, pj.step)?.jobId === j.id;
+          (await pipeline.registry.step(product.id, pj.step))?.jobId === j.id;
         const r = await retryFailed(pipeline, viaProduct && pj ? pj.productId : j.id);
         audit(ctx, req, {
           action: 'admin',
