@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ProjectionFields } from '../catalog/item-builder.js';
 import { changeFiles } from '../exploit/change.js';
+import { latticeOverlap } from '../exploit/change-grid.js';
+import type { Grid } from '../exploit/landmask.js';
 import { lonLatBounds } from '../geo/crs.js';
 import { GeoTiff } from '../io/tiff/reader.js';
 import { RetryJobLater } from '../jobs/queue.js';
@@ -21,8 +23,12 @@ export interface ChangeStepResult {
   proj?: ProjectionFields;
   /** Lon/lat ring of the change raster's bounds. */
   footprint?: [number, number][];
-  /** 'own': both ARD COGs were on one grid; 'resampled': this product was made again on the previous one's. */
-  grid?: 'own' | 'resampled';
+  /**
+   * 'own': both ARD COGs were on one grid; 'intersection': on one pixel lattice with other extents,
+   * compared on the intersection (the change raster's grid); 'resampled': on other lattices (CRS,
+   * pixel size, or origins not whole pixels apart), this product was made again on the previous one's grid.
+   */
+  grid?: 'own' | 'intersection' | 'resampled';
 }
 
 /** Intersection of two bounds over the smaller one's area (0 when apart). */
@@ -72,17 +78,13 @@ async function gridOf(
   }
 }
 
-const sameGrid = (a: Awaited<ReturnType<typeof gridOf>>, b: Awaited<ReturnType<typeof gridOf>>) =>
-  a.epsg === b.epsg &&
-  a.width === b.width &&
-  a.height === b.height &&
-  a.geoTransform.every((v, i) => Math.abs(v - b.geoTransform[i]) <= 1e-6 * Math.abs(a.geoTransform[1]));
-
 /**
  * change: log-ratio change against the previous acquisition of the same area and geometry. While
  * the latest earlier one's ARD is still being made, the job is retried later (so products that
- * arrive together are compared in acquisition order, not arrival order). When the two ARD COGs are
- * on different grids, this product is made again on the previous one's grid.
+ * arrive together are compared in acquisition order, not arrival order). Two ARD COGs on one pixel
+ * lattice (one CRS and spacing; ARD grids are snapped to multiples of it) are compared on the
+ * intersection of their grids; on different lattices, this product is made again on the previous
+ * one's grid.
  */
 export async function changeStep(
   ctx: PipelineContext,
@@ -100,15 +102,19 @@ export async function changeStep(
   const before = prevArd.result as ArdStepResult;
   const beforeCog = await localArdCog(ctx, prev.id, before);
   let afterCog = await localArdCog(ctx, p.id, ard);
-  let grid: 'own' | 'resampled' = 'own';
-  if (!sameGrid(await gridOf(beforeCog), await gridOf(afterCog))) {
+  // ARD grids are snapped to multiples of the spacing: two passes in one CRS at one spacing are on
+  // one pixel lattice and are compared on the intersection; only other lattices are made again.
+  let grid: 'own' | 'intersection' | 'resampled' = 'own';
+  const [gb, ga] = [await gridOf(beforeCog), await gridOf(afterCog)] as Grid[];
+  const overlap = latticeOverlap(gb, ga, [beforeCog, afterCog]);
+  if (overlap === null) {
     const r = await ardInto(ctx, p, join(workDir(ctx, p.id), `ard-like-${prev.id}`), beforeCog);
     afterCog = r.cogFile;
     grid = 'resampled';
-  }
+  } else if (!overlap.same) grid = 'intersection';
   const dir = join(workDir(ctx, p.id), `change-${prev.id}`);
   await atomicDir(dir, async (tmp) => {
-    await changeFiles(beforeCog, afterCog, join(tmp, 'change'));
+    await changeFiles(beforeCog, afterCog, join(tmp, 'change'), { maxMemoryBytes: ctx.ard?.maxMemoryBytes });
   });
   const changeItemId = `${ard.itemId}-change`;
   const tifKey = assetKey(p.collection, changeItemId, `${changeItemId}.tif`);
