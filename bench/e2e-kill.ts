@@ -82,7 +82,7 @@ export async function benchKill(dir: string): Promise<void> {
       new Set(itemIds).size +
       [...perProduct.values()].reduce((a, e) => a + Math.max(0, e.scene - 1) + Math.max(0, e.change - 1), 0);
     const changes = [...perProduct.values()].reduce((a, e) => a + Math.min(1, e.change), 0);
-    const events = await ctx.registry.events({ limit: 10_000 });
+    const events = await ctx.catalog.events({ limit: 10_000 });
     const duplicateEvents = events.length - new Set(events.map((e) => e.productId)).size;
     const allSteps = (await Promise.all(products.map((p) => ctx.registry.steps(p.id)))).flat();
     const reruns = allSteps.filter((s) => s.attempts > 1).length;

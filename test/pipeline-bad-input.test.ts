@@ -176,7 +176,7 @@ describe('pipeline: bad products fail visibly with the reason, are kept, and not
           expect(sha256(readFileSync(v.storedPath))).toBe(sha256(readFileSync(path)));
         // Nothing published, nothing announced.
         expect(await ctx.catalog.getCollection('sar', ALL)).toBeNull();
-        expect(await ctx.registry.events()).toEqual([]);
+        expect(await ctx.catalog.events()).toEqual([]);
         // The operator's retry runs the step again, which fails again with the same reason.
         await retryFailed(ctx, r.id as string);
         const w2 = await startWorkers(ctx.queue, ctx);

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConfidentialityLabel, LABEL_FIELD, RELEASABLE_TO } from '../src/access/labels.js';
 import { ALL } from '../src/access/scope.js';
-import { PostgresCatalog } from '../src/catalog/postgres/store.js';
 import type { StacItem } from '../src/catalog/types.js';
 import { transformPoint } from '../src/geo/crs.js';
 import type { SceneResult } from '../src/ops/simulate-scene.js';
@@ -79,15 +78,16 @@ function recall(
 }
 
 describe.each<QueueKind>(QUEUE_KINDS)(
-  'pipeline on the %s queue (SQLite catalog; PostgreSQL with Redis): SAFE and SICD products to published items',
+  'pipeline on the %s queue (SQLite catalog and registry; PostgreSQL with Redis): SAFE and SICD products to published items',
   (kind) => {
     it('publishes each product with its label, its vessels and the change against the previous pass, once', async () => {
       const dataDir = join(tmp.dir, `data-${kind}`);
-      // Embedded (SQLite queue and catalog), or scaled out (Redis queue, PostgreSQL/PostGIS catalog).
+      // Embedded (SQLite queue, catalog and registry), or scaled out (Redis queue, PostgreSQL/PostGIS
+      // catalog and registry).
       const pgDb = kind === 'redis' ? await freshDatabase() : null;
       const { ctx, close } = await openTestPipeline(dataDir, {
         queue: await testQueueLocation(kind, dataDir, 1),
-        catalog: pgDb ? new PostgresCatalog(pgDb.url) : undefined,
+        db: pgDb?.url,
         landMask: scene.landPath,
       });
       ctx.collectionLabel = COLLECTION;
@@ -209,7 +209,7 @@ describe.each<QueueKind>(QUEUE_KINDS)(
         expect(safeChange.properties['sarbridge:change_areas']).toBe(polys.length);
 
         // One published event per product, in the outbox.
-        const events = await ctx.registry.events();
+        const events = await ctx.catalog.events();
         expect(events.map((e) => e.productId).sort()).toEqual(arrived.map((a) => a.id).sort());
         expect(events.find((e) => e.productId === rec(safe2).id)?.itemIds).toEqual(rec(safe2).itemIds);
 
@@ -220,7 +220,7 @@ describe.each<QueueKind>(QUEUE_KINDS)(
         await ctx.queue.drained({ timeoutMs: 60_000 });
         await w2.close();
         expect((await items(ctx)).size).toBe(6);
-        expect(await ctx.registry.events()).toHaveLength(4);
+        expect(await ctx.catalog.events()).toHaveLength(4);
         expect((await ctx.registry.get(rec(safe1).id))?.label).toEqual(NATO);
       } finally {
         await close();

@@ -195,7 +195,7 @@ describe.each<QueueKind>(QUEUE_KINDS)(
           ]);
         }
         // One event per product.
-        const events = await after.registry.events();
+        const events = await after.catalog.events();
         expect(events.map((e) => e.productId).sort()).toEqual(list.map((p) => p.id).sort());
         // The store holds exactly the published assets: no orphaned object, none part-written.
         const hrefs = page.items.flatMap((i) => Object.values(i.assets).map((a) => a.href as string)).sort();

@@ -11,6 +11,7 @@ import type { ArdStepResult, DetectStepResult } from '../src/pipeline/steps.js';
 import { runStep, type StepPayload } from '../src/pipeline/worker.js';
 import { tempDir } from './helpers/gdal.js';
 import { openTestPipeline } from './helpers/pipeline.js';
+import { freshDatabase } from './helpers/postgres.js';
 
 const tmp = tempDir('pipeline-publish-');
 afterAll(() => tmp.cleanup());
@@ -27,59 +28,81 @@ const attempt = (productId: string, step: string, n: number): Job<StepPayload> =
   progress: async () => {},
 });
 
-describe('pipeline publish: a publication cut short after the catalog write', () => {
-  it('is finished by the next attempt with the same items and one event, and a third adds nothing', async () => {
-    const r = await simulateScene(join(tmp.dir, 'scene'), { seed: 11, size: 256, ships: 3, safe: true });
-    const { ctx, close } = await openTestPipeline(join(tmp.dir, 'data'), { landMask: r.landPath });
-    try {
-      const [a, b] = await ingest(
-        ctx,
-        r.scenes.map((s) => s.safe?.safeDir as string),
-      );
-      const first = a.id as string;
-      const id = b.id as string;
-      // Every step of the first pass, and the second up to its change, as the queue would run them.
-      for (const s of STEPS) await runStep(ctx, s, attempt(first, s, 1));
-      for (const s of STEPS.slice(0, -1)) await runStep(ctx, s, attempt(id, s, 1));
-      // Attempt 1 of the second pass's publish wrote its items to the catalog and died before the
-      // registry's transaction (the product published and its event).
-      const p = await ctx.registry.get(id);
-      if (!p) throw new Error('no product');
-      const res = async <T>(step: string) => (await ctx.registry.step(id, step as never))?.result as T;
-      const ard = await res<ArdStepResult>('ard');
-      const change = await res<ChangeStepResult>('change');
-      const prev = await ctx.registry.get(first);
-      if (!prev) throw new Error('no first product');
-      const items = [sceneItem(p, ard, await res<DetectStepResult>('detect'), change)];
-      const c = changeItem(ctx, p, prev, ard, change, null);
-      if (c) items.push(c);
-      expect(items).toHaveLength(2);
-      await ctx.catalog.putItems('sar', items, 'upsert');
-      expect((await ctx.registry.get(id))?.state).toBe('processing');
-      expect((await ctx.registry.events()).map((e) => e.productId)).toEqual([first]);
-
-      // Attempt 2 (the job's lease expired): the same items, the product published, one event.
-      await runStep(ctx, 'publish', attempt(id, 'publish', 2));
-      const page = await ctx.catalog.search({ collections: ['sar'], sortby: [], limit: 100 }, ALL);
-      expect(page.items.map((i) => i.id).sort()).toEqual(
-        [...((await ctx.registry.get(first))?.itemIds ?? []), ...items.map((i) => i.id)].sort(),
-      );
-      expect(page.items.find((i) => i.id === items[0].id)).toEqual({ ...items[0], collection: 'sar' });
-      expect(await ctx.registry.get(id)).toMatchObject({
-        state: 'published',
-        itemIds: items.map((i) => i.id),
+describe.each(['sqlite', 'postgres'] as const)(
+  'pipeline publish on %s: a publication cut short after the catalog write',
+  (backend) => {
+    it('is finished by the next attempt with the same items and one event, and a third adds nothing', async () => {
+      const r = await simulateScene(join(tmp.dir, `scene-${backend}`), {
+        seed: 11,
+        size: 256,
+        ships: 3,
+        safe: true,
       });
-      expect((await ctx.registry.events()).map((e) => e.productId)).toEqual([first, id]);
+      const pgDb = backend === 'postgres' ? await freshDatabase() : null;
+      const { ctx, close } = await openTestPipeline(join(tmp.dir, `data-${backend}`), {
+        landMask: r.landPath,
+        db: pgDb?.url,
+      });
+      expect([ctx.registry.backend, ctx.catalog.backend]).toEqual([backend, backend]);
+      try {
+        const [a, b] = await ingest(
+          ctx,
+          r.scenes.map((s) => s.safe?.safeDir as string),
+        );
+        const first = a.id as string;
+        const id = b.id as string;
+        // Every step of the first pass, and the second up to its change, as the queue would run them.
+        for (const s of STEPS) await runStep(ctx, s, attempt(first, s, 1));
+        for (const s of STEPS.slice(0, -1)) await runStep(ctx, s, attempt(id, s, 1));
+        // Attempt 1 of the second pass's publish wrote its items and its event to the catalog (one
+        // transaction) and died before the registry marked the product published.
+        const p = await ctx.registry.get(id);
+        if (!p) throw new Error('no product');
+        const res = async <T>(step: string) => (await ctx.registry.step(id, step as never))?.result as T;
+        const ard = await res<ArdStepResult>('ard');
+        const change = await res<ChangeStepResult>('change');
+        const prev = await ctx.registry.get(first);
+        if (!prev) throw new Error('no first product');
+        const items = [sceneItem(p, ard, await res<DetectStepResult>('detect'), change)];
+        const c = changeItem(ctx, p, prev, ard, change, null);
+        if (c) items.push(c);
+        expect(items).toHaveLength(2);
+        const cut = await ctx.catalog.publishItems('sar', items, {
+          eventKey: `published:${id}`,
+          type: 'published',
+          productId: id,
+          collection: 'sar',
+          itemIds: items.map((i) => i.id),
+          payload: { product: id },
+        });
+        expect(cut.eventAdded).toBe(true);
+        expect((await ctx.registry.get(id))?.state).toBe('processing');
+        expect((await ctx.catalog.events()).map((e) => e.productId)).toEqual([first, id]);
 
-      // Attempt 3 (delivered once more, at least once): nothing runs, nothing is added.
-      await runStep(ctx, 'publish', attempt(id, 'publish', 3));
-      expect(
-        (await ctx.catalog.search({ collections: ['sar'], sortby: [], limit: 100 }, ALL)).items,
-      ).toHaveLength(3);
-      expect(await ctx.registry.events()).toHaveLength(2);
-      expect((await ctx.registry.step(id, 'publish'))?.attempts).toBe(2);
-    } finally {
-      await close();
-    }
-  }, 300_000);
-});
+        // Attempt 2 (the job's lease expired): the same items, the product published, one event.
+        await runStep(ctx, 'publish', attempt(id, 'publish', 2));
+        const page = await ctx.catalog.search({ collections: ['sar'], sortby: [], limit: 100 }, ALL);
+        expect(page.items.map((i) => i.id).sort()).toEqual(
+          [...((await ctx.registry.get(first))?.itemIds ?? []), ...items.map((i) => i.id)].sort(),
+        );
+        expect(page.items.find((i) => i.id === items[0].id)).toEqual({ ...items[0], collection: 'sar' });
+        expect(await ctx.registry.get(id)).toMatchObject({
+          state: 'published',
+          itemIds: items.map((i) => i.id),
+        });
+        expect((await ctx.catalog.events()).map((e) => e.productId)).toEqual([first, id]);
+
+        // Attempt 3 (delivered once more, at least once): nothing runs, nothing is added.
+        await runStep(ctx, 'publish', attempt(id, 'publish', 3));
+        expect(
+          (await ctx.catalog.search({ collections: ['sar'], sortby: [], limit: 100 }, ALL)).items,
+        ).toHaveLength(3);
+        expect(await ctx.catalog.events()).toHaveLength(2);
+        expect((await ctx.registry.step(id, 'publish'))?.attempts).toBe(2);
+      } finally {
+        await close();
+        await pgDb?.drop();
+      }
+    }, 300_000);
+  },
+);

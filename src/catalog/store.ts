@@ -1,4 +1,5 @@
 import type { Scope } from '../access/scope.js';
+import type { NewOutboxEvent, OutboxEvent, OutboxQuery } from './outbox.js';
 import type { CollectionSummary } from './summaries.js';
 import type { SearchPage, SearchParams, StacCollection, StacItem } from './types.js';
 
@@ -32,6 +33,21 @@ export interface CatalogStore {
    */
   putItems(collection: string, items: StacItem[], mode: 'create' | 'upsert'): Promise<number>;
   deleteItem(collection: string, id: string): Promise<boolean>;
+
+  /**
+   * A publication in one transaction: the items upserted (as `putItems` 'upsert') and the event
+   * added to the outbox unless one with its `eventKey` is there (then `eventAdded` is false and the
+   * items are written again, the same ones for a retried publication).
+   */
+  publishItems(
+    collection: string,
+    items: StacItem[],
+    event: NewOutboxEvent,
+  ): Promise<{ eventAdded: boolean }>;
+  /** Outbox events after `afterSeq`, in seq order (which is commit order: read on from the last seq). */
+  events(q?: OutboxQuery): Promise<OutboxEvent[]>;
+  /** Mark an outbox event delivered (kept; `undelivered` reads leave it out). */
+  markDelivered(seq: number): Promise<void>;
 
   /**
    * Search within the scope. The page's `matched` is the exact number of matching items in the

@@ -19,6 +19,7 @@ export {
   type StepName,
   type StepRecord,
 } from './registry.js';
+export { PostgresProductRegistry } from './registry-postgres.js';
 export { SqliteProductRegistry } from './registry-sqlite.js';
 export { type JobsView, jobsView, type ProductView, productView, retryFailed } from './view.js';
 export { type WatchOptions, watchDropFolder } from './watch.js';

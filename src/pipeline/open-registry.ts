@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { ProductRegistry } from './registry.js';
+import { PostgresProductRegistry } from './registry-postgres.js';
 import { SqliteProductRegistry } from './registry-sqlite.js';
 
 /**
@@ -8,5 +9,6 @@ import { SqliteProductRegistry } from './registry-sqlite.js';
  * workers on any machine share it; else `<data dir>/pipeline.db`.
  */
 export async function openRegistry(o: { dataDir: string; db: string }): Promise<ProductRegistry> {
+  if (/^postgres(ql)?:\/\//.test(o.db)) return PostgresProductRegistry.open(o.db);
   return new SqliteProductRegistry(join(o.dataDir, 'pipeline.db'));
 }

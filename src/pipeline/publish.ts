@@ -129,9 +129,12 @@ export function changeItem(
 }
 
 /**
- * publish: the scene item and the change item in one catalog write (all or none, upserted by their
- * deterministic ids, so a retried publication writes the same items again), then, in one registry
- * transaction, the product published and its `published` event in the outbox (unique key).
+ * publish: the scene item and the change item and the product's `published` event in one catalog
+ * transaction (`publishItems`: the items upserted by their deterministic ids, so a retried
+ * publication writes the same items again; the event inserted unless its key `published:<id>` is
+ * there), then the product marked published in the registry. A crash between the two leaves the
+ * product processing with its items and event in the catalog; the retry writes the same items,
+ * finds the event and marks the product.
  */
 export async function publishStep(
   ctx: PipelineContext,
@@ -150,24 +153,23 @@ export async function publishStep(
     if (c) items.push(c);
   }
   for (const it of items) validateItem(it);
-  await ctx.catalog.putItems(p.collection, items, 'upsert');
   const ids = items.map((i) => i.id);
-  const { eventAdded } = await ctx.registry.published(
-    p.id,
-    {
+  const { eventAdded } = await ctx.catalog.publishItems(p.collection, items, {
+    eventKey: `published:${p.id}`,
+    type: 'published',
+    productId: p.id,
+    collection: p.collection,
+    itemIds: ids,
+    payload: {
+      product: p.id,
       collection: p.collection,
-      itemIds: ids,
-      payload: {
-        product: p.id,
-        collection: p.collection,
-        items: ids,
-        vessels: det.vessels,
-        changeAreas: change.areas ?? 0,
-        datetime: (ard.item.properties as Record<string, unknown>).datetime,
-        ...(p.label ? { label: p.label } : {}),
-      },
+      items: ids,
+      vessels: det.vessels,
+      changeAreas: change.areas ?? 0,
+      datetime: (ard.item.properties as Record<string, unknown>).datetime,
+      ...(p.label ? { label: p.label } : {}),
     },
-    performance.now() - durationSinceMs,
-  );
+  });
+  await ctx.registry.published(p.id, ids, performance.now() - durationSinceMs);
   return { items: ids, eventAdded };
 }

@@ -1,19 +1,22 @@
 import Database from 'better-sqlite3';
 import {
   type AcquisitionSummary,
-  type LabelSource,
+  type FailOptions,
   type NewProduct,
-  type OutboxEvent,
   type ProductQuery,
   type ProductRecord,
   type ProductRegistry,
   type ProductState,
-  type PublishedEvent,
   STEPS,
   type StepName,
   type StepRecord,
-  type StepState,
 } from './registry.js';
+import {
+  type ProductRow,
+  productFromRow as product,
+  type StepRow,
+  stepFromRow as step,
+} from './registry-rows.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS pipeline_products (
@@ -55,94 +58,7 @@ CREATE TABLE IF NOT EXISTS pipeline_steps (
   result TEXT,
   PRIMARY KEY (product_id, step)
 );
-CREATE TABLE IF NOT EXISTS pipeline_outbox (
-  seq INTEGER PRIMARY KEY,
-  event_key TEXT NOT NULL UNIQUE,
-  type TEXT NOT NULL,
-  product_id TEXT NOT NULL,
-  collection TEXT NOT NULL,
-  item_ids TEXT NOT NULL,
-  payload TEXT NOT NULL,
-  created_at TEXT NOT NULL,
-  delivered_at TEXT
-);
 `;
-
-interface ProductRow {
-  id: string;
-  checksum: string;
-  expected_checksum: string | null;
-  expected_checksum_source: string | null;
-  source_path: string;
-  stored_path: string;
-  size_bytes: number;
-  collection: string;
-  label: string | null;
-  label_source: LabelSource;
-  format: string | null;
-  acquired_at: string | null;
-  geometry_key: string | null;
-  bbox: string | null;
-  acquisition: string | null;
-  state: ProductState;
-  step: StepName;
-  error: string | null;
-  arrived_at: string;
-  published_at: string | null;
-  item_ids: string;
-}
-
-interface StepRow {
-  product_id: string;
-  step: StepName;
-  state: StepState;
-  job_id: string | null;
-  attempts: number;
-  failures: number;
-  started_at: string | null;
-  finished_at: string | null;
-  duration_ms: number | null;
-  error: string | null;
-  result: string | null;
-}
-
-const product = (r: ProductRow): ProductRecord => ({
-  id: r.id,
-  checksum: r.checksum,
-  expectedChecksum: r.expected_checksum,
-  expectedChecksumSource: r.expected_checksum_source,
-  sourcePath: r.source_path,
-  storedPath: r.stored_path,
-  sizeBytes: r.size_bytes,
-  collection: r.collection,
-  label: r.label === null ? null : JSON.parse(r.label),
-  labelSource: r.label_source,
-  format: r.format,
-  acquiredAt: r.acquired_at,
-  geometryKey: r.geometry_key,
-  bbox: r.bbox === null ? null : JSON.parse(r.bbox),
-  acquisition: r.acquisition === null ? null : JSON.parse(r.acquisition),
-  state: r.state,
-  step: r.step,
-  error: r.error,
-  arrivedAt: r.arrived_at,
-  publishedAt: r.published_at,
-  itemIds: JSON.parse(r.item_ids),
-});
-
-const step = (r: StepRow): StepRecord => ({
-  productId: r.product_id,
-  step: r.step,
-  state: r.state,
-  jobId: r.job_id,
-  attempts: r.attempts,
-  failures: r.failures,
-  startedAt: r.started_at,
-  finishedAt: r.finished_at,
-  durationMs: r.duration_ms,
-  error: r.error,
-  result: r.result === null ? null : JSON.parse(r.result),
-});
 
 const now = () => new Date().toISOString();
 
@@ -305,10 +221,14 @@ export class SqliteProductRegistry implements ProductRegistry {
     name: StepName,
     error: string,
     durationMs: number,
-    o: { permanent: boolean; counted: boolean },
-  ): Promise<void> {
-    const permanent = o.permanent;
-    this.db.transaction(() => {
+    o: FailOptions,
+  ): Promise<{ permanent: boolean; failures: number }> {
+    return this.db.transaction(() => {
+      const had = this.db
+        .prepare('SELECT failures FROM pipeline_steps WHERE product_id = ? AND step = ?')
+        .get(productId, name) as { failures: number } | undefined;
+      const failures = (had?.failures ?? 0) + (o.counted ? 1 : 0);
+      const permanent = o.permanent || failures >= o.maxFailures;
       this.db
         .prepare(
           `UPDATE pipeline_steps SET state = ?, finished_at = ?, duration_ms = ?, error = ?, failures = failures + ?
@@ -321,6 +241,7 @@ export class SqliteProductRegistry implements ProductRegistry {
             "UPDATE pipeline_products SET state = 'failed', step = ?, error = ? WHERE id = ? AND state != 'published'",
           )
           .run(name, `${name}: ${error}`, productId);
+      return { permanent, failures };
     })();
   }
 
@@ -371,81 +292,21 @@ export class SqliteProductRegistry implements ProductRegistry {
     ).map(product);
   }
 
-  /**
-   * Record a publication in one transaction: the product published with its items, the publish step
-   * done, and its `published` event in the outbox (unique key: never a second one).
-   */
-  async published(
-    productId: string,
-    ev: PublishedEvent,
-    durationMs: number,
-  ): Promise<{ eventAdded: boolean }> {
-    return this.db.transaction(() => {
+  async published(productId: string, itemIds: string[], durationMs: number): Promise<void> {
+    this.db.transaction(() => {
       const t = now();
-      const r = this.db
-        .prepare(
-          `INSERT OR IGNORE INTO pipeline_outbox (event_key, type, product_id, collection, item_ids, payload, created_at)
-           VALUES (?, 'published', ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          `published:${productId}`,
-          productId,
-          ev.collection,
-          JSON.stringify(ev.itemIds),
-          JSON.stringify(ev.payload),
-          t,
-        );
       this.db
         .prepare(
           `UPDATE pipeline_products SET state = 'published', step = 'publish', error = NULL, published_at = coalesce(published_at, ?),
            item_ids = ? WHERE id = ?`,
         )
-        .run(t, JSON.stringify(ev.itemIds), productId);
+        .run(t, JSON.stringify(itemIds), productId);
       this.db
         .prepare(
           `UPDATE pipeline_steps SET state = 'done', finished_at = ?, duration_ms = ?, error = NULL, result = ?
            WHERE product_id = ? AND step = 'publish'`,
         )
-        .run(t, durationMs, JSON.stringify({ items: ev.itemIds }), productId);
-      return { eventAdded: r.changes === 1 };
+        .run(t, durationMs, JSON.stringify({ items: itemIds }), productId);
     })();
-  }
-
-  /** Outbox events after `afterSeq` (oldest first); `undelivered` only those not yet delivered. */
-  async events(q: { afterSeq?: number; limit?: number; undelivered?: boolean } = {}): Promise<OutboxEvent[]> {
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM pipeline_outbox WHERE seq > @after AND (@undelivered = 0 OR delivered_at IS NULL)
-         ORDER BY seq LIMIT @limit`,
-      )
-      .all({ after: q.afterSeq ?? 0, limit: q.limit ?? 1000, undelivered: q.undelivered ? 1 : 0 }) as {
-      seq: number;
-      event_key: string;
-      type: 'published';
-      product_id: string;
-      collection: string;
-      item_ids: string;
-      payload: string;
-      created_at: string;
-      delivered_at: string | null;
-    }[];
-    return rows.map((r) => ({
-      seq: r.seq,
-      eventKey: r.event_key,
-      type: r.type,
-      productId: r.product_id,
-      collection: r.collection,
-      itemIds: JSON.parse(r.item_ids),
-      payload: JSON.parse(r.payload),
-      createdAt: r.created_at,
-      deliveredAt: r.delivered_at,
-    }));
-  }
-
-  /** Mark an event delivered (for the alerts work). */
-  async markDelivered(seq: number): Promise<void> {
-    this.db
-      .prepare('UPDATE pipeline_outbox SET delivered_at = coalesce(delivered_at, ?) WHERE seq = ?')
-      .run(now(), seq);
   }
 }

@@ -81,19 +81,8 @@ export interface StepRecord {
   result: unknown;
 }
 
-/** A row of the outbox: an event to deliver (the alerts work delivers them). */
-export interface OutboxEvent {
-  seq: number;
-  /** Unique: one event per publication ('published:<product id>'). */
-  eventKey: string;
-  type: 'published';
-  productId: string;
-  collection: string;
-  itemIds: string[];
-  payload: Record<string, unknown>;
-  createdAt: string;
-  deliveredAt: string | null;
-}
+/** A row of the outbox (in the catalog's database: see src/catalog/outbox.ts). */
+export type { OutboxEvent } from '../catalog/outbox.js';
 
 export type NewProduct = Omit<
   ProductRecord,
@@ -109,6 +98,12 @@ export type NewProduct = Omit<
   | 'itemIds'
 >;
 
+export interface FailOptions {
+  permanent: boolean;
+  counted: boolean;
+  maxFailures: number;
+}
+
 /** What a listing of products asks for. */
 export interface ProductQuery {
   state?: ProductState;
@@ -116,16 +111,9 @@ export interface ProductQuery {
   offset?: number;
 }
 
-/** What a publication records in the registry's product and publish step. */
-export interface PublishedEvent {
-  collection: string;
-  itemIds: string[];
-  payload: Record<string, unknown>;
-}
-
 /**
- * The durable product registry: one row per arrived product with the state of each step, and the
- * outbox of `published` events. Two implementations: SQLite (`<data dir>/pipeline.db`, shared by
+ * The durable product registry: one row per arrived product with the state of each step (the outbox
+ * of `published` events is in the catalog's database, written with the items: `CatalogStore.events`). Two implementations: SQLite (`<data dir>/pipeline.db`, shared by
  * the worker processes of one machine; registry-sqlite.ts) and PostgreSQL (tables in the catalog's
  * database, shared by workers on any number of machines; registry-postgres.ts). `openRegistry`
  * (open-registry.ts) picks the one that goes with the catalog.
@@ -152,17 +140,18 @@ export interface ProductRegistry {
   startStep(productId: string, name: StepName, attempt: number, jobId: string): Promise<void>;
   finishStep(productId: string, name: StepName, result: unknown, durationMs: number): Promise<void>;
   /**
-   * An attempt ended without a result: `counted` failures add to the step's failures (a wait for
-   * another product does not); `permanent` (no attempt left, or the product itself is bad) fails
-   * the product.
+   * An attempt ended without a result, in one transaction (the step's row locked): `counted`
+   * failures add to the step's failures (a wait for another product does not); the step fails for
+   * good, and the product with it, when `permanent` (no attempt left, or the product itself is bad)
+   * or the failures reach `maxFailures`.
    */
   failStep(
     productId: string,
     name: StepName,
     error: string,
     durationMs: number,
-    o: { permanent: boolean; counted: boolean },
-  ): Promise<void>;
+    o: FailOptions,
+  ): Promise<{ permanent: boolean; failures: number }>;
   /** An operator's retry of a failed product: processing again, its failed step's failures forgotten. */
   reopen(productId: string, name: StepName): Promise<void>;
   /** What the read step learnt of the acquisition. */
@@ -173,12 +162,8 @@ export interface ProductRegistry {
   /** Products of the same geometry acquired before `acquiredAt`, not failed, latest first. */
   earlier(geometryKey: string, acquiredAt: string, excludeId: string): Promise<ProductRecord[]>;
   /**
-   * Record a publication in one transaction: the product published with its items, the publish step
-   * done, and its `published` event in the outbox (unique key: never a second one).
+   * After the catalog's transaction of the items and the event: the product published with its
+   * items and the publish step done, in one transaction (idempotent: a retry marks it again).
    */
-  published(productId: string, ev: PublishedEvent, durationMs: number): Promise<{ eventAdded: boolean }>;
-  /** Outbox events after `afterSeq` (oldest first); `undelivered` only those not yet delivered. */
-  events(q?: { afterSeq?: number; limit?: number; undelivered?: boolean }): Promise<OutboxEvent[]>;
-  /** Mark an event delivered (for the alerts work). */
-  markDelivered(seq: number): Promise<void>;
+  published(productId: string, itemIds: string[], durationMs: number): Promise<void>;
 }

@@ -133,9 +133,11 @@ export async function runStep(ctx: PipelineContext, step: StepName, job: Job<Ste
         err instanceof PermanentJobError ||
         (PRODUCT_STEPS.has(step) && err instanceof SarbridgeError);
       const wait = err instanceof RetryJobLater;
-      const failures = ((await ctx.registry.step(p.id, step))?.failures ?? 0) + (wait ? 0 : 1);
-      const permanent = fault || failures >= (ctx.maxFailures ?? 5) || job.attempt >= job.maxAttempts;
-      await ctx.registry.failStep(p.id, step, messageOf(err), ms, { permanent, counted: !wait });
+      const { permanent } = await ctx.registry.failStep(p.id, step, messageOf(err), ms, {
+        permanent: fault || job.attempt >= job.maxAttempts,
+        counted: !wait,
+        maxFailures: ctx.maxFailures ?? 5,
+      });
       ctx.log?.(`${p.id} ${step} ${permanent ? 'failed' : 'will retry'}: ${messageOf(err)}`);
       if (permanent && !(err instanceof PermanentJobError)) throw new PermanentJobError(messageOf(err));
       throw err;

@@ -1,11 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabelRules } from '../../src/access/labels.js';
+import { PostgresCatalog } from '../../src/catalog/postgres/store.js';
 import { SqliteCatalog } from '../../src/catalog/sqlite/store.js';
 import type { CatalogStore } from '../../src/catalog/store.js';
 import { openQueue } from '../../src/jobs/index.js';
 import type { PipelineContext } from '../../src/pipeline/context.js';
-import { SqliteProductRegistry } from '../../src/pipeline/registry-sqlite.js';
+import { openRegistry } from '../../src/pipeline/open-registry.js';
 import { LocalStore } from '../../src/store/local-store.js';
 
 /** Which queue the pipeline suites run on: 'sqlite', or 'redis' at SARBRIDGE_TEST_REDIS. */
@@ -32,14 +33,16 @@ export async function testQueueLocation(kind: QueueKind, dataDir: string, redisD
 }
 
 /**
- * A pipeline over a data directory as `sarbridge worker` opens it: the registry, the catalog (default
- * an SQLite file there), a local asset store under `dataDir`, and the job queue at `queue` (default
- * the SQLite file there).
+ * A pipeline over a data directory as `sarbridge worker` opens it: the registry and the catalog
+ * (`db`: a postgres:// URL, both in that database; default SQLite files there, or the given
+ * `catalog` with the SQLite registry), a local asset store under `dataDir`, and the job queue at
+ * `queue` (default the SQLite file there).
  */
 export async function openTestPipeline(
   dataDir: string,
   o: {
     queue?: string;
+    db?: string;
     catalog?: CatalogStore;
     leaseMs?: number;
     landMask?: string;
@@ -47,8 +50,9 @@ export async function openTestPipeline(
   } = {},
 ): Promise<{ ctx: PipelineContext; close: () => Promise<void> }> {
   mkdirSync(dataDir, { recursive: true });
-  const registry = new SqliteProductRegistry(join(dataDir, 'pipeline.db'));
-  const catalog = o.catalog ?? new SqliteCatalog(join(dataDir, 'catalog.db'));
+  const registry = await openRegistry({ dataDir, db: o.db ?? join(dataDir, 'catalog.db') });
+  const catalog =
+    o.catalog ?? (o.db ? new PostgresCatalog(o.db) : new SqliteCatalog(join(dataDir, 'catalog.db')));
   const store = LocalStore.open(join(dataDir, 'assets'), { create: true });
   const queue = await openQueue(o.queue ?? join(dataDir, 'queue.db'), {
     leaseMs: o.leaseMs ?? 30_000,

@@ -15,6 +15,15 @@ import {
   releaseMs,
 } from '../label-index.js';
 import {
+  eventsPostgres,
+  insertEventPostgres,
+  markDeliveredPostgres,
+  type NewOutboxEvent,
+  OUTBOX_POSTGRES_SQL,
+  type OutboxEvent,
+  type OutboxQuery,
+} from '../outbox.js';
+import {
   COUNT_LIMIT,
   COUNT_TIMEOUT_MS,
   decodeToken,
@@ -232,6 +241,7 @@ export class PostgresCatalog implements CatalogStore {
       await c.query('SELECT pg_advisory_lock(764251)');
       const had = await c.query<{ t: string | null }>("SELECT to_regclass('item_summary')::text AS t");
       await c.query(SCHEMA);
+      await c.query(OUTBOX_POSTGRES_SQL);
       // A catalog written before the summary table: build it once from its items.
       if (had.rows[0]?.t === null) await this.rebuildSummary(c, 'SELECT * FROM items', []);
       await c.query('SELECT pg_advisory_unlock(764251)');
@@ -310,7 +320,20 @@ export class PostgresCatalog implements CatalogStore {
    * concurrent writers lock rows in the same order), then drop the rows left at zero.
    */
   private async writeSummary(client: pg.PoolClient, deltas: SummaryDeltas): Promise<void> {
-    const rows = deltas.list();
+    // In one order for every writer: two transactions updating shared rows in different orders
+    // would deadlock.
+    const key = (r: {
+      collection: string;
+      field: string;
+      value: string;
+      labelId: number;
+      releaseMs: number;
+    }) => `${r.collection}\u0000${r.field}\u0000${r.labelId}\u0000${r.releaseMs}\u0000${r.value}`;
+    const rows = deltas
+      .list()
+      .map((r) => ({ r, k: key(r) }))
+      .sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
+      .map((x) => x.r);
     if (rows.length === 0) return;
     await client.query(
       `INSERT INTO item_summary (collection, field, value, label_id, release_ms, n)
@@ -326,10 +349,23 @@ export class PostgresCatalog implements CatalogStore {
         rows.map((r) => r.n),
       ],
     );
-    if (deltas.hasRemovals())
-      await client.query('DELETE FROM item_summary WHERE collection = ANY($1::text[]) AND n <= 0', [
-        [...new Set(rows.filter((r) => r.n < 0).map((r) => r.collection))],
-      ]);
+    // Only the rows this write took from (locked by its upsert already): a scan of the collection's
+    // rows would wait for other writers' rows while they wait for these.
+    const down = rows.filter((r) => r.n < 0);
+    if (down.length > 0)
+      await client.query(
+        `DELETE FROM item_summary s USING unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::float8[])
+           AS t(c, f, v, l, r)
+         WHERE s.collection = t.c AND s.field = t.f AND s.value = t.v AND s.label_id = t.l AND s.release_ms = t.r
+           AND s.n <= 0`,
+        [
+          down.map((r) => r.collection),
+          down.map((r) => r.field),
+          down.map((r) => r.value),
+          down.map((r) => r.labelId),
+          down.map((r) => r.releaseMs),
+        ],
+      );
   }
 
   /** Add the summary rows of the items `rows` selects (a query on items), counted in SQL. */
@@ -474,8 +510,12 @@ export class PostgresCatalog implements CatalogStore {
     return r.rows[0]?.doc ?? null;
   }
 
-  /** Month partitions of a collection for the given start times. */
-  private async ensureMonths(client: pg.PoolClient, part: number, starts: number[]): Promise<void> {
+  /**
+   * Month partitions of a collection for the given start times, each made in a short transaction of
+   * its own before the write: DDL inside concurrent writers' transactions deadlocks them (the
+   * partition's AccessExclusiveLock on the parent queued between their row locks).
+   */
+  private async ensureMonths(part: number, starts: number[]): Promise<void> {
     const need = new Set<string>();
     for (const t of starts) {
       const d = new Date(t);
@@ -485,14 +525,47 @@ export class PostgresCatalog implements CatalogStore {
     for (const key of need) {
       const [, y, m] = key.split('/').map(Number);
       const name = `items_c${part}_${y}${String(m + 1).padStart(2, '0')}`;
-      await client.query(
-        `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF items_c${part} FOR VALUES FROM (${MONTH_MS(y, m)}) TO (${MONTH_MS(y, m + 1)})`,
-      );
+      // Two processes creating the same partition at once would both pass IF NOT EXISTS and one
+      // fail ('already exists'): the first holds this lock until it commits, the second then skips.
+      await this.transaction(async (client) => {
+        await client.query('SELECT pg_advisory_xact_lock(764254, hashtext($1))', [name]);
+        await client.query(
+          `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF items_c${part} FOR VALUES FROM (${MONTH_MS(y, m)}) TO (${MONTH_MS(y, m + 1)})`,
+        );
+      });
       this.months.add(key);
     }
   }
 
   async putItems(collection: string, items: StacItem[], mode: 'create' | 'upsert'): Promise<number> {
+    return (await this.writeItems(collection, items, mode, null)).n;
+  }
+
+  async publishItems(
+    collection: string,
+    items: StacItem[],
+    event: NewOutboxEvent,
+  ): Promise<{ eventAdded: boolean }> {
+    return { eventAdded: (await this.writeItems(collection, items, 'upsert', event)).eventAdded };
+  }
+
+  async events(q: OutboxQuery = {}): Promise<OutboxEvent[]> {
+    await this.ready;
+    return eventsPostgres(this.pool, q);
+  }
+
+  async markDelivered(seq: number): Promise<void> {
+    await this.ready;
+    await markDeliveredPostgres(this.pool, seq);
+  }
+
+  /** Items (all or none) and, with `event`, the outbox event, in one transaction. */
+  private async writeItems(
+    collection: string,
+    items: StacItem[],
+    mode: 'create' | 'upsert',
+    event: NewOutboxEvent | null,
+  ): Promise<{ n: number; eventAdded: boolean }> {
     await this.ready;
     const seen = new Set<string>();
     for (const it of items) {
@@ -505,13 +578,20 @@ export class PostgresCatalog implements CatalogStore {
       return l && labelRow(this.rules, l);
     });
     const releases = items.map(releaseMs);
-    await this.transaction(async (client) => {
+    const coll = await this.pool.query<{ part: number }>('SELECT part FROM collections WHERE id = $1', [
+      collection,
+    ]);
+    if (coll.rowCount === 0) throw new NotFoundError(`collection '${collection}' does not exist`);
+    await this.ensureMonths(
+      coll.rows[0].part,
+      times.map((t) => t[0]),
+    );
+    const eventAdded = await this.transaction(async (client) => {
       const c = await client.query<{ part: number; label_id: string | null }>(
         'SELECT part, label_id FROM collections WHERE id = $1',
         [collection],
       );
       if (c.rowCount === 0) throw new NotFoundError(`collection '${collection}' does not exist`);
-      const part = c.rows[0].part;
       const inherited = c.rows[0].label_id === null ? null : Number(c.rows[0].label_id);
       const labelIds: (number | null)[] = [];
       const byCanon = new Map<string, number | null>();
@@ -526,11 +606,6 @@ export class PostgresCatalog implements CatalogStore {
       // The batch's summary changes, added up here and written once: the items it replaces out, its own in.
       const deltas = new SummaryDeltas();
 
-      await this.ensureMonths(
-        client,
-        part,
-        times.map((t) => t[0]),
-      );
       if (mode === 'create') {
         const r = await client.query<{ id: string }>(
           'INSERT INTO item_keys (collection, id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING id',
@@ -542,16 +617,22 @@ export class PostgresCatalog implements CatalogStore {
           throw new ConflictError(`item '${dup}' exists already in collection '${collection}'`);
         }
       } else {
+        // The keys first, locked: a concurrent upsert of the same ids waits here until this one
+        // commits, then its DELETE (a later statement) sees and replaces these items (no second copy).
+        await client.query(
+          'INSERT INTO item_keys (collection, id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING',
+          [collection, ids],
+        );
+        await client.query(
+          'SELECT 1 FROM item_keys WHERE collection = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE',
+          [collection, ids],
+        );
         // The items this batch replaces go, and their summary rows with them.
         const gone = await client.query<StoredSummaryRow>(
           `DELETE FROM items WHERE collection = $1 AND id = ANY($2::text[]) RETURNING ${STORED_SUMMARY}`,
           [collection, ids],
         );
         for (const r of gone.rows) deltas.addItem(collection, storedSource(r), -1);
-        await client.query(
-          'INSERT INTO item_keys (collection, id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING',
-          [collection, ids],
-        );
       }
       await client.query(
         `INSERT INTO items (seq, collection, id, dt_start, dt_end, geometry, properties, doc, label_id, label_own, release_ms)
@@ -578,6 +659,7 @@ export class PostgresCatalog implements CatalogStore {
           1,
         );
       await this.writeSummary(client, deltas);
+      return event ? insertEventPostgres(client, event) : false;
     });
     const span = Math.max(0, ...times.map((t) => t[1] - t[0]));
     if (this.maxSpan !== null && span > this.maxSpan) this.maxSpan = span;
@@ -596,7 +678,7 @@ export class PostgresCatalog implements CatalogStore {
           this.analyzing = null;
         });
     }
-    return items.length;
+    return { n: items.length, eventAdded };
   }
 
   async deleteItem(collection: string, id: string): Promise<boolean> {

@@ -19,6 +19,15 @@ import {
   NO_HOLD_MS,
   releaseMs,
 } from '../label-index.js';
+import {
+  eventsSqlite,
+  insertEventSqlite,
+  markDeliveredSqlite,
+  type NewOutboxEvent,
+  OUTBOX_SQLITE_SQL,
+  type OutboxEvent,
+  type OutboxQuery,
+} from '../outbox.js';
 import { COUNT_LIMIT, decodeToken, encodeToken, keysetConditions, orderBy } from '../paging.js';
 import { collectionScopeSql, itemScopeSql, type ScopeBinder } from '../scope-sql.js';
 import type { CatalogStore } from '../store.js';
@@ -260,6 +269,7 @@ export class SqliteCatalog implements CatalogStore {
       .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'item_summary'")
       .get();
     this.db.exec(SCHEMA);
+    this.db.exec(OUTBOX_SQLITE_SQL);
     // A catalog written before the summary table: build it once from its items.
     this.stmt = statementCache(this.db);
     if (!hadSummary) this.db.transaction(() => this.rebuildSummary('1', []))();
@@ -474,6 +484,32 @@ export class SqliteCatalog implements CatalogStore {
   }
 
   async putItems(collection: string, items: StacItem[], mode: 'create' | 'upsert'): Promise<number> {
+    return this.writeItems(collection, items, mode, null).n;
+  }
+
+  async publishItems(
+    collection: string,
+    items: StacItem[],
+    event: NewOutboxEvent,
+  ): Promise<{ eventAdded: boolean }> {
+    return { eventAdded: this.writeItems(collection, items, 'upsert', event).eventAdded };
+  }
+
+  async events(q: OutboxQuery = {}): Promise<OutboxEvent[]> {
+    return eventsSqlite(this.db, q);
+  }
+
+  async markDelivered(seq: number): Promise<void> {
+    markDeliveredSqlite(this.db, seq);
+  }
+
+  /** Items (all or none) and, with `event`, the outbox event, in one transaction. */
+  private writeItems(
+    collection: string,
+    items: StacItem[],
+    mode: 'create' | 'upsert',
+    event: NewOutboxEvent | null,
+  ): { n: number; eventAdded: boolean } {
     const coll = this.db.prepare('SELECT label_id FROM collections WHERE id = ?').get(collection) as
       | { label_id: number | null }
       | undefined;
@@ -531,11 +567,11 @@ export class SqliteCatalog implements CatalogStore {
         );
       }
       this.writeSummary(deltas);
-      return list.length;
+      return { n: list.length, eventAdded: event ? insertEventSqlite(this.db, event) : false };
     });
-    const n = tx(items);
-    this.maybeAnalyze(n);
-    return n;
+    const r = tx(items);
+    this.maybeAnalyze(r.n);
+    return r;
   }
 
   async deleteItem(collection: string, id: string): Promise<boolean> {
