@@ -212,19 +212,30 @@ describe('change: CLI and bad input', () => {
     }
   });
 
-  it('refuses two images on different grids, naming what differs', async () => {
+  it('compares images on one pixel lattice on their intersection, and refuses other lattices, naming what differs', async () => {
+    // 256 x 256 pixels from the same origin: on the lattice, compared on the 256 x 256 intersection.
     const other = await simulateScene(join(tmp.dir, 'other'), {
       seed: 4,
       size: 256,
       ships: 0,
       dates: ['2026-06-01T06:00:00Z'],
     });
+    const ok = await runCapture(['change', r.scenes[0].path, other.scenes[0].path, join(tmp.dir, 'inter')]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((gdalinfoJson(join(tmp.dir, 'inter.tif')) as { size: number[] }).size).toEqual([256, 256]);
     const shifted = await simulateScene(join(tmp.dir, 'shifted'), {
       seed: 4,
       size: 512,
       ships: 0,
       dates: ['2026-06-01T06:00:00Z'],
-      origin: [640100, 4760000],
+      origin: [640005, 4760000],
+    });
+    const coarse = await simulateScene(join(tmp.dir, 'coarse'), {
+      seed: 4,
+      size: 256,
+      ships: 0,
+      dates: ['2026-06-01T06:00:00Z'],
+      spacingM: 20,
     });
     const utm32 = await simulateScene(join(tmp.dir, 'utm32'), {
       seed: 4,
@@ -234,9 +245,15 @@ describe('change: CLI and bad input', () => {
       epsg: 32632,
     });
     const cases: [string, RegExp][] = [
-      [other.scenes[0].path, /is 256 x 256 pixels but .* is 512 x 512: the images must be on the same grid/],
-      [shifted.scenes[0].path, /has geotransform \[640100, .*\] but .*: the images must be on the same grid/],
-      [utm32.scenes[0].path, /is in EPSG:32632 but .* in EPSG:32631: the CRS must be the same/],
+      [
+        shifted.scenes[0].path,
+        /is not on the pixel lattice of .*the origin is 0\.500 x 0\.000 pixels from the other's/,
+      ],
+      [
+        coarse.scenes[0].path,
+        /is not on the pixel lattice of .*pixel size \/ rotation \[20, 0, 0, -20\] differs from \[10, 0, 0, -10\]/,
+      ],
+      [utm32.scenes[0].path, /is not on the pixel lattice of .*EPSG:32632 differs from EPSG:32631/],
     ];
     for (const [after, msg] of cases) {
       const out = await runCapture(['change', r.scenes[0].path, after, join(tmp.dir, 'bad')]);
