@@ -92,4 +92,47 @@ describe('pipeline change: passes on different grids', () => {
       await close();
     }
   }, 300_000);
+
+  it("makes a later pass on another lattice (origin half a pixel off) again on the earlier one's grid", async () => {
+    const r = await simulateScene(join(tmp.dir, 'half'), { seed: 5, size: 256, ships: 2 });
+    const [d1, d2] = r.scenes;
+    // The second pass georeferenced 5 m (half a pixel) east: not on the first pass's lattice.
+    const off = join(tmp.dir, 'half', 'off_2026-06-13.tif');
+    const [x0, , , y0] = r.geoTransform;
+    execFileSync('gdal_translate', [
+      '-q',
+      '-a_ullr',
+      String(x0 + 5),
+      String(y0),
+      String(x0 + 5 + 2560),
+      String(y0 - 2560),
+      '-co',
+      'TILED=YES',
+      d2.path,
+      off,
+    ]);
+    copyFileSync(d2.sidecar, join(tmp.dir, 'half', 'off_2026-06-13.json'));
+    const { ctx, close } = await openTestPipeline(join(tmp.dir, 'data-half'), { landMask: r.landPath });
+    try {
+      const arrived = await ingest(ctx, [off, d1.path]);
+      const w = await startWorkers(ctx.queue, ctx, { concurrency: 2 });
+      await ctx.queue.drained({ timeoutMs: 300_000 });
+      await w.close();
+      const later = await ctx.registry.get(arrived[0].id as string);
+      expect(later?.state, later?.error ?? '').toBe('published');
+      const change = (await ctx.registry.step(later?.id as string, 'change'))?.result as {
+        grid: string;
+        changeItemId: string;
+      };
+      expect(change.grid).toBe('resampled');
+      const item = await ctx.catalog.getItem('sar', change.changeItemId, ALL);
+      expect(item?.properties['processing:lineage']).toMatch(/made again on the grid of /);
+      const own = gdalinfoJson(d1.path) as { size: number[]; geoTransform: number[] };
+      expect(item?.properties['proj:shape']).toEqual([own.size[1], own.size[0]]);
+      const t = item?.properties['proj:transform'] as number[];
+      expect([t[2], t[5]]).toEqual([own.geoTransform[0], own.geoTransform[3]]);
+    } finally {
+      await close();
+    }
+  }, 300_000);
 });
