@@ -1,16 +1,18 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL } from '../src/access/scope.js';
 import { simulateScene } from '../src/ops/simulate-scene.js';
 import { ingest } from '../src/pipeline/ingest.js';
+import { openRegistry } from '../src/pipeline/open-registry.js';
 import { STEPS } from '../src/pipeline/registry.js';
-import { SqliteProductRegistry } from '../src/pipeline/registry-sqlite.js';
 import { mulberry32 } from '../src/util/random.js';
 import { SICD_CHIP } from './helpers/data.js';
 import { tempDir } from './helpers/gdal.js';
 import { openTestPipeline, QUEUE_KINDS, type QueueKind, testQueueLocation } from './helpers/pipeline.js';
+import { freshDatabase } from './helpers/postgres.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const MAIN = join(ROOT, 'test', 'helpers', 'pipeline-cli.ts');
@@ -45,8 +47,11 @@ beforeAll(async () => {
   for (const s of r.scenes) products.push(s.safe?.safeDir as string, s.sicd?.path as string);
 }, 120_000);
 
-/** `sarbridge worker` as a child process on the data directory; `ready` resolves once it works. */
-function worker(dataDir: string, queue: string): ChildProcess & { ready: Promise<void> } {
+/**
+ * `sarbridge worker` as a child process on the data directory (and the PostgreSQL catalog and
+ * registry at `db`, when given); `ready` resolves once it works.
+ */
+function worker(dataDir: string, queue: string, db?: string): ChildProcess & { ready: Promise<void> } {
   const child = spawn(
     process.execPath,
     [
@@ -66,6 +71,7 @@ function worker(dataDir: string, queue: string): ChildProcess & { ready: Promise
       landPath,
       '--quiet',
       '--json',
+      ...(db ? ['--db', db] : []),
     ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   ) as ChildProcess & { ready: Promise<void> };
@@ -94,17 +100,22 @@ const crashes: string[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.each<QueueKind>(QUEUE_KINDS)(
-  'pipeline on the %s queue: kill -9 of worker processes at random moments',
+  'pipeline on the %s queue (SQLite catalog and registry; PostgreSQL with Redis): kill -9 of worker processes at random moments',
   (kind) => {
     it(`after ${KILLS} kills, every product is published once: no lost product, no duplicate item or event`, async () => {
       const dataDir = join(tmp.dir, `data-${kind}`);
       const queue = await testQueueLocation(kind, dataDir, 2);
-      const { ctx, close } = await openTestPipeline(dataDir, { queue });
+      // Scaled out: the Redis queue with the catalog and the registry in PostgreSQL, as workers on
+      // several machines share them.
+      const pgDb = kind === 'redis' ? await freshDatabase() : null;
+      const db = pgDb?.url;
+      const { ctx, close } = await openTestPipeline(dataDir, { queue, db });
       const arrived = await ingest(ctx, products);
       await close();
       expect(arrived.every((a) => a.added)).toBe(true);
 
-      const registry = new SqliteProductRegistry(join(dataDir, 'pipeline.db'));
+      const registry = await openRegistry({ dataDir, db: db ?? join(dataDir, 'catalog.db') });
+      expect(registry.backend).toBe(db ? 'postgres' : 'sqlite');
       const rand = mulberry32(2026);
       const unfinished = async () =>
         (await registry.list({ limit: 1000 })).filter((p) => p.state === 'processing').length;
@@ -123,7 +134,7 @@ describe.each<QueueKind>(QUEUE_KINDS)(
           return n;
         };
         while (kills < KILLS && (await unfinished()) > 0) {
-          const w = worker(dataDir, queue);
+          const w = worker(dataDir, queue, db);
           await w.ready;
           const since = new Date().toISOString();
           const left = products.length * STEPS.length - (await doneSteps());
@@ -149,7 +160,7 @@ describe.each<QueueKind>(QUEUE_KINDS)(
           `${kills} kills in ${((Date.now() - t0) / 1000).toFixed(0)} s (steps this worker had started and not finished at the kills: ${[...hit].map(([k, n]) => `${k} ${n}`).join(', ')}); at the last kill the products were at ${killedAt.join(', ')}`,
         );
         // Then one worker finishes the run.
-        const last = worker(dataDir, queue);
+        const last = worker(dataDir, queue, db);
         const deadline = Date.now() + 300_000;
         while ((await unfinished()) > 0 && Date.now() < deadline) await sleep(250);
         last.kill('SIGTERM');
@@ -160,7 +171,7 @@ describe.each<QueueKind>(QUEUE_KINDS)(
       expect(crashes).toEqual([]);
       expect(kills).toBe(KILLS);
 
-      const { ctx: after, close: closeAfter } = await openTestPipeline(dataDir, { queue });
+      const { ctx: after, close: closeAfter } = await openTestPipeline(dataDir, { queue, db });
       try {
         const list = await after.registry.list({ limit: 1000 });
         expect(list.map((p) => [p.state, p.error])).toEqual(Array(products.length).fill(['published', null]));
@@ -212,7 +223,70 @@ describe.each<QueueKind>(QUEUE_KINDS)(
         console.log(`temporary files of killed puts left in the local store: ${partial.length}`);
       } finally {
         await closeAfter();
+        await pgDb?.drop();
       }
     }, 900_000);
+  },
+);
+
+describe.each<QueueKind>(QUEUE_KINDS.filter((k) => k === 'redis'))(
+  'pipeline scaled out (%s queue, PostgreSQL catalog and registry): two workers, one killed mid-job',
+  (kind) => {
+    it('the product is published once: one item, one event, the killed step run again by the other worker', async () => {
+      const dataDir = join(tmp.dir, `two-workers-${kind}`);
+      const queue = await testQueueLocation(kind, dataDir, 3);
+      const pgDb = await freshDatabase();
+      const db = pgDb.url;
+      const { ctx, close } = await openTestPipeline(dataDir, { queue, db });
+      const mine: ChildProcess[] = [];
+      try {
+        // Worker A alone, so the step running when it is killed is A's; B starts after the kill and
+        // takes the job over once A's lease has run out.
+        const a = worker(dataDir, queue, db);
+        mine.push(a);
+        await a.ready;
+        const [arrived] = await ingest(ctx, [products[0]]);
+        const id = arrived.id as string;
+        const t0 = Date.now();
+        while (!(await ctx.registry.running('ard')) && Date.now() - t0 < 120_000) await sleep(10);
+        const exited = new Promise((r) => a.once('exit', r));
+        a.kill('SIGKILL');
+        await exited;
+        expect((await ctx.registry.step(id, 'ard'))?.state).toBe('running');
+        const b = worker(dataDir, queue, db);
+        mine.push(b);
+        await b.ready;
+        const deadline = Date.now() + 300_000;
+        while ((await ctx.registry.get(id))?.state === 'processing' && Date.now() < deadline)
+          await sleep(100);
+        const p = await ctx.registry.get(id);
+        expect([p?.state, p?.error]).toEqual(['published', null]);
+        // B ran the killed attempt again after A's lease ran out.
+        expect((await ctx.registry.step(id, 'ard'))?.attempts).toBeGreaterThanOrEqual(2);
+        const page = await ctx.catalog.search({ collections: ['sar'], sortby: [], limit: 100 }, ALL);
+        expect(page.items.map((i) => [i.id, i.properties['sarbridge:product_id']])).toEqual([
+          [p?.itemIds[0], id],
+        ]);
+        expect(p?.itemIds).toHaveLength(1);
+        const events = await ctx.catalog.events();
+        expect(events.map((e) => [e.eventKey, e.productId, e.itemIds])).toEqual([
+          [`published:${id}`, id, p?.itemIds],
+        ]);
+        // The state is in PostgreSQL, not in a file of one machine.
+        const c = new pg.Client({ connectionString: db });
+        await c.connect();
+        const rows = await c.query('SELECT state FROM pipeline_products WHERE id = $1', [id]);
+        await c.end();
+        expect(rows.rows).toEqual([{ state: 'published' }]);
+        expect(existsSync(join(dataDir, 'pipeline.db'))).toBe(false);
+        b.kill('SIGTERM');
+        await new Promise((r) => b.once('exit', r));
+      } finally {
+        for (const w of mine) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+        await close();
+        await pgDb.drop();
+      }
+      expect(crashes).toEqual([]);
+    }, 600_000);
   },
 );

@@ -91,6 +91,8 @@ describe.each(['sqlite', 'postgres'] as const)(
           itemIds: items.map((i) => i.id),
         });
         expect((await ctx.catalog.events()).map((e) => e.productId)).toEqual([first, id]);
+        // The event of attempt 1 stayed (the retry found its key), not one of attempt 2.
+        expect((await ctx.catalog.events())[1].payload).toEqual({ product: id });
 
         // Attempt 3 (delivered once more, at least once): nothing runs, nothing is added.
         await runStep(ctx, 'publish', attempt(id, 'publish', 3));

@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { LabelRules } from '../access/labels.js';
@@ -9,7 +10,7 @@ import { ValidationError } from '../errors.js';
 import { openQueue } from '../jobs/index.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { PipelineContext } from '../pipeline/context.js';
-import { type IngestResult, ingest } from '../pipeline/ingest.js';
+import { type IngestProgress, type IngestResult, ingest } from '../pipeline/ingest.js';
 import { openRegistry } from '../pipeline/open-registry.js';
 import { jobsView, productView, retryFailed } from '../pipeline/view.js';
 import { watchDropFolder } from '../pipeline/watch.js';
@@ -17,6 +18,7 @@ import { startWorkers } from '../pipeline/worker.js';
 import { openStore } from '../store/store.js';
 import { intArg, write } from './args.js';
 import { addConfigOptions, configFromOptions } from './config-options.js';
+import { Output, type ProgressReporter } from './progress.js';
 
 /** An opened pipeline and how to close it. */
 export interface OpenedPipeline {
@@ -115,6 +117,33 @@ const settings = (o: Record<string, unknown>): SarbridgeConfig => configFromOpti
 const logger = (o: Record<string, unknown>) =>
   o.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`);
 
+const MIB = 1024 * 1024;
+
+/**
+ * The operator's view of ingest's progress: a bar per product and phase (checksum, then copy) in
+ * bytes with an ETA on a terminal, plain lines otherwise, JSON lines with --json, nothing with --quiet.
+ */
+export function ingestProgress(out: Output): { onProgress: (e: IngestProgress) => void; finish: () => void } {
+  let key = '';
+  let bar: ProgressReporter | null = null;
+  const finish = () => {
+    bar?.finish();
+    bar = null;
+  };
+  return {
+    onProgress: (e) => {
+      const k = `${e.phase}\u0000${e.path}`;
+      if (k !== key) {
+        finish();
+        key = k;
+        bar = out.progress(`${e.phase} ${basename(e.path)} (bytes)`, e.totalBytes);
+      }
+      bar?.update(e.doneBytes, `${(e.doneBytes / MIB).toFixed(1)} of ${(e.totalBytes / MIB).toFixed(1)} MiB`);
+    },
+    finish,
+  };
+}
+
 /** Resolves on SIGINT or SIGTERM. */
 const stopSignal = () =>
   new Promise<void>((done) => {
@@ -183,11 +212,14 @@ export function registerPipelineCommands(program: Command): void {
       log: logger(o),
     });
     try {
+      const progress = ingestProgress(new Output({ json: Boolean(o.json), quiet: Boolean(o.quiet) }));
       const results = await ingest(ctx, products, {
         label,
         collection: o.collection as string | undefined,
         sha256: o.sha256 as string | undefined,
+        onProgress: progress.onProgress,
       });
+      progress.finish();
       if (o.wait === false && !o.watch) {
         if (!(await printProducts(ctx, results, Boolean(o.json)))) process.exitCode = 1;
         return;

@@ -14,9 +14,15 @@ export interface ProductChecksum {
   files: number;
 }
 
-async function fileSha256(path: string): Promise<string> {
+/** Bytes read so far of the bytes to read, after each chunk. */
+export type BytesProgress = (doneBytes: number, totalBytes: number) => void;
+
+async function fileSha256(path: string, onChunk?: (bytes: number) => void): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  for await (const chunk of createReadStream(path)) {
+    hash.update(chunk as Buffer);
+    onChunk?.((chunk as Buffer).length);
+  }
   return hash.digest('hex');
 }
 
@@ -40,9 +46,13 @@ async function filesUnder(dir: string): Promise<string[]> {
  * for a folder, the SHA-256 of its listing, one line `<relative path>\t<size>\t<sha256 of the file>\n`
  * per regular file in code-unit order of the paths ('/' separators), so the same files under another
  * folder name give the same checksum and a changed, added, removed or renamed file another.
+ * `onProgress` is told the bytes read after each chunk, of the product's total.
  * @throws NotFoundError when the path does not exist; FormatError for a link, device or empty folder
  */
-export async function productChecksum(path: string): Promise<ProductChecksum> {
+export async function productChecksum(
+  path: string,
+  opts: { onProgress?: BytesProgress } = {},
+): Promise<ProductChecksum> {
   let st: Awaited<ReturnType<typeof lstat>>;
   try {
     st = await lstat(path);
@@ -51,18 +61,28 @@ export async function productChecksum(path: string): Promise<ProductChecksum> {
   }
   if (st.isFile()) {
     if (st.size === 0) throw new FormatError(path, 'is empty (0 bytes): not a product');
-    return { sha256: await fileSha256(path), sizeBytes: st.size, kind: 'file', files: 1 };
+    let done = 0;
+    const sha256 = await fileSha256(path, (n) => {
+      done += n;
+      opts.onProgress?.(done, st.size);
+    });
+    return { sha256, sizeBytes: st.size, kind: 'file', files: 1 };
   }
   if (!st.isDirectory()) throw new FormatError(path, 'is neither a regular file nor a folder');
   const files = await filesUnder(path);
   if (files.length === 0) throw new FormatError(path, 'is an empty folder: not a product');
   const listing = createHash('sha256');
-  let sizeBytes = 0;
-  for (const f of files) {
+  const sizes: number[] = [];
+  for (const f of files) sizes.push((await lstat(join(path, ...f.split('/')))).size);
+  const sizeBytes = sizes.reduce((a, b) => a + b, 0);
+  let done = 0;
+  const onChunk = (n: number) => {
+    done += n;
+    opts.onProgress?.(done, sizeBytes);
+  };
+  for (const [k, f] of files.entries()) {
     const p = join(path, ...f.split('/'));
-    const s = (await lstat(p)).size;
-    sizeBytes += s;
-    listing.update(`${f}\t${s}\t${await fileSha256(p)}\n`);
+    listing.update(`${f}\t${sizes[k]}\t${await fileSha256(p, onChunk)}\n`);
   }
   return { sha256: listing.digest('hex'), sizeBytes, kind: 'folder', files: files.length };
 }

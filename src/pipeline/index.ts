@@ -5,7 +5,7 @@
  */
 export { productChecksum, sidecarSha256 } from './checksum.js';
 export { DEFAULT_COLLECTION, type PipelineContext } from './context.js';
-export { type IngestOptions, type IngestResult, ingest, productId } from './ingest.js';
+export { type IngestOptions, type IngestProgress, type IngestResult, ingest, productId } from './ingest.js';
 export { openRegistry } from './open-registry.js';
 export { PRODUCT_FIELD } from './publish.js';
 export { recogniseFormat } from './read.js';

@@ -1,5 +1,8 @@
-import { copyFile, cp, mkdir, readdir, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { copyFile, mkdir, readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline as streamPipeline } from 'node:stream/promises';
 import type { ConfidentialityLabel } from '../access/labels.js';
 import { SarbridgeError, ValidationError } from '../errors.js';
 import { contentKind } from '../products/recognise.js';
@@ -18,6 +21,16 @@ export interface IngestOptions {
   collection?: string;
   /** The provider's SHA-256 of the content (one product); default: a `<product>.sha256` beside it. */
   sha256?: string;
+  /** Told the bytes done of a product's checksum, then of its copy into the inbox, after each chunk. */
+  onProgress?: (e: IngestProgress) => void;
+}
+
+/** Where the arrival of one product is. */
+export interface IngestProgress {
+  path: string;
+  phase: 'checksum' | 'copy';
+  doneBytes: number;
+  totalBytes: number;
 }
 
 export interface IngestResult {
@@ -32,15 +45,36 @@ export interface IngestResult {
 
 const COLLECTION_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
+/** Copy a file by streams (to a path that must not exist), telling `onChunk` each chunk's bytes. */
+async function copyCounted(src: string, dst: string, onChunk: (bytes: number) => void): Promise<void> {
+  const count = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      onChunk(chunk.length);
+      done(null, chunk);
+    },
+  });
+  await streamPipeline(createReadStream(src), count, createWriteStream(dst, { flags: 'wx' }));
+}
+
+/** Copy a folder's files and folders into `dst` (made here). */
+async function copyTree(src: string, dst: string, onChunk: (bytes: number) => void): Promise<void> {
+  await mkdir(dst);
+  for (const e of await readdir(src, { withFileTypes: true })) {
+    const from = join(src, e.name);
+    if (e.isDirectory()) await copyTree(from, join(dst, e.name), onChunk);
+    else await copyCounted(from, join(dst, e.name), onChunk);
+  }
+}
+
 /** Copy a product (file or folder, with a GeoTIFF's sidecars) into `dir`. */
-async function keep(src: string, dir: string): Promise<void> {
+async function keep(src: string, dir: string, onChunk: (bytes: number) => void): Promise<void> {
   const st = await stat(src);
   const name = basename(src);
   if (st.isDirectory()) {
-    await cp(src, join(dir, name), { recursive: true, errorOnExist: true, force: false });
+    await copyTree(src, join(dir, name), onChunk);
     return;
   }
-  await copyFile(src, join(dir, name));
+  await copyCounted(src, join(dir, name), onChunk);
   // A GeoTIFF is known by its bytes, not its name: 'scene.dat' with 'scene.dat.json' keeps its sidecar.
   const kind = await contentKind(src);
   if (kind === 'tiff' || kind === 'bigtiff')
@@ -79,7 +113,11 @@ export async function ingest(
   for (const raw of paths) {
     const path = resolve(raw.replace(/\/+$/, '') || raw);
     try {
-      const sum = await productChecksum(path);
+      const sum = await productChecksum(path, {
+        onProgress: opts.onProgress
+          ? (doneBytes, totalBytes) => opts.onProgress?.({ path, phase: 'checksum', doneBytes, totalBytes })
+          : undefined,
+      });
       const id = productId(sum.sha256);
       const had = await ctx.registry.get(id);
       if (had) {
@@ -90,7 +128,13 @@ export async function ingest(
       const expected = given ? { sha256: given, source: '--sha256' } : await sidecarSha256(path);
       const dir = inboxDir(ctx, id);
       await mkdir(join(ctx.dataDir, 'inbox'), { recursive: true });
-      await atomicDir(dir, (tmp) => keep(path, tmp));
+      let copied = 0;
+      await atomicDir(dir, (tmp) =>
+        keep(path, tmp, (n) => {
+          copied += n;
+          opts.onProgress?.({ path, phase: 'copy', doneBytes: copied, totalBytes: sum.sizeBytes });
+        }),
+      );
       const names = await readdir(dir);
       const kept = join(dir, names.includes(basename(path)) ? basename(path) : names[0]);
       const { added, product } = await ctx.registry.register({
