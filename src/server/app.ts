@@ -16,6 +16,7 @@ import { errorHandler } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
 import { assetRoutes } from './routes/assets.js';
 import { authRoutes } from './routes/auth.js';
+import { type DeliveryRouteOptions, deliveryRoutes } from './routes/deliveries.js';
 import { jobRoutes } from './routes/jobs.js';
 import { landingRoutes } from './routes/landing.js';
 import { ogcTileRoutes } from './routes/ogc-tiles.js';
@@ -63,6 +64,8 @@ export interface ServerOptions {
   pipeline?: PipelineContext | null;
   /** Resumable product uploads into the pipeline (`/uploads`, tus); none: no such routes. Needs `pipeline`. */
   uploads?: UploadOptions | null;
+  /** Webhook deliveries and dead letters (`/subscriptions/{id}/deliveries`); none: no such routes. */
+  deliveries?: DeliveryRouteOptions | null;
 }
 
 /** Paths anyone may read without a credential: the landing page, conformance, API description, token endpoints. */
@@ -169,6 +172,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
   adminRoutes(app, ctx);
   if (o.pipeline) jobRoutes(app, ctx, o.pipeline);
   if (o.pipeline && o.uploads) uploadRoutes(app, ctx, o.pipeline, o.uploads);
+  if (o.deliveries) await deliveryRoutes(app, ctx, o.deliveries);
   app.addHook('onClose', async () => tiler.close());
   if (o.staticDir) {
     const dir = o.staticDir;
