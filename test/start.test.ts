@@ -285,8 +285,8 @@ describe('npm start (node scripts/start.mjs)', () => {
       } finally {
         expect(await stop(s)).toBe(0);
       }
-      // One `published` event per product in the registry's outbox.
-      const db = new Database(join(dataB, 'pipeline.db'), { readonly: true });
+      // One `published` event per product in the outbox (in the catalog's database, with the items).
+      const db = new Database(join(dataB, 'catalog.db'), { readonly: true });
       try {
         const ev = db.prepare('SELECT product_id FROM pipeline_outbox').all() as { product_id: string }[];
         expect(ev.length).toBe(6);
