@@ -120,6 +120,9 @@ export function uploadRoutes(
     path: '/uploads',
     datastore: new FileStore({ directory: dir }),
     maxSize: o.maxSizeBytes,
+    // CORS is the server's (serve --cors-origin, set before the request reaches tus): tus itself would
+    // answer every origin with 'Access-Control-Allow-Origin: *'.
+    allowedOrigins: () => false,
     generateUrl: (_req, { path, id }) => `${ctx.publicUrl}${path}/${id}`,
     onUploadCreate: async (_req, upload) => {
       if (upload.size === undefined)
