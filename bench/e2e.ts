@@ -39,20 +39,25 @@ interface Run {
   };
 }
 
-async function benchLarge(dir: string, size: number): Promise<Run[]> {
+interface GrdSize {
+  width: number;
+  height: number;
+}
+
+async function benchLarge(dir: string, size: GrdSize): Promise<Run[]> {
   const dataDir = join(dir, 'data-large');
   rmSync(dataDir, { recursive: true, force: true });
   const queue = join(dataDir, 'queue.db');
-  const products = join(dir, `products-${size}`);
+  const products = join(dir, `products-${size.width}x${size.height}`);
   const safes: string[] = [];
   const g0 = performance.now();
   // The same area and geometry 12 days apart: the first is the previous acquisition of the second ...
   for (let k = 0; k <= RUNS; k++) {
     const date = new Date(Date.parse('2026-06-01T17:30:00Z') + k * 12 * 86_400_000).toISOString();
-    safes.push(await seaSafe(join(products, `d${k}`), date, 100 + k, size, size));
+    safes.push(await seaSafe(join(products, `d${k}`), date, 100 + k, size.width, size.height));
   }
   console.log(
-    `e2e (a): ${RUNS + 1} simulated GRD SAFEs of ${size} x ${size} written in ${fmt((performance.now() - g0) / 1000, 0)} s (load ${load()})`,
+    `e2e (a): ${RUNS + 1} simulated GRD SAFEs of ${size.width} x ${size.height} written in ${fmt((performance.now() - g0) / 1000, 0)} s (load ${load()})`,
   );
   const { ctx, close } = await openBenchPipeline(dataDir, queue);
   const runs: Run[] = [];
@@ -114,11 +119,11 @@ async function benchLarge(dir: string, size: number): Promise<Run[]> {
 
 const mib = (b: number) => fmt(b / 2 ** 20, 1);
 
-function printLarge(runs: Run[], size: number): void {
-  const mpix = (size * size) / 1e6;
+function printLarge(runs: Run[], size: GrdSize): void {
+  const mpix = (size.width * size.height) / 1e6;
   const p50 = median(runs.map((r) => r.seconds));
   console.log(
-    `\n### (a) ${fmt(mpix, 0)} Mpix GRD SAFE (${size} x ${size}), arrival to published, ${runs.length} runs\n`,
+    `\n### (a) ${fmt(mpix, 0)} Mpix GRD SAFE (${size.width} x ${size.height}), arrival to published, ${runs.length} runs\n`,
   );
   console.log(`| | ${runs.map((_, i) => `run ${i + 1}`).join(' | ')} | p50 |`);
   console.log(`|---|${runs.map(() => '---:').join('|')}|---:|`);
@@ -143,7 +148,11 @@ function printLarge(runs: Run[], size: number): void {
 
 export async function benchE2e(): Promise<void> {
   const dir = benchDir('e2e');
-  const size = Number(process.env.SARBRIDGE_BENCH_E2E_SIZE ?? 10_000);
+  // A side ('10000') or width x height ('25931x16854': a full-size IW GRDH).
+  const sizeArg = process.env.SARBRIDGE_BENCH_E2E_SIZE ?? '10000';
+  const m = /^(\d+)(?:x(\d+))?$/.exec(sizeArg);
+  if (!m) throw new Error(`SARBRIDGE_BENCH_E2E_SIZE: expected <side> or <width>x<height>, got '${sizeArg}'`);
+  const size: GrdSize = { width: Number(m[1]), height: Number(m[2] ?? m[1]) };
   const parts = (process.env.SARBRIDGE_BENCH_E2E_PARTS ?? 'a,b,c').split(',');
   const t0 = performance.now();
   console.log(`e2e: start, load average ${load()}`);
