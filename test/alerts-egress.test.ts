@@ -130,7 +130,7 @@ describe('resolveEndpoint admits', () => {
       4,
     ],
     ['localhost when allowed', 'https://localhost/h', { ...strict, allowPrivate: true }, '127.0.0.1', 4],
-  ] as const)('%s', async (_name, url, policy, address, family) => {
+  ] as [string, string, EgressPolicy, string, 4 | 6][])('%s', async (_name, url, policy, address, family) => {
     const r = await resolveEndpoint(url, policy, resolver);
     expect(r.address).toBe(address);
     expect(r.family).toBe(family);
