@@ -107,8 +107,8 @@ export interface RigOptions {
   queue: JobQueue;
   receiver?: Omit<FlakyOptions, 'secret'>;
   dispatch?: DispatchOptions;
-  /** Only subscriptions of these collections match (default: every subscription matches every event). */
-  matchAll?: boolean;
+  /** An identity store and audit log to use (a server's), instead of fresh ones in `dir`. */
+  access?: { identity: IdentityStore; audit: AuditLog };
 }
 
 export async function openRig(o: RigOptions): Promise<Rig> {
@@ -119,7 +119,7 @@ export async function openRig(o: RigOptions): Promise<Rig> {
     { ...syntheticCollection('sar'), 'sarbridge:label': natoLabel('UNCLASSIFIED', ['NATO']) },
     'create',
   );
-  const identity = new IdentityStore(join(o.dir, 'identity.db'), rules);
+  const identity = o.access?.identity ?? new IdentityStore(join(o.dir, 'identity.db'), rules);
   identity.createOrganisation({
     id: 'gbr',
     kind: 'partner',
@@ -134,7 +134,7 @@ export async function openRig(o: RigOptions): Promise<Rig> {
   });
   identity.createPrincipal('gbr', 'user', { id: 'gbr-analyst', roles: ['partner-analyst'] });
   identity.createPrincipal('fra', 'user', { id: 'fra-analyst', roles: ['partner-analyst'] });
-  const audit = new AuditLog(join(o.dir, 'audit.db'));
+  const audit = o.access?.audit ?? new AuditLog(join(o.dir, 'audit.db'));
   const deliveries = new SqliteDeliveryStore(new Database(join(o.dir, 'subscriptions.db')));
   deliveries.db.pragma('journal_mode = WAL');
   const receiver = await startFlakyReceiver({ ...o.receiver, secret });
@@ -216,8 +216,10 @@ export async function openRig(o: RigOptions): Promise<Rig> {
       for (const w of workers) await w.close({ abort: true });
       await o.queue.close();
       await receiver.close();
-      audit.close();
-      identity.close();
+      if (!o.access) {
+        audit.close();
+        identity.close();
+      }
       deliveries.db.close();
       await catalog.close();
     },
