@@ -3,10 +3,9 @@
  * alerts`: a SQLite catalog with a labelled collection (publications write items and outbox rows
  * in one transaction), an identity store with partner organisations, the access audit log, the
  * delivery records, a job queue (SQLite or BullMQ), the flaky receiver, and the dispatcher wired
- * to them. Subscriptions are plain records here (what delivery needs of them); the signer follows
- * the Standard Webhooks spec and the receiver verifies with the `standardwebhooks` package.
+ * to them. Subscriptions are plain records here (what delivery needs of them); requests are signed
+ * by alerts/sign.ts and verified by the receiver with the `standardwebhooks` package.
  */
-import { createHmac, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { AuditLog } from '../src/access/audit.js';
@@ -15,6 +14,8 @@ import { LabelRules } from '../src/access/labels.js';
 import { subscriberSees } from '../src/alerts/deliver-visibility.js';
 import { SqliteDeliveryStore } from '../src/alerts/delivery-store.js';
 import { type DispatchOptions, type Subscriber, WebhookDispatcher } from '../src/alerts/dispatch.js';
+import { resolveEndpoint } from '../src/alerts/egress.js';
+import { newWebhookSecret, signWebhook } from '../src/alerts/sign.js';
 import type { AlertEvent } from '../src/alerts/types.js';
 import type { OutboxEvent } from '../src/catalog/outbox.js';
 import { SqliteCatalog } from '../src/catalog/sqlite/store.js';
@@ -28,16 +29,6 @@ export const natoLabel = (classification: string, releasableTo: string[]) => ({
   classification,
   categories: [{ tagName: 'Releasable To', type: 'permissive', values: releasableTo }],
 });
-
-/** A Standard Webhooks signature: 'v1,' + base64 HMAC-SHA256 over `${id}.${timestamp}.${body}` per secret. */
-export function specSignature(secrets: string[], id: string, timestampS: number, body: string): string {
-  return secrets
-    .map((s) => {
-      const key = Buffer.from(s.replace(/^whsec_/, ''), 'base64');
-      return `v1,${createHmac('sha256', key).update(`${id}.${timestampS}.${body}`).digest('base64')}`;
-    })
-    .join(' ');
-}
 
 export function testItem(id: string, label?: unknown): StacItem {
   return {
@@ -112,7 +103,7 @@ export interface RigOptions {
 }
 
 export async function openRig(o: RigOptions): Promise<Rig> {
-  const secret = `whsec_${randomBytes(32).toString('base64')}`;
+  const secret = newWebhookSecret();
   const rules = new LabelRules();
   const catalog = new SqliteCatalog(join(o.dir, 'catalog.db'), { rules });
   await catalog.putCollection(
@@ -152,8 +143,11 @@ export async function openRig(o: RigOptions): Promise<Rig> {
         if (s) s.active = false;
       },
       visible: subscriberSees(identity, rules, catalog),
-      resolve: async (url) => ({ url, address: '127.0.0.1', family: 4 }),
-      sign: specSignature,
+      resolve: async (url) => {
+        const ep = await resolveEndpoint(url, { allowHosts: [], allowPrivate: true, allowHttp: true });
+        return { url: ep.url.toString(), address: ep.address, family: ep.family };
+      },
+      sign: signWebhook,
       body: (ev) =>
         JSON.stringify({
           specversion: '1.0',
