@@ -1,6 +1,7 @@
 import { benchAccess } from './access.js';
 import { benchAccuracy } from './accuracy.js';
 import { benchAis } from './ais.js';
+import { benchAlerts } from './alerts.js';
 import { benchCalibrate } from './calibrate.js';
 import { benchCatalog } from './catalog.js';
 import { benchCog } from './cog.js';
@@ -15,6 +16,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   access: benchAccess,
   accuracy: benchAccuracy,
   ais: benchAis,
+  alerts: benchAlerts,
   calibrate: benchCalibrate,
   catalog: benchCatalog,
   cog: benchCog,
