@@ -17,6 +17,7 @@ import { adminRoutes } from './routes/admin.js';
 import { assetRoutes } from './routes/assets.js';
 import { authRoutes } from './routes/auth.js';
 import { type DeliveryRouteOptions, deliveryRoutes } from './routes/deliveries.js';
+import { type EventStreamOptions, eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { landingRoutes } from './routes/landing.js';
 import { ogcTileRoutes } from './routes/ogc-tiles.js';
@@ -66,6 +67,8 @@ export interface ServerOptions {
   uploads?: UploadOptions | null;
   /** Webhook deliveries and dead letters (`/subscriptions/{id}/deliveries`); none: no such routes. */
   deliveries?: DeliveryRouteOptions | null;
+  /** The live event stream `/events` (Server-Sent Events from the outbox); none: no such route. */
+  events?: EventStreamOptions | null;
 }
 
 /** Paths anyone may read without a credential: the landing page, conformance, API description, token endpoints. */
@@ -172,6 +175,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
   adminRoutes(app, ctx);
   if (o.pipeline) jobRoutes(app, ctx, o.pipeline);
   if (o.pipeline && o.uploads) uploadRoutes(app, ctx, o.pipeline, o.uploads);
+  if (o.events) eventRoutes(app, ctx, o.events);
   if (o.deliveries) await deliveryRoutes(app, ctx, o.deliveries);
   app.addHook('onClose', async () => tiler.close());
   if (o.staticDir) {
