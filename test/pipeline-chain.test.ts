@@ -91,6 +91,9 @@ describe.each<QueueKind>(QUEUE_KINDS)(
         landMask: scene.landPath,
       });
       ctx.collectionLabel = COLLECTION;
+      expect([ctx.registry.backend, ctx.catalog.backend]).toEqual(
+        kind === 'redis' ? ['postgres', 'postgres'] : ['sqlite', 'sqlite'],
+      );
       try {
         const [d1, d2] = scene.scenes;
         const safe1 = d1.safe?.safeDir as string;
