@@ -5,9 +5,14 @@
  * bilinearly there (NaN outside and where all four neighbours are nodata).
  */
 
-/** Inverse positions (source line, pixel) of lattice rows j0 .. j0 + rows - 1, `nx` points a row. */
+/**
+ * Inverse positions (source line, pixel) of lattice rows j0 .. j0 + rows - 1, points i0 .. i0 + cols - 1
+ * of each (of `nx` in a whole lattice row), row-major.
+ */
 export interface LatticeRows {
   j0: number;
+  i0: number;
+  cols: number;
   nx: number;
   /** Lattice rows in the output grid (including the last one at its bottom edge). */
   ny: number;
@@ -48,27 +53,36 @@ export function sampleLatticeBlock(
 ): void {
   const width = b.targetWidth;
   const height = b.targetHeight;
-  const { nx, ny, step: STEP, j0 } = lat;
+  const { nx, ny, step: STEP, j0, i0, cols } = lat;
   const H = b.srcHeight;
   const W = b.srcWidth;
   const ww = b.winWidth;
   const wy0 = b.winRowOff;
   const wx0 = b.winColOff;
+  // Per column: its lattice cell and the fraction across it (the same for every row).
+  const nc = c1 - c0;
+  const cellOf = new Int32Array(nc);
+  const fxOf = new Float64Array(nc);
+  for (let c = c0; c < c1; c++) {
+    const i = Math.min(Math.floor(c / STEP), nx - 2);
+    const cc0 = i * STEP;
+    const cc1 = Math.min((i + 1) * STEP, width - 1);
+    cellOf[c - c0] = i;
+    fxOf[c - c0] = cc1 > cc0 ? (c - cc0) / (cc1 - cc0) : 0;
+  }
   for (let r = r0; r < r1; r++) {
     const j = Math.min(Math.floor(r / STEP), ny - 2);
     const rr0 = j * STEP;
     const rr1 = Math.min((j + 1) * STEP, height - 1);
     const fy = rr1 > rr0 ? (r - rr0) / (rr1 - rr0) : 0;
-    const a = (j - j0) * nx;
-    const bb = a + nx;
+    const a = (j - j0) * cols - i0;
+    const bb = a + cols;
     const aL = lat.line;
     const aP = lat.pixel;
     const o = (r - b.outRowOff) * width;
     for (let c = c0; c < c1; c++) {
-      const i = Math.min(Math.floor(c / STEP), nx - 2);
-      const cc0 = i * STEP;
-      const cc1 = Math.min((i + 1) * STEP, width - 1);
-      const fx = cc1 > cc0 ? (c - cc0) / (cc1 - cc0) : 0;
+      const i = cellOf[c - c0];
+      const fx = fxOf[c - c0];
       const l =
         (1 - fy) * ((1 - fx) * aL[a + i] + fx * aL[a + i + 1]) +
         fy * ((1 - fx) * aL[bb + i] + fx * aL[bb + i + 1]);

@@ -105,7 +105,6 @@ export class StripGeocoder {
     this.solveLatticeTo(jLast);
     for (const k of [...this.lattice.keys()]) if (k < jFirst) this.lattice.delete(k);
     out.fill(Number.NaN, 0, rows * width);
-    const lattice = this.latticeRows(jFirst, jLast);
     for (let c0 = 0; c0 < width; c0 += this.columns) {
       const c1 = Math.min(width, c0 + this.columns);
       const iFirst = Math.min(Math.floor(c0 / STEP), nx - 2);
@@ -128,6 +127,7 @@ export class StripGeocoder {
       }
       const win = this.sourceWindow(minL, maxL, minP, maxP);
       if (win === null) continue;
+      const lattice = this.latticeRows(jFirst, jLast, iFirst, iLast);
       const n = win.width * win.height;
       if (this.scratch.length < n)
         this.scratch = this.pool ? new Float32Array(new SharedArrayBuffer(n * 4)) : new Float32Array(n);
@@ -158,17 +158,18 @@ export class StripGeocoder {
     }
   }
 
-  /** Lattice rows j0 .. j1 in one array (each row nx points), as the sampling kernel takes them. */
-  private latticeRows(j0: number, j1: number): LatticeRows {
+  /** Points i0 .. i1 of lattice rows j0 .. j1 in one array, as the sampling kernel takes them. */
+  private latticeRows(j0: number, j1: number, i0: number, i1: number): LatticeRows {
     const { nx, ny } = this;
-    const line = new Float64Array((j1 - j0 + 1) * nx);
-    const pixel = new Float64Array((j1 - j0 + 1) * nx);
+    const cols = i1 - i0 + 1;
+    const line = new Float64Array((j1 - j0 + 1) * cols);
+    const pixel = new Float64Array((j1 - j0 + 1) * cols);
     for (let j = j0; j <= j1; j++) {
       const row = this.lattice.get(j) as LatticeRow;
-      line.set(row.line, (j - j0) * nx);
-      pixel.set(row.pixel, (j - j0) * nx);
+      line.set(row.line.subarray(i0, i1 + 1), (j - j0) * cols);
+      pixel.set(row.pixel.subarray(i0, i1 + 1), (j - j0) * cols);
     }
-    return { j0, nx, ny, step: STEP, line, pixel };
+    return { j0, i0, cols, nx, ny, step: STEP, line, pixel };
   }
 
   /**

@@ -125,7 +125,7 @@ export async function writeArdOutputs(
         return view;
       },
     };
-    return await writeOutputFiles(source, raw, sampler, grid, ring, p, outDir, o);
+    return await writeOutputFiles(source, raw, sampler, bufs[0], grid, ring, p, outDir, o);
   } finally {
     await inFlight.catch(() => {});
     await raw.remove();
@@ -136,6 +136,7 @@ async function writeOutputFiles(
   source: StripSource,
   raw: TempRaster,
   sampler: QuicklookSampler,
+  scratch: Float32Array,
   grid: { epsg: number; geoTransform: GeoTransform },
   ring: [number, number][],
   p: ArdProductInfo,
@@ -165,7 +166,7 @@ async function writeOutputFiles(
     { blockSize: BLOCK, signal: o.signal, pool: o.pool },
   );
   await raw.finish();
-  const [lo, hi] = await streamedPercentiles(raw, sampler.min, sampler.max, [2, 98], BLOCK);
+  const [lo, hi] = await streamedPercentiles(raw, sampler.min, sampler.max, [2, 98], BLOCK, scratch);
   await writeFileAtomic(pngPath, quicklookPng(sampler, lo, hi));
   const item = ardItem({
     id: p.id,

@@ -63,7 +63,8 @@ export interface RowReader {
  * Percentiles `ps` of a float32 raster's finite values, as raster/sar `percentiles` gives them for the
  * whole raster (the same 65536-bin histogram between its min and max, interpolated in the bin),
  * counted over strips of `stripRows` rows so the raster is never held whole. `src` is the raster
- * exactly as written to the COG (ard keeps a raw copy, so the COG need not be decoded again).
+ * exactly as written to the COG (ard keeps a raw copy, so the COG need not be decoded again);
+ * `scratch` (width x stripRows values) is used for the strips when given.
  */
 export async function streamedPercentiles(
   src: RowReader,
@@ -71,12 +72,14 @@ export async function streamedPercentiles(
   max: number,
   ps: number[],
   stripRows = 512,
+  scratch?: Float32Array,
 ): Promise<number[]> {
   if (!(max >= min)) return ps.map(() => Number.NaN);
   const counts = new Float64Array(BINS);
   let total = 0;
   const { width, height } = src;
-  const buf = new Float32Array(width * Math.min(stripRows, height));
+  const n = width * Math.min(stripRows, height);
+  const buf = scratch && scratch.length >= n ? scratch : new Float32Array(n);
   for (let rowOff = 0; rowOff < height; rowOff += stripRows) {
     const rows = Math.min(stripRows, height - rowOff);
     const data = await src.read({ colOff: 0, rowOff, width, height: rows }, buf.subarray(0, width * rows));
