@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../src/errors.js';
@@ -192,6 +192,8 @@ describe('images on one pixel lattice with other extents: the change on the inte
     const d = firstDifference(got, want);
     expect(d, `pixel ${d} differs: ${got[d]} vs ${want[d]}`).toBe(-1);
     expect(r.areas).toEqual(ref.areas);
+    // The intermediate rasters (log-ratio, labels) are gone.
+    expect(readdirSync(dir).filter((n) => n.startsWith('.change-'))).toEqual([]);
     expect(r.areas.filter((a) => a.kind === 'increase').length).toBeGreaterThan(0);
     expect(r.areas.filter((a) => a.kind === 'decrease').length).toBeGreaterThan(0);
   });
