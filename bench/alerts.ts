@@ -63,9 +63,16 @@ async function publish(rig: Rig, events: number, from = 0): Promise<void> {
 
 async function untilDelivered(rig: Rig, total: number, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs;
+  let shown = Date.now();
   while (Date.now() < end) {
     const c = await rig.deliveries.counts();
     if (c.delivered + c.dead + c.dropped + c.disabled >= total) return true;
+    if (Date.now() - shown > 10_000) {
+      shown = Date.now();
+      console.log(
+        `  ... ${c.delivered} of ${total} delivered, ${c.pending + c.delivering} pending; ${load()}`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
   return false;
