@@ -9,8 +9,6 @@ import { scopeKey } from './stream-visibility.js';
  */
 export interface StreamSink {
   write(chunk: Buffer): boolean;
-  /** Bytes queued in the process and not yet handed to the socket. */
-  queuedBytes(): number;
   /** Called each time the queue has drained. */
   onDrain(cb: () => void): void;
   /** End the stream at once: nothing more is sent and the connection is closed. */
@@ -45,8 +43,10 @@ export class StreamClient {
   /** The last event considered for this stream (sent or not). */
   cursor: StreamCursor;
   eventsSent = 0;
-  /** Events written since the transport last drained while it was full. */
+  /** Events waiting in the stream's own queue while the transport is full. */
   queuedEvents = 0;
+  private queueBytes = 0;
+  private queue: { chunk: Buffer; events: number }[] = [];
   private full = false;
   private drainWaiters: (() => void)[] = [];
   private readonly onCloseCb: StreamRequest['onClose'];
@@ -64,13 +64,7 @@ export class StreamClient {
     this.sink = r.sink;
     this.cursor = startCursor;
     this.onCloseCb = r.onClose;
-    r.sink.onDrain(() => {
-      this.full = false;
-      this.queuedEvents = 0;
-      const w = this.drainWaiters;
-      this.drainWaiters = [];
-      for (const f of w) f();
-    });
+    r.sink.onDrain(() => this.flush());
   }
 
   setScope(p: Principal, s: Scope): void {
@@ -80,21 +74,45 @@ export class StreamClient {
   }
 
   /**
-   * Write a chunk of `events` events. False when the stream is over its bounds (the caller drops
-   * it): before the write, more than `maxBytes` still queued, or more than `maxEvents` events
-   * written since the transport was last drained.
+   * Write a chunk of `events` events. While the transport is full, chunks wait in the stream's own
+   * queue (Buffers shared with the other streams that get the same bytes); false when that queue
+   * would pass `maxBytes` or `maxEvents` (the caller drops the stream). So a stream holds at most
+   * the one chunk the transport took plus its bounded queue.
    */
   write(chunk: Buffer, events: number, maxBytes: number, maxEvents: number): boolean {
     if (this.state === 'closed') return true;
-    if (this.sink.queuedBytes() > maxBytes) return false;
-    if (this.full) this.queuedEvents += events;
-    if (this.queuedEvents > maxEvents) return false;
-    if (!this.sink.write(chunk)) {
-      if (!this.full) this.queuedEvents += events;
-      this.full = true;
+    if (!this.full) {
+      if (!this.sink.write(chunk)) this.full = true;
+      this.eventsSent += events;
+      return true;
     }
+    if (this.queueBytes + chunk.length > maxBytes || this.queuedEvents + events > maxEvents) return false;
+    this.queue.push({ chunk, events });
+    this.queueBytes += chunk.length;
+    this.queuedEvents += events;
     this.eventsSent += events;
     return true;
+  }
+
+  /** Bytes waiting in the stream's own queue. */
+  queuedBytes(): number {
+    return this.queueBytes;
+  }
+
+  private flush(): void {
+    this.full = false;
+    while (this.queue.length > 0 && this.state !== 'closed') {
+      const q = this.queue.shift() as { chunk: Buffer; events: number };
+      this.queueBytes -= q.chunk.length;
+      this.queuedEvents -= q.events;
+      if (!this.sink.write(q.chunk)) {
+        this.full = true;
+        return;
+      }
+    }
+    const w = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const f of w) f();
   }
 
   /** Resolves when the transport has drained (at once when it is not full); false on timeout or close. */
@@ -113,6 +131,8 @@ export class StreamClient {
   close(reason: CloseReason): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.queue = [];
+    this.queueBytes = 0;
     if (reason !== 'client') this.sink.destroy();
     for (const f of this.drainWaiters) f();
     this.drainWaiters = [];

@@ -1,7 +1,7 @@
 import { RateLimitedError } from '../access/limits.js';
 import type { Principal, Scope } from '../access/scope.js';
+import type { OutboxEvent } from '../catalog/outbox.js';
 import { SarbridgeError, ValidationError } from '../errors.js';
-import type { OutboxEvent } from '../pipeline/registry.js';
 import { isAfter, SSE_HEARTBEAT, type StreamCursor, sseFrame } from './sse-format.js';
 import { type CloseReason, StreamClient, type StreamRequest } from './stream-client.js';
 import { wants } from './stream-filter.js';
@@ -37,9 +37,12 @@ export interface EventHubOptions {
   refreshMs?: number;
   /** Outbox rows read per poll (default 100). */
   batchRows?: number;
-  /** A stream with more than this many bytes still queued is dropped (default 256 KiB). */
+  /**
+   * A stream whose own queue (chunks waiting while its socket is full) would pass this many bytes
+   * is dropped (default 1 MiB) ...
+   */
   maxQueuedBytes?: number;
-  /** ... or more than this many events written since its socket last drained (default 1,000). */
+  /** ... or this many events (default 1,000). */
   maxQueuedEvents?: number;
   /** Concurrent streams on the server (default 5,000) and per principal (default 10); past them 429. */
   maxStreams?: number;
@@ -86,7 +89,7 @@ export class EventHub {
       heartbeatMs: 15_000,
       refreshMs: 60_000,
       batchRows: 100,
-      maxQueuedBytes: 256 * 1024,
+      maxQueuedBytes: 1024 * 1024,
       maxQueuedEvents: 1_000,
       maxStreams: 5_000,
       maxStreamsPerPrincipal: 10,

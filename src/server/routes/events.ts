@@ -70,7 +70,6 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext, o: EventStr
     const pass = new PassThrough();
     const sink: StreamSink = {
       write: (chunk) => pass.write(chunk),
-      queuedBytes: () => pass.writableLength + pass.readableLength + res.writableLength,
       onDrain: (cb) => pass.on('drain', cb),
       destroy: () => {
         pass.destroy();
