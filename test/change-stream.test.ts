@@ -7,11 +7,19 @@ import type { ChangeFilesOptions, ChangeResult } from '../src/exploit/change.js'
 import { changeFiles, detectChanges } from '../src/exploit/change.js';
 import type { GeoTransform } from '../src/geo/transform.js';
 import { writeCog } from '../src/io/tiff/writer.js';
+import { KernelPool } from '../src/raster/kernel-pool.js';
 import { mulberry32 } from '../src/util/random.js';
 import { firstDifference, gdalRead, tempDir } from './helpers/gdal.js';
 
 const tmp = tempDir('change-stream-');
-afterAll(() => tmp.cleanup());
+let pool: KernelPool;
+beforeAll(() => {
+  pool = new KernelPool(2);
+});
+afterAll(async () => {
+  await pool.close();
+  tmp.cleanup();
+});
 
 const EPSG = 32631;
 const GT: GeoTransform = [600000, 10, 0, 5000000, 0, -10];
@@ -111,37 +119,42 @@ describe('streamed changeFiles equals detectChanges on the whole images', () => 
     { image: 'after' as const, box: [40, 90, 70, 110] as [number, number, number, number] },
   ];
   it.each([
-    ['otsu', 237, 7, undefined],
-    ['otsu', 240, 32, undefined],
-    ['ki', 237, 33, undefined],
-    ['fixed 3 dB', 240, 64, 3],
-  ] as const)('%s threshold, %i pixels wide, strips of %i rows', async (method, width, stripRows, fixed) => {
-    const pair = plantedPair(width, 250, 7 + stripRows, changes, nodata);
-    // The hole: back to the earlier intensities inside the frame.
-    for (let y = hole[1]; y < hole[3]; y++)
-      for (let x = hole[0]; x < hole[2]; x++) pair.after[y * width + x] = pair.before[y * width + x];
-    const dir = join(tmp.dir, `eq-${width}-${stripRows}`);
-    execFileSync('mkdir', ['-p', dir]);
-    await writeFloatCog(join(dir, 'b.tif'), pair.before, width, 250);
-    await writeFloatCog(join(dir, 'a.tif'), pair.after, width, 250);
-    const opts: ChangeFilesOptions = {
-      pool: null,
-      minAreaM2: 1000,
-      threshold: fixed ?? 'auto',
-      thresholdMethod: method === 'ki' ? 'ki' : 'otsu',
-    };
-    const grid = { epsg: EPSG, geoTransform: GT, width, height: 250 };
-    const whole = await detectChanges(pair.before, pair.after, grid, opts);
-    const streamed = await changeFiles(join(dir, 'b.tif'), join(dir, 'a.tif'), join(dir, 'c'), {
-      ...opts,
-      stripRows,
-    });
-    expect(whole.areas.length).toBeGreaterThan(4);
-    // The U is one area (its arms joined 2 strips below their tops), the frame has a hole.
-    expect(whole.areas.some((a) => a.pixels >= 10 * 110 * 2 + 35 * 10 - 200)).toBe(true);
-    expect(whole.areas.some((a) => a.rings.length >= 2)).toBe(true);
-    expectSameChange(whole, streamed, join(dir, 'c.tif'));
-  });
+    ['otsu', 237, 7, 'in this thread', undefined],
+    ['otsu', 240, 32, 'in this thread', undefined],
+    ['ki', 237, 33, 'in this thread', undefined],
+    ['fixed 3 dB', 240, 64, 'in this thread', 3],
+    ['otsu', 240, 1, 'on a kernel pool', undefined],
+    ['ki', 237, 96, 'on a kernel pool', undefined],
+  ] as const)(
+    '%s threshold, %i pixels wide, strips of %i rows, %s',
+    async (method, width, stripRows, where, fixed) => {
+      const pair = plantedPair(width, 250, 7 + stripRows, changes, nodata);
+      // The hole: back to the earlier intensities inside the frame.
+      for (let y = hole[1]; y < hole[3]; y++)
+        for (let x = hole[0]; x < hole[2]; x++) pair.after[y * width + x] = pair.before[y * width + x];
+      const dir = join(tmp.dir, `eq-${width}-${stripRows}-${where.length}`);
+      execFileSync('mkdir', ['-p', dir]);
+      await writeFloatCog(join(dir, 'b.tif'), pair.before, width, 250);
+      await writeFloatCog(join(dir, 'a.tif'), pair.after, width, 250);
+      const opts: ChangeFilesOptions = {
+        pool: where === 'on a kernel pool' ? pool : null,
+        minAreaM2: 1000,
+        threshold: fixed ?? 'auto',
+        thresholdMethod: method === 'ki' ? 'ki' : 'otsu',
+      };
+      const grid = { epsg: EPSG, geoTransform: GT, width, height: 250 };
+      const whole = await detectChanges(pair.before, pair.after, grid, opts);
+      const streamed = await changeFiles(join(dir, 'b.tif'), join(dir, 'a.tif'), join(dir, 'c'), {
+        ...opts,
+        stripRows,
+      });
+      expect(whole.areas.length).toBeGreaterThan(4);
+      // The U is one area (its arms joined 2 strips below their tops), the frame has a hole.
+      expect(whole.areas.some((a) => a.pixels >= 10 * 110 * 2 + 35 * 10 - 200)).toBe(true);
+      expect(whole.areas.some((a) => a.rings.length >= 2)).toBe(true);
+      expectSameChange(whole, streamed, join(dir, 'c.tif'));
+    },
+  );
 });
 
 describe('images on one pixel lattice with other extents: the change on the intersection', () => {
