@@ -98,3 +98,32 @@ export function openWebhookDelivery(
   );
   return { dispatcher, deliveries };
 }
+
+/** The dispatcher polling the outbox and a worker running the deliveries, until `stop`. */
+export function startWebhookDelivery(
+  w: WebhookWiring,
+  o: DispatchOptions & {
+    pollIntervalMs?: number;
+    concurrency?: number;
+    onError?: (err: unknown) => void;
+  } = {},
+): {
+  dispatcher: WebhookDispatcher;
+  deliveries: SqliteDeliveryStore;
+  subscriptions: SqliteSubscriptionStore;
+  stop(): Promise<void>;
+} {
+  const { dispatcher, deliveries } = openWebhookDelivery(w, o);
+  const worker = w.queue.work(dispatcher.handlers(), { concurrency: o.concurrency ?? 8 });
+  dispatcher.start(o.pollIntervalMs ?? 1000, o.onError);
+  return {
+    dispatcher,
+    deliveries,
+    subscriptions: w.subscriptions,
+    async stop() {
+      await dispatcher.stop();
+      await worker.close({ abort: true });
+      await w.subscriptions.close();
+    },
+  };
+}

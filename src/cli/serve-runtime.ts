@@ -1,7 +1,10 @@
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type AccessServices, openAccess } from '../access/index.js';
 import { LabelRules } from '../access/labels.js';
+import { startWebhookDelivery } from '../alerts/dispatch-wiring.js';
+import { SqliteSubscriptionStore } from '../alerts/subscription-store.js';
 import { PostgresCatalog } from '../catalog/postgres/store.js';
 import { SqliteCatalog } from '../catalog/sqlite/store.js';
 import type { CatalogStore } from '../catalog/store.js';
@@ -165,6 +168,20 @@ export async function serveRuntime(
       : await startWorkers(rt.pipeline.queue, rt.pipeline, {
           concurrency: o.concurrency ?? c.workerConcurrency,
         });
+  // Webhook deliveries run with the workers (the audit log is this process's; subscriptions in <data dir>/alerts.db).
+  const alerts = workers
+    ? startWebhookDelivery({
+        catalog: rt.catalog,
+        assets: rt.store,
+        subscriptions: new SqliteSubscriptionStore(join(c.dataDir, 'alerts.db')),
+        queue: rt.pipeline.queue,
+        identity: rt.access.identity,
+        rules: rt.access.rules,
+        audit: (r) => rt.access.audit.append(r),
+        apiBaseUrl: c.publicUrl,
+        egress: { allowHosts: [], allowPrivate: false, allowHttp: false },
+      })
+    : null;
   let app: FastifyInstance;
   try {
     app = await buildServer({
@@ -180,8 +197,14 @@ export async function serveRuntime(
       // Resumable uploads of products (tus), provider roles only, up to the configured size.
       uploads: { maxSizeBytes: c.maxUploadMiB * 1024 * 1024 },
       logger: o.logger ?? 'warn',
+      deliveries: alerts && {
+        deliveries: alerts.deliveries,
+        dispatcher: alerts.dispatcher,
+        subscriptionOrg: async (id) => (await alerts.subscriptions.get(id, null))?.orgId ?? null,
+      },
     });
   } catch (err) {
+    await alerts?.stop();
     await workers?.close({ abort: true });
     throw err;
   }
@@ -192,6 +215,7 @@ export async function serveRuntime(
     workers,
     async stop() {
       await app.close();
+      await alerts?.stop();
       await workers?.close({ abort: true });
     },
   };
