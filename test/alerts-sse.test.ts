@@ -69,7 +69,9 @@ beforeAll(async () => {
       maxQueuedBytes: 4 * 1024 * 1024,
       maxQueuedEvents: 1000,
       batchRows: 10,
+      refreshMs: 300,
     },
+    corsOrigins: ['https://app.example.org'],
   });
   await server.app.listen({ host: '127.0.0.1', port: 0 });
   port = (server.app.server.address() as AddressInfo).port;
@@ -106,7 +108,13 @@ afterAll(async () => {
 
 describe('GET /events', () => {
   it('sends an event only to the organisations its item is released to; the provider sees all', async () => {
-    const [a, g, f] = await Promise.all([open(H.admin), open(H.gbr), open(H.fra)]);
+    const [a, g, f] = await Promise.all([
+      open({ ...H.admin, origin: 'https://app.example.org' }),
+      open(H.gbr),
+      open(H.fra),
+    ]);
+    // Through the server's CORS settings, as every other route.
+    expect(a.headers['access-control-allow-origin']).toBe('https://app.example.org');
     for (const c of [a, g, f]) {
       expect(c.status).toBe(200);
       expect(c.headers['content-type']).toMatch(/^text\/event-stream/);
@@ -189,6 +197,23 @@ describe('GET /events', () => {
     // 600 x 32 KiB = 19 MiB went out; the dropped client's queue was at most 4 MiB plus a batch of 10 rows.
     expect(rss1 - rss0).toBeLessThan(200 * 2 ** 20);
     reader.close();
+  });
+
+  it('ends the stream of a key revoked while it is open, at the next scope refresh', async () => {
+    const idn = server.access.services.identity;
+    const { key } = idn.createKey('user:gbr-analyst');
+    const c = await open({ authorization: `Bearer ${key}` });
+    expect(c.status).toBe(200);
+    const closes = () =>
+      (server.access.services.audit.query({ limit: 10_000 }) as { action: string; result: string }[]).filter(
+        (r) => r.action === 'events.close' && r.result === 'revoked',
+      ).length;
+    expect(closes()).toBe(0);
+    idn.revokeKey(key.split('_')[1]);
+    await c.waitFor(() => closes() === 1, 5_000);
+    await publish('after-revocation', NATO('RESTRICTED', ['GBR']));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ids(c)).not.toContain('after-revocation');
   });
 
   it('sends heartbeats', async () => {
