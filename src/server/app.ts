@@ -22,6 +22,7 @@ import { jobRoutes } from './routes/jobs.js';
 import { landingRoutes } from './routes/landing.js';
 import { ogcTileRoutes } from './routes/ogc-tiles.js';
 import { stacRoutes } from './routes/stac.js';
+import { type SubscriptionRouteOptions, subscriptionRoutes } from './routes/subscriptions.js';
 import { tileRoutes } from './routes/tiles.js';
 import { transactionRoutes } from './routes/transactions.js';
 import { type UploadOptions, uploadRoutes } from './routes/uploads.js';
@@ -67,6 +68,8 @@ export interface ServerOptions {
   uploads?: UploadOptions | null;
   /** Webhook deliveries and dead letters (`/subscriptions/{id}/deliveries`); none: no such routes. */
   deliveries?: DeliveryRouteOptions | null;
+  /** Alert subscriptions (`/subscriptions`); none: no such routes. */
+  subscriptions?: SubscriptionRouteOptions | null;
   /** The live event stream `/events` (Server-Sent Events from the outbox); none: no such route. */
   events?: EventStreamOptions | null;
 }
@@ -175,6 +178,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
   adminRoutes(app, ctx);
   if (o.pipeline) jobRoutes(app, ctx, o.pipeline);
   if (o.pipeline && o.uploads) uploadRoutes(app, ctx, o.pipeline, o.uploads);
+  if (o.subscriptions) subscriptionRoutes(app, ctx, o.subscriptions);
   if (o.events) eventRoutes(app, ctx, o.events);
   if (o.deliveries) await deliveryRoutes(app, ctx, o.deliveries);
   app.addHook('onClose', async () => tiler.close());
