@@ -326,3 +326,34 @@ describe('--json and --quiet on every command that prints a result', () => {
     expect(r.stderr).toMatch(/--json.*cannot be used with.*--quiet/);
   });
 });
+
+describe('ard: progress of its two stages', () => {
+  it('--json: progress events of the image stage, then of geocoding, each ending at its total, then the result', async () => {
+    const { simulateScene } = await import('../src/ops/simulate-scene.js');
+    const r = await simulateScene(join(dir, 'ard-scene'), {
+      seed: 2,
+      size: 256,
+      ships: 2,
+      safe: true,
+      dates: ['2026-06-01T06:00:00Z'],
+    });
+    const safe = r.scenes[0].safe?.safeDir as string;
+    const run = await runCapture(['ard', safe, join(dir, 'ard-out'), '--json']);
+    expect(run.code).toBe(0);
+    const lines = run.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const tasks = [...new Set(lines.filter((l) => l.type === 'progress').map((l) => l.task))];
+    expect(tasks).toEqual(['ard: calibrate and despeckle (rows)', 'ard: geocode and COG (rows)']);
+    for (const t of tasks) {
+      const ev = lines.filter((l) => l.task === t);
+      const last = ev[ev.length - 1];
+      expect(last.done).toBe(last.total);
+      expect(ev.map((e) => e.done as number)).toEqual(
+        [...ev.map((e) => e.done as number)].sort((a, b) => a - b),
+      );
+    }
+    expect(lines[lines.length - 1]).toMatchObject({ type: 'result' });
+  }, 120_000);
+});

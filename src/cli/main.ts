@@ -21,7 +21,7 @@ import { registerAuditCommands } from './audit-commands.js';
 import { registerConfigCommand } from './config-command.js';
 import { registerExploitCommands } from './exploit-commands.js';
 import { registerPipelineCommands } from './pipeline-commands.js';
-import { jsonOption, Output, quietOption, reportError } from './progress.js';
+import { jsonOption, Output, type ProgressReporter, quietOption, reportError } from './progress.js';
 import { registerServeCommands } from './serve-command.js';
 import { registerSimulateCommands } from './simulate-commands.js';
 
@@ -290,7 +290,18 @@ export function buildProgram(): Command {
     .addOption(jsonOption())
     .addOption(quietOption())
     .action(async (product: string, outDir: string, o: Record<string, unknown>) => {
+      const out = new Output(o);
+      // One bar per stage: the image geometry (calibrate, multilook, despeckle), then geocode + COG.
+      const titles = { image: 'ard: calibrate and despeckle (rows)', geocode: 'ard: geocode and COG (rows)' };
+      let bar: { stage: string; reporter: ProgressReporter } | null = null;
       const r = await ardProduct(product, outDir, {
+        onProgress: (stage, done, total) => {
+          if (bar?.stage !== stage) {
+            bar?.reporter.finish();
+            bar = { stage, reporter: out.progress(titles[stage], total) };
+          }
+          bar.reporter.update(done);
+        },
         meta: o.meta as string | undefined,
         pol: o.pol as string | undefined,
         target: o.to as 'sigma0' | 'beta0' | 'gamma0',
@@ -301,7 +312,8 @@ export function buildProgram(): Command {
         like: o.like as string | undefined,
         maxMemoryBytes: memoryBytes(o),
       });
-      new Output(o).result({ cog: r.cog.path, quicklook: r.quicklook, item: r.itemPath });
+      (bar as { reporter: ProgressReporter } | null)?.reporter.finish();
+      out.result({ cog: r.cog.path, quicklook: r.quicklook, item: r.itemPath });
     });
 
   registerSimulateCommands(program);

@@ -137,7 +137,15 @@ export async function ardSafe(safePath: string, outDir: string, opts: ArdOptions
           lineage: `calibrated to ${target}${opts.removeNoise ? ' with thermal noise removed' : ''}`,
         },
         outDir,
-        { spacingM, epsg: opts.epsg, filter, like, signal: opts.signal, streaming: opts.streaming },
+        {
+          spacingM,
+          epsg: opts.epsg,
+          filter,
+          like,
+          signal: opts.signal,
+          streaming: opts.streaming,
+          onProgress: opts.onProgress,
+        },
       );
     } finally {
       await tif.close();
@@ -232,6 +240,7 @@ export async function ardSicd(path: string, outDir: string, opts: ArdOptions = {
         like,
         signal: opts.signal,
         streaming: opts.streaming,
+        onProgress: opts.onProgress,
       },
     );
   } finally {

@@ -223,6 +223,6 @@ export async function ardGeoTiff(
       lineage: `${lineage}, in dB`,
     },
     outDir,
-    { spacingM: groundSpacing(target, centreLat), filter, signal: opts.signal },
+    { spacingM: groundSpacing(target, centreLat), filter, signal: opts.signal, onProgress: opts.onProgress },
   );
 }

@@ -11,7 +11,7 @@ import { StripGeocoder } from './geocode.js';
 import type { ImageStrips } from './image-stages.js';
 import { multilookAndDespeckle, multilookToRaster } from './image-stages.js';
 import type { AcquisitionFields } from './item.js';
-import type { StreamingSizes } from './options.js';
+import type { ArdProgress, StreamingSizes } from './options.js';
 import type { ArdResult } from './outputs.js';
 import { writeArdOutputs } from './outputs.js';
 import type { TempRaster } from './temp-raster.js';
@@ -65,10 +65,15 @@ export async function finishImageGeometry(
     like?: GridSpec;
     signal?: AbortSignal;
     streaming?: StreamingSizes;
+    onProgress?: ArdProgress;
   },
 ): Promise<ArdResult> {
-  const { spacingM, filter, like, signal } = opts;
-  const stages = { stripBytes: opts.streaming?.stripBytes, signal };
+  const { spacingM, filter, like, signal, onProgress } = opts;
+  const stages = {
+    stripBytes: opts.streaming?.stripBytes,
+    signal,
+    onRows: onProgress && ((done: number, total: number) => onProgress('image', done, total)),
+  };
   const looksRange = p.looks.x;
   const looksAzimuth = p.looks.y;
   await mkdir(outDir, { recursive: true });
@@ -143,7 +148,7 @@ export async function finishImageGeometry(
       ring,
       { ...p, looks: p.sarLooks, lineage },
       outDir,
-      { spacingM, filter, signal, pool },
+      { spacingM, filter, signal, pool, onProgress },
     );
   } finally {
     await pool?.close();

@@ -36,7 +36,11 @@ export async function multilookToRaster(
   looks: { x: number; y: number },
   dir: string,
   name: string,
-  o: { stripBytes?: number; signal?: AbortSignal } = {},
+  o: {
+    stripBytes?: number;
+    signal?: AbortSignal;
+    onRows?: (doneRows: number, totalRows: number) => void;
+  } = {},
 ): Promise<TempRaster> {
   const stripBytes = checkedStripBytes(o.stripBytes);
   const signal = o.signal;
@@ -52,6 +56,7 @@ export async function multilookToRaster(
       const data = await src.readRows(y0 * looks.y, rows * looks.y);
       if (looks.x === 1 && looks.y === 1) {
         await out.appendRows(data, rows);
+        o.onRows?.(y0 + rows, H);
         continue;
       }
       const view = {
@@ -64,6 +69,7 @@ export async function multilookToRaster(
       };
       const ml = multilook(view, { range: looks.x, azimuth: looks.y });
       await out.appendRows(ml.data, rows);
+      o.onRows?.(y0 + rows, H);
     }
     await out.finish();
     return out;
@@ -87,7 +93,11 @@ export async function multilookAndDespeckle(
   pool: KernelPool,
   dir: string,
   name: string,
-  o: { stripBytes?: number; signal?: AbortSignal } = {},
+  o: {
+    stripBytes?: number;
+    signal?: AbortSignal;
+    onRows?: (doneRows: number, totalRows: number) => void;
+  } = {},
 ): Promise<TempRaster> {
   const stripBytes = checkedStripBytes(o.stripBytes);
   const signal = o.signal;
@@ -165,6 +175,7 @@ export async function multilookAndDespeckle(
       }
       await filtered;
       await out.appendRows(new Float32Array(dst, 0, width * rows), rows);
+      o.onRows?.(rowOff + rows, height);
       cur = 1 - cur;
       h0 = n0;
       h1 = n1;

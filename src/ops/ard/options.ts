@@ -29,6 +29,8 @@ export interface ArdOptions extends CommandBudgetOptions {
   maxMetadataBytes?: number;
   /** Stops the work between strips. */
   signal?: AbortSignal;
+  /** Told after each strip: the stage, and its rows done of its total (for a progress bar). */
+  onProgress?: ArdProgress;
   /**
    * Sizes of the streamed work (defaults suit a full scene; tests make them small so that a small
    * product crosses many strip and block seams): bytes of float32 rows a strip of the image-geometry
@@ -36,6 +38,12 @@ export interface ArdOptions extends CommandBudgetOptions {
    */
   streaming?: StreamingSizes;
 }
+
+/**
+ * Progress of ard: 'image' (calibrate, multilook, despeckle in the image geometry; rows of the
+ * multilooked image) then 'geocode' (geocode, COG; rows of the output grid).
+ */
+export type ArdProgress = (stage: 'image' | 'geocode', doneRows: number, totalRows: number) => void;
 
 export interface StreamingSizes {
   stripBytes?: number;

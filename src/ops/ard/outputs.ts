@@ -11,6 +11,7 @@ import type { SpeckleFilter } from '../../raster/speckle.js';
 import { sha256File } from '../../util/hash.js';
 import type { AcquisitionFields } from './item.js';
 import { ardItem } from './item.js';
+import type { ArdProgress } from './options.js';
 import { QuicklookSampler, quicklookPng, streamedPercentiles } from './quicklook.js';
 import { intermediatePrefix, TempRaster } from './temp-raster.js';
 
@@ -71,7 +72,13 @@ export async function writeArdOutputs(
   ring: [number, number][],
   p: ArdProductInfo,
   outDir: string,
-  o: { spacingM: number; filter: SpeckleFilter | 'none'; signal?: AbortSignal; pool?: KernelPool },
+  o: {
+    spacingM: number;
+    filter: SpeckleFilter | 'none';
+    signal?: AbortSignal;
+    pool?: KernelPool;
+    onProgress?: ArdProgress;
+  },
 ): Promise<ArdResult> {
   const { width, height } = src;
   await mkdir(outDir, { recursive: true });
@@ -122,6 +129,7 @@ export async function writeArdOutputs(
         if (!src.inDb) toDb(view, view);
         sampler.add(data, rowOff, rows);
         await raw.appendRows(data, rows);
+        o.onProgress?.('geocode', rowOff + rows, height);
         return view;
       },
     };
