@@ -8,6 +8,7 @@ import { SarbridgeError, ValidationError } from '../errors.js';
 import { contentKind } from '../products/recognise.js';
 import { parseSha256, productChecksum, sidecarSha256 } from './checksum.js';
 import { atomicDir, DEFAULT_COLLECTION, exists, inboxDir, type PipelineContext } from './context.js';
+import { storeInbox } from './inbox.js';
 import { geotiffSidecars } from './read.js';
 import type { LabelSource, ProductRecord } from './registry.js';
 import { enqueueStep, resume } from './worker.js';
@@ -87,7 +88,8 @@ export const productId = (sha256: string) => `p${sha256.slice(0, 24)}`;
 
 /**
  * Take products in: each is checksummed (its id comes from its content), copied into the data
- * directory's inbox (kept for inspection whatever happens to it), registered with its label and
+ * directory's inbox (kept for inspection whatever happens to it) and into the asset store under
+ * `inbox/<id>/` (so workers on any machine can read it: see inbox.ts), registered with its label and
  * collection, and its first step (verify) queued. A product that arrived before (same content) adds
  * nothing. A path that cannot be a product at all (missing, empty) is reported in its result; a
  * product that is corrupt, of an unknown format or with a wrong checksum is taken and fails visibly
@@ -136,7 +138,10 @@ export async function ingest(
         }),
       );
       const names = await readdir(dir);
-      const kept = join(dir, names.includes(basename(path)) ? basename(path) : names[0]);
+      const name = names.includes(basename(path)) ? basename(path) : names[0];
+      const kept = join(dir, name);
+      // The arrival copy into the store too, for workers on other machines (idempotent).
+      await storeInbox(ctx, id, name);
       const { added, product } = await ctx.registry.register({
         id,
         checksum: sum.sha256,

@@ -5,6 +5,7 @@ import { ardProduct } from '../ops/ard-product.js';
 import type { StoredObject } from '../store/store.js';
 import { productChecksum } from './checksum.js';
 import { atomicDir, download, exists, type PipelineContext, workDir } from './context.js';
+import { localProduct } from './inbox.js';
 import { footprintBbox, geometryKey, readAcquisition } from './read.js';
 import type { ProductRecord } from './registry.js';
 
@@ -34,11 +35,12 @@ export interface DetectStepResult {
 const fileOf = (o: StoredObject) => ({ sizeBytes: o.sizeBytes, checksum: o.checksum ?? '' });
 
 /** verify: the kept copy is the content that arrived, and the provider's checksum (if any) agrees. */
-export async function verifyStep(_ctx: PipelineContext, p: ProductRecord): Promise<{ sha256: string }> {
-  const c = await productChecksum(p.storedPath);
+export async function verifyStep(ctx: PipelineContext, p: ProductRecord): Promise<{ sha256: string }> {
+  const local = await localProduct(ctx, p);
+  const c = await productChecksum(local);
   if (c.sha256 !== p.checksum)
     throw new ProductFault(
-      `checksum mismatch: the kept copy ${p.storedPath} has SHA-256 ${c.sha256} but ${p.checksum} arrived (it changed after arrival)`,
+      `checksum mismatch: the kept copy ${local} has SHA-256 ${c.sha256} but ${p.checksum} arrived (it changed after arrival)`,
     );
   if (p.expectedChecksum !== null && p.expectedChecksum !== c.sha256)
     throw new ProductFault(
@@ -49,7 +51,7 @@ export async function verifyStep(_ctx: PipelineContext, p: ProductRecord): Promi
 
 /** read: the product's format by its content and its acquisition from its metadata, checked. */
 export async function readStep(ctx: PipelineContext, p: ProductRecord): Promise<Record<string, unknown>> {
-  const acq = await readAcquisition(p.storedPath);
+  const acq = await readAcquisition(await localProduct(ctx, p));
   const format = acq.format;
   const key = geometryKey(acq);
   await ctx.registry.setAcquisition(p.id, { acquisition: acq, geometryKey: key, bbox: footprintBbox(acq) });
@@ -69,7 +71,7 @@ export async function ardInto(
   like?: string,
 ): Promise<{ ardId: string; cogFile: string; pngFile: string; item: Record<string, unknown> }> {
   await atomicDir(dir, async (tmp) => {
-    const r = await ardProduct(p.storedPath, tmp, {
+    const r = await ardProduct(await localProduct(ctx, p), tmp, {
       ...ctx.ard,
       ...(like ? { like, epsg: undefined } : {}),
     });

@@ -149,21 +149,29 @@ export async function runStep(ctx: PipelineContext, step: StepName, job: Job<Ste
   return { product: p.id, step, durationMs: rec?.durationMs ?? null };
 }
 
+/** Age of a killed put's leftovers that the workers remove when they start (1 h). */
+export const SWEEP_OLDER_THAN_MS = 3_600_000;
+
 export interface PipelineWorkers {
   /** Stop taking jobs and wait for the running ones (or abort them). */
   close(opts?: { abort?: boolean }): Promise<void>;
 }
 
 /**
- * Run the pipeline's steps from `queue` in this process: first every processing product gets the job
+ * Run the pipeline's steps from `queue` in this process: first the store's temporaries of killed puts
+ * older than `sweepOlderThanMs` (default 1 h) are removed and every processing product gets the job
  * of its next step back if a crash lost it, then a worker with `concurrency` jobs at once.
  */
 export async function startWorkers(
   queue: JobQueue,
   ctx: PipelineContext,
-  opts: { concurrency?: number } = {},
+  opts: { concurrency?: number; sweepOlderThanMs?: number } = {},
 ): Promise<PipelineWorkers> {
   const c = { ...ctx, queue };
+  // What killed puts left in the store (temporary files, unfinished multipart uploads), once.
+  const olderThanMs = opts.sweepOlderThanMs ?? SWEEP_OLDER_THAN_MS;
+  const swept = await c.store.sweepTemporaries(olderThanMs);
+  c.log?.(`store: ${swept} temporaries of killed puts older than ${olderThanMs} ms removed`);
   for (const p of await c.registry.unfinished()) await resume(c, p);
   const handlers: Record<string, JobHandler> = {};
   for (const s of STEPS) handlers[jobName(s)] = (job) => runStep(c, s, job as Job<StepPayload>);
