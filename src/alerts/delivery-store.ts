@@ -241,6 +241,23 @@ export class SqliteDeliveryStore {
     return r === undefined ? null : r.generation;
   }
 
+  /** A subscription's next delivery: its earliest unfinished record in event order, or null. */
+  async head(subscriptionId: string): Promise<DeliveryRecord | null> {
+    const r = this.stmt(
+      `SELECT * FROM alert_deliveries WHERE subscription_id = ? AND state IN ('pending', 'delivering')
+       ORDER BY outbox_seq, event_index, id LIMIT 1`,
+    ).get(subscriptionId) as Row | undefined;
+    return r === undefined ? null : record(r);
+  }
+
+  /** The subscriptions with deliveries still to make (for the start-up sweep). */
+  async unfinishedSubscriptions(): Promise<string[]> {
+    const rows = this.stmt(
+      `SELECT DISTINCT subscription_id FROM alert_deliveries WHERE state IN ('pending', 'delivering')`,
+    ).all() as { subscription_id: string }[];
+    return rows.map((r) => r.subscription_id);
+  }
+
   /** The records still to deliver (pending or interrupted), oldest event first, for the start-up sweep. */
   async unfinished(limit = 10_000): Promise<DeliveryRecord[]> {
     const rows = this.stmt(

@@ -3,11 +3,14 @@
  *
  * The dispatcher reads the outbox after its durable cursor, fans each row out into alert events,
  * finds the active subscriptions whose filters match, creates one delivery record per
- * (subscription, event) (idempotent) and one job per record on the job queue, then moves the
- * cursor. The jobs of a subscription share an order key, so the queue runs them one at a time in
- * event order: the next starts only once the previous is delivered, dead, dropped or disabled.
+ * (subscription, event) (idempotent), makes sure each such subscription has a job on the queue,
+ * then moves the cursor. A subscription's job (`alerts.deliver`, order key `alerts:<id>`, keyed by
+ * its next record) delivers its records one at a time in event order: the next is attempted only
+ * once the previous is delivered, dead, dropped or disabled; a retry is the same job run again
+ * after the wait (RetryJobLater). The queue holds about one job per subscription, not one per
+ * delivery.
  *
- * The deliverer (the `alerts.deliver` handler) takes the record, not the job, as the truth: a
+ * Each record's turn takes the record, not the job, as the truth: a
  * final record is done; a pending one not yet due waits (RetryJobLater); otherwise it checks the
  * subscription is active and the subscriber, as it is now, may still see the item (else `dropped`,
  * nothing sent), makes one attempt, writes the attempt to the audit log and the record, and either
@@ -86,15 +89,19 @@ export interface DispatchOptions {
   ca?: string | Buffer;
 }
 
-/** The job of one delivery record (the key changes with each redelivery). */
-export function deliveryJob(
-  r: Pick<DeliveryRecord, 'id' | 'subscriptionId' | 'generation'>,
-): JobSpec<{ deliveryId: string }> {
+/**
+ * The job that delivers a subscription's records in order, named by its next record (id,
+ * redelivery generation, attempts so far), so adding it again for the same state is a no-op and a
+ * changed state gets a fresh job; the order key runs one at a time per subscription.
+ */
+export function subscriptionJob(
+  head: Pick<DeliveryRecord, 'id' | 'subscriptionId' | 'generation' | 'attempts'>,
+): JobSpec<{ subscriptionId: string }> {
   return {
     name: DELIVER_JOB,
-    payload: { deliveryId: r.id },
-    key: `${DELIVER_JOB}:${r.id}:${r.generation}`,
-    orderKey: `alerts:${r.subscriptionId}`,
+    payload: { subscriptionId: head.subscriptionId },
+    key: `${DELIVER_JOB}:${head.subscriptionId}:${head.id}:${head.generation}:${head.attempts}`,
+    orderKey: `alerts:${head.subscriptionId}`,
     attempts: JOB_ATTEMPTS,
   };
 }
@@ -124,14 +131,47 @@ export class WebhookDispatcher {
 
   /** The job handlers to give the queue's worker. */
   handlers(): Record<string, JobHandler> {
-    return { [DELIVER_JOB]: (job) => this.deliverJob((job.payload as { deliveryId: string }).deliveryId) };
+    return {
+      [DELIVER_JOB]: (job) =>
+        this.deliverSubscription((job.payload as { subscriptionId: string }).subscriptionId, job.attempt),
+    };
   }
 
   /** Queue the jobs of records still to deliver (after a crash; idempotent: the jobs' keys). */
   async sweep(): Promise<number> {
-    const rs = await this.deps.deliveries.unfinished();
-    for (const r of rs) await this.deps.queue.add(deliveryJob(r));
-    return rs.length;
+    const subs = await this.deps.deliveries.unfinishedSubscriptions();
+    for (const s of subs) await this.wake(s);
+    return subs.length;
+  }
+
+  /** Make sure a job will deliver the subscription's next record (idempotent: the job's key). */
+  async wake(subscriptionId: string): Promise<void> {
+    const head = await this.deps.deliveries.head(subscriptionId);
+    if (head !== null) await this.deps.queue.add(subscriptionJob(head));
+  }
+
+  /**
+   * The handler of a subscription's job: its records one by one in event order until none is
+   * left, one must wait for a retry (the job runs again after the wait), or the job has run for
+   * `budgetMs`; a record that needed several runs of this job hands the rest to a fresh job.
+   */
+  async deliverSubscription(
+    subscriptionId: string,
+    jobAttempt = 1,
+    budgetMs = 10_000,
+  ): Promise<{ delivered: number }> {
+    const started = this.now();
+    let done = 0;
+    for (;;) {
+      const head = await this.deps.deliveries.head(subscriptionId);
+      if (head === null) return { delivered: done };
+      await this.deliverJob(head.id);
+      done++;
+      if (jobAttempt > 1 || this.now() - started > budgetMs) {
+        await this.wake(subscriptionId);
+        return { delivered: done };
+      }
+    }
   }
 
   /** Read the outbox once after the cursor, up to `batch` rows: the number of deliveries created. */
@@ -155,7 +195,7 @@ export class WebhookDispatcher {
         if (subs.length === 0) continue;
         const recs = await d.deliveries.create(ev, subs, new Date(this.now()).toISOString());
         for (const r of recs) {
-          if (r.state === 'pending' || r.state === 'delivering') await d.queue.add(deliveryJob(r));
+          if (r.state === 'pending' || r.state === 'delivering') await this.wake(r.subscriptionId);
         }
         created += recs.length;
       }
@@ -195,11 +235,11 @@ export class WebhookDispatcher {
     if (gen === null) return false;
     const r = await this.deps.deliveries.get(deliveryId);
     if (r === null) return false;
-    await this.deps.queue.add(deliveryJob(r));
+    await this.wake(r.subscriptionId);
     return true;
   }
 
-  /** The handler of one delivery job (see the module comment). */
+  /** One record's turn (see the module comment): settled, attempted, or RetryJobLater until it is due. */
   async deliverJob(deliveryId: string): Promise<{ state: string }> {
     const d = this.deps;
     const rec = await d.deliveries.get(deliveryId);
