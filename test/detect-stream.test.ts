@@ -118,7 +118,7 @@ describe('strip-wise detection: bad input', () => {
       name: 'a budget too small for one strip',
       opts: { maxMemoryBytes: 97 * 1024 * 1024 },
       message:
-        /--max-memory 97 MiB is too small .*one strip with its 205-row halo needs at least 102 MiB \(--max-memory 102\)/,
+        /--max-memory 97 MiB is too small .*one strip with its 205-row halo needs at least 108 MiB \(--max-memory 109\)/,
     },
     {
       name: 'strip rows not a positive integer',
