@@ -45,6 +45,8 @@ const subArb = fc.record({
   dw: fc.integer({ min: 1, max: 20 }),
   dh: fc.integer({ min: 1, max: 20 }),
   provider: fc.boolean(),
+  /** An area over the whole world of items (larger than a partner may ask for: set after the input check). */
+  whole: fc.boolean(),
   filter: fc.integer({ min: 0, max: FILTERS.length - 1 }),
   types: fc.subarray(['item.published', 'vessel.detected', 'change.detected'] as const, { minLength: 1 }),
   state: fc.constantFrom('active', 'active', 'active', 'paused'),
@@ -54,6 +56,15 @@ const subArb = fc.record({
 
 type SubValue = typeof subArb extends fc.Arbitrary<infer T> ? T : never;
 const iso = (ms: number) => new Date(ms).toISOString();
+const box = (w: number, s: number, d: number) => [
+  [
+    [w, s],
+    [w + d, s],
+    [w + d, s + d],
+    [w, s + d],
+    [w, s],
+  ],
+];
 
 function itemDoc(it: ModelItem): Record<string, unknown> {
   const [w, s, e, n] = it.box;
@@ -178,25 +189,24 @@ describe.each(catalogBackends())('visibleAndMatching on $name', (backend) => {
       };
       const scope = sv.provider ? ALL : scopeOf(principal, rules);
       const [filterText, filterModel] = FILTERS[sv.filter] as (typeof FILTERS)[number];
-      const [aw, as, ae, an] = [sv.w + 0.5, sv.s + 0.5, sv.w + sv.dw + 0.5, sv.s + sv.dh + 0.5];
+      const [aw, as, ae, an] = sv.whole
+        ? [-30.5, -30.5, 30.5, 30.5]
+        : [sv.w + 0.5, sv.s + 0.5, sv.w + sv.dw + 0.5, sv.s + sv.dh + 0.5];
+      const ring = [
+        [aw, as],
+        [ae, as],
+        [ae, an],
+        [aw, an],
+        [aw, as],
+      ];
       const input = validateSubscriptionInput({
-        area: {
-          type: 'Polygon',
-          coordinates: [
-            [
-              [aw, as],
-              [ae, as],
-              [ae, an],
-              [aw, an],
-              [aw, as],
-            ],
-          ],
-        },
+        area: { type: 'Polygon', coordinates: sv.whole ? box(0, 0, 1) : [ring] },
         eventTypes: sv.types,
         filter: filterText,
       });
       const sub = {
         ...input,
+        area: { type: 'Polygon', coordinates: [ring] },
         id: `s${k}`,
         orgId: org.id,
         principalId: principal.id,
