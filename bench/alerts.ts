@@ -10,14 +10,15 @@
  * 2. Healthy: the receiver answers 204 at once; events are published at a steady rate and the lag
  *    from publication (the outbox row's time) to the receiver's first acceptance is measured:
  *    p50, p95, max (target p95 <= 1 s).
- * Then the event stream's part (bench/alerts-sse.ts) when it exists.
+ * 3. The event stream (bench/alerts-sse.ts, the SSE work's benchSse): 1,000 clients, lag and memory.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { RetrySchedule } from '../src/alerts/retry.js';
 import { openQueue } from '../src/jobs/index.js';
 import { openRig, type Rig } from './alerts-rig.js';
+import { benchSse } from './alerts-sse.js';
 import { benchDir } from './util.js';
 
 const FAST: RetrySchedule = {
@@ -157,14 +158,10 @@ export async function benchAlerts(): Promise<void> {
   console.log(`alerts: ${load()}`);
   await flaky(events, subs);
   await healthy(Math.min(events, Math.round(rate * 30)), subs, rate);
-  const sse = join(import.meta.dirname, 'alerts-sse.js');
-  if (existsSync(sse)) {
-    const m = (await import(sse)) as { benchAlertsSse?: () => Promise<void> };
-    if (m.benchAlertsSse) await m.benchAlertsSse();
-    else console.log('alerts sse: bench/alerts-sse.ts exports no benchAlertsSse()');
-  } else {
-    console.log(
-      'alerts sse: not measured (bench/alerts-sse.ts does not exist yet: the SSE helper writes it)',
-    );
-  }
+  const r = await benchSse();
+  console.log(
+    `alerts sse: ${r.clients} clients, ${r.events} events: received ${r.received} of ${r.expected}, ` +
+      `lag p50 ${r.lagMs.p50} ms, p95 ${r.lagMs.p95} ms, max ${r.lagMs.max} ms; server RSS ${r.memoryMiB.before.rss} -> ` +
+      `${r.memoryMiB.connected.rss} -> ${r.memoryMiB.after.rss} MiB; ${load()}`,
+  );
 }
