@@ -149,6 +149,43 @@ function expectedItems(dataDir: string, m: Manifest, products: ProductsPage['pro
   return { visible, all: new Set([...byPass.values()].flatMap((p) => p.rec.itemIds)), byPass };
 }
 
+/** The item ids of the item.published events a principal's /events stream replays within 3 s (after event 1-0). */
+async function streamedItems(s: Started, who: string): Promise<Set<string>> {
+  const ac = new AbortController();
+  const r = await fetch(`${s.url}/events?lastEventId=1-0`, {
+    headers: { authorization: `Bearer ${s.keys[who]}`, accept: 'text/event-stream' },
+    signal: ac.signal,
+  });
+  expect(r.status, `${who} /events`).toBe(200);
+  expect(r.headers.get('content-type')).toMatch(/^text\/event-stream/);
+  let text = '';
+  const timer = setTimeout(() => ac.abort(), 3000);
+  try {
+    const reader = (r.body as ReadableStream<Uint8Array>).getReader();
+    const dec = new TextDecoder();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += dec.decode(value, { stream: true });
+    }
+  } catch (err) {
+    if ((err as Error).name !== 'AbortError') throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  const ids = new Set<string>();
+  for (const frame of text.split('\n\n')) {
+    if (!/^event: item\.published$/m.test(frame)) continue;
+    const data = JSON.parse(/^data: (.*)$/m.exec(frame)?.[1] ?? 'null') as {
+      subject?: string;
+      data?: { id?: string };
+    };
+    expect(data.subject, frame).toMatch(/^demo\//);
+    ids.add(String(data.subject).slice('demo/'.length));
+  }
+  return ids;
+}
+
 const dataA = join(tmp.dir, 'a');
 const dataB = join(tmp.dir, 'b');
 let allItemsA: string[] = [];
@@ -222,6 +259,43 @@ describe('npm start (node scripts/start.mjs)', () => {
                 );
             }
           }
+        }
+        // The served alerts: a partner analyst subscribes (an area, no webhook: the event stream only),
+        // and each partner's live event stream replays what its labels allow and nothing else.
+        const sub = await fetch(`${s.url}/subscriptions`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${s.keys['user:analyst-gbr']}`,
+            'content-type': 'application/json',
+          },
+          body: JSON.stringify({
+            area: {
+              type: 'Polygon',
+              coordinates: [
+                [
+                  [-10, 40],
+                  [20, 40],
+                  [20, 60],
+                  [-10, 60],
+                  [-10, 40],
+                ],
+              ],
+            },
+            eventTypes: ['item.published', 'vessel.detected'],
+            webhookUrl: null,
+          }),
+        });
+        expect(sub.status, await sub.clone().text()).toBe(201);
+        const listed = await json<{ subscriptions: unknown[] }>(s, '/subscriptions', 'user:analyst-nld');
+        expect(listed.subscriptions).toEqual([]);
+        for (const [who, code] of [
+          ['user:analyst-gbr', gbr],
+          ['user:analyst-nld', nld],
+        ] as const) {
+          const published = await streamedItems(s, who);
+          expect(published.size, who).toBeGreaterThan(0);
+          for (const id of published) expect(visible[code].has(id), `${who} was sent ${id}`).toBe(true);
+          if (who === other) expect(published.has(held)).toBe(false);
         }
       } finally {
         expect(await stop(s)).toBe(0);

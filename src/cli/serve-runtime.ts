@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type AccessServices, openAccess } from '../access/index.js';
 import { LabelRules } from '../access/labels.js';
+import { cloudEventBody } from '../alerts/cloudevents.js';
 import { startWebhookDelivery } from '../alerts/dispatch-wiring.js';
+import { alertEventsOf } from '../alerts/fanout.js';
 import { SqliteSubscriptionStore } from '../alerts/subscription-store.js';
 import { PostgresCatalog } from '../catalog/postgres/store.js';
 import { SqliteCatalog } from '../catalog/sqlite/store.js';
@@ -168,20 +170,27 @@ export async function serveRuntime(
       : await startWorkers(rt.pipeline.queue, rt.pipeline, {
           concurrency: o.concurrency ?? c.workerConcurrency,
         });
-  // Webhook deliveries run with the workers (the audit log is this process's; subscriptions in <data dir>/alerts.db).
+  // Subscriptions (and webhook delivery records) in <data dir>/alerts.db. Webhook deliveries run with
+  // the workers (the audit log is this process's). Endpoints: public https hosts only.
+  const egress = { allowHosts: [], allowPrivate: false, allowHttp: false };
+  const subscriptions = new SqliteSubscriptionStore(join(c.dataDir, 'alerts.db'));
   const alerts = workers
     ? startWebhookDelivery({
         catalog: rt.catalog,
         assets: rt.store,
-        subscriptions: new SqliteSubscriptionStore(join(c.dataDir, 'alerts.db')),
+        subscriptions,
         queue: rt.pipeline.queue,
         identity: rt.access.identity,
         rules: rt.access.rules,
         audit: (r) => rt.access.audit.append(r),
         apiBaseUrl: c.publicUrl,
-        egress: { allowHosts: [], allowPrivate: false, allowHttp: false },
+        egress,
       })
     : null;
+  const closeAlerts = async () => {
+    if (alerts) await alerts.stop();
+    else await subscriptions.close();
+  };
   let app: FastifyInstance;
   try {
     app = await buildServer({
@@ -202,9 +211,16 @@ export async function serveRuntime(
         dispatcher: alerts.dispatcher,
         subscriptionOrg: async (id) => (await alerts.subscriptions.get(id, null))?.orgId ?? null,
       },
+      subscriptions: { subscriptions, egress },
+      // The live event stream: the outbox in the catalog, fanned out, CloudEvents JSON per event.
+      events: {
+        readOutbox: (afterSeq, limit) => rt.catalog.events({ afterSeq, limit }),
+        eventsOf: (row) => alertEventsOf(row, { catalog: rt.catalog, assets: rt.store }),
+        serialise: (ev) => cloudEventBody(ev, c.publicUrl),
+      },
     });
   } catch (err) {
-    await alerts?.stop();
+    await closeAlerts();
     await workers?.close({ abort: true });
     throw err;
   }
@@ -215,7 +231,7 @@ export async function serveRuntime(
     workers,
     async stop() {
       await app.close();
-      await alerts?.stop();
+      await closeAlerts();
       await workers?.close({ abort: true });
     },
   };
