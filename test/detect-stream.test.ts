@@ -1,4 +1,4 @@
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../src/errors.js';
@@ -137,4 +137,37 @@ describe('strip-wise detection: bad input', () => {
       expect(err).toBeInstanceOf(ValidationError);
       expect((err as Error).message).toMatch(row.message);
     });
+});
+
+describe('sarbridge detect --max-memory', () => {
+  it('a budget too small for one strip is exit 1 naming --max-memory; one that fits finds what the default finds', async () => {
+    const { runCapture } = await import('./helpers/cli.js');
+    const bad = await runCapture([
+      'detect',
+      plain,
+      join(tmp.dir, 'cli-bad.geojson'),
+      '--land-mask',
+      'none',
+      '--max-memory',
+      '20',
+    ]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--max-memory 20 MiB is too small/);
+    const args = (out: string, extra: string[]) => [
+      'detect',
+      plain,
+      join(tmp.dir, out),
+      '--land-mask',
+      'none',
+      '--json',
+      ...extra,
+    ];
+    const strips = await runCapture(args('cli-strips.geojson', ['--max-memory', '120']));
+    const inMemory = await runCapture(args('cli-whole.geojson', []));
+    expect([strips.code, inMemory.code]).toEqual([0, 0]);
+    const features = (f: string) =>
+      (JSON.parse(readFileSync(join(tmp.dir, f), 'utf8')) as { features: unknown[] }).features;
+    expect(features('cli-strips.geojson').length).toBeGreaterThan(0);
+    expect(features('cli-strips.geojson')).toEqual(features('cli-whole.geojson'));
+  }, 120_000);
 });
