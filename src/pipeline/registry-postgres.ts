@@ -3,6 +3,7 @@ import {
   type AcquisitionSummary,
   type FailOptions,
   type NewProduct,
+  newProductValues,
   type ProductQuery,
   type ProductRecord,
   type ProductRegistry,
@@ -135,19 +136,7 @@ export class PostgresProductRegistry implements ProductRegistry {
         source_path, stored_path, size_bytes, collection, label, label_source, state, step, arrived_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'processing', 'verify', $11)
        ON CONFLICT (id) DO NOTHING`,
-      [
-        p.id,
-        p.checksum,
-        p.expectedChecksum,
-        p.expectedChecksumSource,
-        p.sourcePath,
-        p.storedPath,
-        p.sizeBytes,
-        p.collection,
-        p.label === null ? null : JSON.stringify(p.label),
-        p.labelSource,
-        p.arrivedAt,
-      ],
+      newProductValues(p),
     );
     return { added: r.rowCount === 1, product: (await this.get(p.id)) as ProductRecord };
   }

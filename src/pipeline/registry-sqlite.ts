@@ -3,6 +3,7 @@ import {
   type AcquisitionSummary,
   type FailOptions,
   type NewProduct,
+  newProductValues,
   type ProductQuery,
   type ProductRecord,
   type ProductRegistry,
@@ -95,19 +96,7 @@ export class SqliteProductRegistry implements ProductRegistry {
           source_path, stored_path, size_bytes, collection, label, label_source, state, step, arrived_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'processing', 'verify', ?)`,
       )
-      .run(
-        p.id,
-        p.checksum,
-        p.expectedChecksum,
-        p.expectedChecksumSource,
-        p.sourcePath,
-        p.storedPath,
-        p.sizeBytes,
-        p.collection,
-        p.label === null ? null : JSON.stringify(p.label),
-        p.labelSource,
-        p.arrivedAt,
-      );
+      .run(...newProductValues(p));
     return { added: r.changes === 1, product: (await this.get(p.id)) as ProductRecord };
   }
 

@@ -98,6 +98,27 @@ export type NewProduct = Omit<
   | 'itemIds'
 >;
 
+/**
+ * A new product's column values in the order both registries insert them: id, checksum,
+ * expected_checksum, expected_checksum_source, source_path, stored_path, size_bytes, collection,
+ * label (JSON), label_source, arrived_at.
+ */
+export function newProductValues(p: NewProduct): (string | number | null)[] {
+  return [
+    p.id,
+    p.checksum,
+    p.expectedChecksum,
+    p.expectedChecksumSource,
+    p.sourcePath,
+    p.storedPath,
+    p.sizeBytes,
+    p.collection,
+    p.label === null ? null : JSON.stringify(p.label),
+    p.labelSource,
+    p.arrivedAt,
+  ];
+}
+
 export interface FailOptions {
   permanent: boolean;
   counted: boolean;
