@@ -1,16 +1,17 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { type AddressInfo, connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * Starts the PostgreSQL cluster the catalog tests need (Debian's postgresql with PostGIS, installed
  * by scripts/test-setup.sh), sets the password they connect with over TCP, and stops the cluster
- * after the run when this setup started it. Starts a private redis-server on port 6390 for the
- * Redis job queue tests (SARBRIDGE_TEST_REDIS) and stops it after, by pid, when this setup started it.
+ * after the run when this setup started it. Starts a private redis-server of its own on a free port for
+ * the Redis job queue tests (SARBRIDGE_TEST_REDIS) and stops it after, by pid: never one another test
+ * run on the machine started (that run would stop it under this one).
  */
 const PASSWORD = 'sarbridge-test';
-const REDIS_PORT = 6390;
-const REDIS_PIDFILE = '/tmp/sarbridge-test-redis.pid';
 
 /** True when a Redis server answers PING on the port. */
 function redisAnswers(port: number): Promise<boolean> {
@@ -27,15 +28,28 @@ function redisAnswers(port: number): Promise<boolean> {
   });
 }
 
-async function startRedis(): Promise<number | null> {
-  if (await redisAnswers(REDIS_PORT)) return null;
-  const args = ['--port', String(REDIS_PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-  sh('redis-server', [...args, '--daemonize', 'yes', '--pidfile', REDIS_PIDFILE]);
+/** A TCP port free on the loopback now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startRedis(): Promise<{ pid: number; port: number }> {
+  const port = await freePort();
+  const pidfile = join(tmpdir(), `sarbridge-test-redis-${process.pid}-${port}.pid`);
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  sh('redis-server', [...args, '--daemonize', 'yes', '--pidfile', pidfile]);
   for (let i = 0; i < 100; i++) {
-    if (await redisAnswers(REDIS_PORT)) return Number(readFileSync(REDIS_PIDFILE, 'utf8').trim());
+    if (await redisAnswers(port)) return { pid: Number(readFileSync(pidfile, 'utf8').trim()), port };
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`redis-server did not answer on port ${REDIS_PORT} within 5 s`);
+  throw new Error(`redis-server did not answer on port ${port} within 5 s`);
 }
 
 function sh(cmd: string, args: string[]): string {
@@ -63,10 +77,10 @@ export default async function setup(): Promise<() => Promise<void>> {
       `the catalog tests need PostgreSQL with PostGIS (run scripts/test-setup.sh as root): ${(err as Error).message}`,
     );
   }
-  let redisPid: number | null;
+  let redis: { pid: number; port: number };
   try {
-    redisPid = await startRedis();
-    process.env.SARBRIDGE_TEST_REDIS = `redis://127.0.0.1:${REDIS_PORT}`;
+    redis = await startRedis();
+    process.env.SARBRIDGE_TEST_REDIS = `redis://127.0.0.1:${redis.port}`;
   } catch (err) {
     throw new Error(
       `the job queue tests need redis-server (run scripts/test-setup.sh as root): ${(err as Error).message}`,
@@ -74,6 +88,6 @@ export default async function setup(): Promise<() => Promise<void>> {
   }
   return async () => {
     if (started && cluster) sh('pg_ctlcluster', [cluster[0], cluster[1], 'stop']);
-    if (redisPid !== null) process.kill(redisPid, 'SIGTERM');
+    process.kill(redis.pid, 'SIGTERM');
   };
 }

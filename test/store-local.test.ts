@@ -89,6 +89,10 @@ describe('LocalStore', () => {
   });
 
   it('sweepTemporaries removes the temporary files of killed puts, not one still being written nor any object', async () => {
+    // A store of its own: the other tests leave temporary files of their own under the shared root.
+    const swRoot = join(tmp.dir, 'sweep-root');
+    const store = (await openStore(swRoot, { createRoot: true })) as LocalStore;
+    const root = swRoot;
     mkdirSync(join(root, 'sw', 'deep'), { recursive: true });
     await store.putBytes('sw/keep.bin', new Uint8Array(4));
     const stale = [
