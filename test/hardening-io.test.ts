@@ -556,7 +556,8 @@ describe('a killed sarbridge cog leaves no temporary files', () => {
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     // Wait until the child holds its overview tile files: open, already unlinked ("(deleted)").
     let held: string[] = [];
-    for (let i = 0; i < 300 && held.length === 0; i++) {
+    // Up to 30 s: on a loaded machine the child takes a while to reach its overviews.
+    for (let i = 0; i < 1500 && held.length === 0; i++) {
       await new Promise((r) => setTimeout(r, 20));
       try {
         held = readdirSync(`/proc/${pid}/fd`)
